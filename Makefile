@@ -1,0 +1,46 @@
+# humiao — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+export UV_PYTHON_DOWNLOADS := never
+export DAGSTER_HOME := $(CURDIR)/.dagster
+
+.PHONY: setup run test ui lint system-deps clean benchmark
+
+# Create the environment from the lock file (exact tested versions). Re-runs only when the lock changes.
+$(VENV)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.installed
+
+## make run: set up, simulate the default city (once per seed/config), run the whole pipeline
+run: setup
+	$(VENV)/bin/humiao run
+
+## make test: set up, run the test suite
+test: setup
+	$(VENV)/bin/pytest
+
+## make ui: the Dagster UI (port 3000) and the MLflow UI (port 5000)
+ui: setup
+	@mkdir -p out/mlflow .dagster
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/out/mlflow/mlflow.db --port 5000 & \
+	$(VENV)/bin/dagster dev -m pipelines.definitions -p 3000
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+## make system-deps: system packages (root): a CJK font for plots/screenshots
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  if ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null; \
+	  fi; \
+	else echo "system-deps: not root or no apt-get; install fonts-wqy-microhei yourself"; fi
+
+clean:
+	rm -rf data/work out .dagster

@@ -1,0 +1,260 @@
+"""Labels of DESIGN §6, with precise window edges, a knowledge cutoff and a missing-label policy.
+
+Window
+    The label window of an as-of date ``d`` is ``(d, d + label_timespan_days]``: an event dated
+    ``d`` itself is *not* a label (it may already be a feature: features use facts dated ``<= d``);
+    an event dated exactly ``d + label_timespan_days`` is. The event date is ``visit_date`` for a
+    visit, ``reported_at`` (as a date) for an incident, ``registered_date`` for a registry entry.
+Knowledge cutoff
+    An event counts only if its ``knowledge_date <= label_knowledge_cutoff`` (DESIGN §11.6: for
+    training rows, the first test as-of date of the split). Without a cutoff, the *data horizon* is
+    used: the latest ``knowledge_date`` in the label sources (visit_records, incidents,
+    child_registry), i.e. everything the export holds.
+Missing-label policy
+    1 if a qualifying event is in the window and known by the cutoff; 0 if none and the whole window
+    has passed by the cutoff (``d + label_timespan_days <= cutoff``); **NA** otherwise (the window
+    is still open: absence of evidence is not yet a negative). Outside a target's cohort the label
+    is NA. A 0 means "no failure was *detected*" (labels are detections, DESIGN §9); see
+    :func:`label_coverage` for how many children were visited at all.
+
+guardianship_risk = 1
+    a visit of the child assessed 监护缺失 or 监护不当; or an incident 家庭暴力 in which the child is an
+    involved person (any role); or an incident 监护人失联 or 儿童走失 involving the child, an active
+    member of the child's household, a parent or the registered guardian (as of ``d``).
+left_behind_risk = 1
+    a child_registry row of category 留守儿童 for the child with ``registered_date`` in the window
+    (the cohort already excludes children registered 留守儿童 at ``d``).
+
+``label_knowledge_date``: the date by which the row's labels are what they are: for each target in
+whose cohort the row is and whose label is not NA, the earliest knowledge_date of its qualifying
+events if 1, the window end if 0; the latest of these (None when both are NA).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from features.cohorts import TARGETS, create_children_table
+from features.sources import _to_date, fetch_df, open_sources, register_as_of_dates, sql_literal
+
+GUARDIANSHIP_ASSESSMENTS = ("监护缺失", "监护不当")
+CHILD_INCIDENTS = ("家庭暴力",)
+HOUSEHOLD_INCIDENTS = ("监护人失联", "儿童走失")
+LEFT_BEHIND_CATEGORY = "留守儿童"
+
+
+def _in(values: Sequence[str]) -> str:
+    return ", ".join(sql_literal(v) for v in values)
+
+
+def resolve_cutoff(con: duckdb.DuckDBPyConnection, label_knowledge_cutoff: dt.date | None) -> dt.date:
+    """The cutoff given, or the data horizon (latest knowledge_date in the label sources)."""
+    if label_knowledge_cutoff is not None:
+        return _to_date(label_knowledge_cutoff)
+    horizon = con.execute(
+        """SELECT MAX(k) FROM (
+             SELECT MAX(knowledge_date) AS k FROM src_visit_records
+             UNION ALL SELECT MAX(knowledge_date) FROM src_incidents
+             UNION ALL SELECT MAX(knowledge_date) FROM src_child_registry)"""
+    ).fetchone()[0]
+    return horizon if horizon is not None else dt.date(9999, 12, 31)
+
+
+def create_label_table(
+    con: duckdb.DuckDBPyConnection, label_timespan_days: int, label_knowledge_cutoff: dt.date | None
+) -> dt.date:
+    """Create ``hm_labels`` from ``hm_children`` / ``hm_links``; returns the cutoff used."""
+    if int(label_timespan_days) <= 0:
+        raise ValueError(f"label_timespan_days must be positive, got {label_timespan_days}")
+    cutoff = resolve_cutoff(con, label_knowledge_cutoff)
+    k = f"DATE {sql_literal(cutoff.isoformat())}"
+    in_window = "{d} > c.as_of_date AND {d} <= c.window_end"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE hm_labels AS
+        WITH c AS (
+            SELECT as_of_date, child_token, in_cohort_guardianship, in_cohort_left_behind,
+                   CAST(as_of_date + INTERVAL {int(label_timespan_days)} DAY AS DATE) AS window_end
+            FROM hm_children
+        ),
+        g_events AS (
+            SELECT c.as_of_date, c.child_token, v.knowledge_date AS k
+            FROM c JOIN src_visit_records v
+              ON v.child_token = c.child_token AND v.guardianship_assessment IN ({_in(GUARDIANSHIP_ASSESSMENTS)})
+             AND {in_window.format(d="v.visit_date")} AND v.knowledge_date <= {k}
+            UNION ALL
+            SELECT c.as_of_date, c.child_token, i.knowledge_date
+            FROM c JOIN src_incidents i
+              ON i.person_token = c.child_token AND i.category IN ({_in(CHILD_INCIDENTS)})
+             AND {in_window.format(d="CAST(i.reported_at AS DATE)")} AND i.knowledge_date <= {k}
+            UNION ALL
+            SELECT c.as_of_date, c.child_token, i.knowledge_date
+            FROM c JOIN hm_links l
+              ON l.as_of_date = c.as_of_date AND l.child_token = c.child_token
+             AND l.role IN ('household_member', 'parent', 'guardian')
+            JOIN src_incidents i
+              ON i.person_token = l.token AND i.category IN ({_in(HOUSEHOLD_INCIDENTS)})
+             AND {in_window.format(d="CAST(i.reported_at AS DATE)")} AND i.knowledge_date <= {k}
+        ),
+        g AS (SELECT as_of_date, child_token, MIN(k) AS k FROM g_events GROUP BY ALL),
+        lb AS (
+            SELECT c.as_of_date, c.child_token, MIN(r.knowledge_date) AS k
+            FROM c JOIN src_child_registry r
+              ON r.child_token = c.child_token AND r.category = {sql_literal(LEFT_BEHIND_CATEGORY)}
+             AND {in_window.format(d="r.registered_date")} AND r.knowledge_date <= {k}
+            GROUP BY ALL
+        ),
+        lab AS (
+            SELECT c.child_token, c.as_of_date, c.in_cohort_guardianship, c.in_cohort_left_behind,
+                   CAST(CASE WHEN NOT c.in_cohort_guardianship THEN NULL WHEN g.k IS NOT NULL THEN 1
+                             WHEN c.window_end <= {k} THEN 0 END AS TINYINT) AS guardianship_risk,
+                   CAST(CASE WHEN NOT c.in_cohort_left_behind THEN NULL WHEN lb.k IS NOT NULL THEN 1
+                             WHEN c.window_end <= {k} THEN 0 END AS TINYINT) AS left_behind_risk,
+                   g.k AS g_k, lb.k AS lb_k, c.window_end
+            FROM c LEFT JOIN g USING (as_of_date, child_token) LEFT JOIN lb USING (as_of_date, child_token)
+        )
+        SELECT child_token, as_of_date, in_cohort_guardianship, guardianship_risk,
+               in_cohort_left_behind, left_behind_risk,
+               GREATEST(CASE guardianship_risk WHEN 1 THEN g_k WHEN 0 THEN window_end END,
+                        CASE left_behind_risk WHEN 1 THEN lb_k WHEN 0 THEN window_end END)
+                   AS label_knowledge_date
+        FROM lab
+        """
+    )
+    return cutoff
+
+
+def labels(
+    pseudo_dir: str | Path,
+    as_of_dates: Iterable[dt.date],
+    label_timespan_days: int = 180,
+    label_knowledge_cutoff: dt.date | None = None,
+    rural_hukou_only: bool = False,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Labels of both targets for every child in either cohort (interfaces §3).
+
+    Parameters
+    ----------
+    pseudo_dir : str or Path
+        Pseudonymized Parquet folder (interfaces §2).
+    as_of_dates : iterable of datetime.date
+    label_timespan_days : int, default 180
+        Length of the label window ``(as_of_date, as_of_date + label_timespan_days]`` in days.
+    label_knowledge_cutoff : datetime.date, optional
+        Events count only if ``knowledge_date <= label_knowledge_cutoff``; default: data horizon.
+    rural_hukou_only : bool, default False
+        left_behind_risk cohort restricted to 农业家庭户口.
+    con : duckdb.DuckDBPyConnection, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``child_token, as_of_date (datetime.date), in_cohort_guardianship (bool), guardianship_risk
+        (Int8), in_cohort_left_behind (bool), left_behind_risk (Int8, NA outside the cohort or while
+        the window is open), label_knowledge_date (datetime.date or None)``; unique on
+        (child_token, as_of_date).
+    """
+    con = open_sources(pseudo_dir, con)
+    register_as_of_dates(con, as_of_dates)
+    create_children_table(con, rural_hukou_only=rural_hukou_only)
+    create_label_table(con, label_timespan_days, label_knowledge_cutoff)
+    df = fetch_df(
+        con, "SELECT * FROM hm_labels ORDER BY as_of_date, child_token", ("as_of_date", "label_knowledge_date")
+    )
+    for c in ("guardianship_risk", "left_behind_risk"):
+        df[c] = df[c].astype("Int8")
+    for c in ("in_cohort_guardianship", "in_cohort_left_behind"):
+        df[c] = df[c].astype(bool)
+    return df
+
+
+def label_coverage(
+    pseudo_dir: str | Path,
+    as_of_dates: Iterable[dt.date],
+    label_timespan_days: int = 180,
+    *,
+    target: str = "guardianship_risk",
+    by: Sequence[str] = ("district", "hukou_type", "urban_rural", "sex", "has_disability"),
+    label_knowledge_cutoff: dt.date | None = None,
+    rural_hukou_only: bool = False,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Share of a target's cohort visited in the label window, overall and per group (DESIGN §6).
+
+    A child counts as visited when any visit_records row (any mode, any assessment) for the child
+    has ``visit_date`` in ``(as_of_date, as_of_date + label_timespan_days]`` and
+    ``knowledge_date <= cutoff`` (same cutoff rule as :func:`labels`). Selective labels: only
+    visited children can be labelled by a visit, so low coverage in a group means its zeros are
+    weaker evidence.
+
+    Parameters
+    ----------
+    by : sequence of str
+        Group columns among district, township, community, hukou_type, urban_rural, sex,
+        has_disability.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long format: ``as_of_date, group ("all" or the column name), value (str; "全部" for all),
+        cohort_children, visited_children, coverage (visited / cohort, float)``.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
+    allowed = {"district", "township", "community", "hukou_type", "urban_rural", "sex", "has_disability"}
+    bad = [b for b in by if b not in allowed]
+    if bad:
+        raise ValueError(f"cannot group label coverage by {bad}; allowed: {sorted(allowed)}")
+    con = open_sources(pseudo_dir, con)
+    register_as_of_dates(con, as_of_dates)
+    create_children_table(con, rural_hukou_only=rural_hukou_only)
+    cutoff = resolve_cutoff(con, label_knowledge_cutoff)
+    flag = "in_cohort_guardianship" if target == "guardianship_risk" else "in_cohort_left_behind"
+    sets = ", ".join(["(as_of_date)"] + [f"(as_of_date, {b})" for b in by])
+    cols = ", ".join(by)
+    res = con.sql(
+        f"""
+        WITH c AS (
+            SELECT h.*, CAST(h.as_of_date + INTERVAL {int(label_timespan_days)} DAY AS DATE) AS window_end,
+                   EXISTS (SELECT 1 FROM src_disability_certificates d
+                           WHERE d.person_token = h.child_token AND d.issued_date <= h.as_of_date
+                             AND d.knowledge_date <= h.as_of_date) AS has_disability
+            FROM hm_children h WHERE {flag}
+        ),
+        v AS (
+            SELECT DISTINCT c.as_of_date, c.child_token
+            FROM c JOIN src_visit_records r ON r.child_token = c.child_token
+             AND r.visit_date > c.as_of_date AND r.visit_date <= c.window_end
+             AND r.knowledge_date <= DATE {sql_literal(cutoff.isoformat())}
+        ),
+        cv AS (SELECT c.*, v.child_token IS NOT NULL AS visited FROM c LEFT JOIN v USING (as_of_date, child_token))
+        SELECT as_of_date, {cols}, {", ".join(f"GROUPING({b}) AS g_{b}" for b in by)},
+               COUNT(*) AS cohort_children, SUM(CAST(visited AS INT)) AS visited_children
+        FROM cv GROUP BY GROUPING SETS ({sets})
+        """
+    ).df()
+    rows = []
+    for rec in res.to_dict("records"):
+        group, value = "all", "全部"
+        for b in by:
+            if rec[f"g_{b}"] == 0:
+                group, value = b, rec[b]
+        rows.append(
+            {
+                "as_of_date": pd.Timestamp(rec["as_of_date"]).date(),
+                "group": group,
+                "value": None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value),
+                "cohort_children": int(rec["cohort_children"]),
+                "visited_children": int(rec["visited_children"] or 0),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["as_of_date", "group", "value", "cohort_children", "visited_children"])
+    out["coverage"] = out["visited_children"] / out["cohort_children"]
+    return out.sort_values(["as_of_date", "group", "value"], na_position="last").reset_index(drop=True)

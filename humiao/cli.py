@@ -1,0 +1,132 @@
+"""`humiao` — the one command line (DESIGN.md §3). Each command calls the same functions the Dagster
+assets call; nothing here computes on its own.
+
+    humiao simulate   write a simulated city's departmental exports (+ ground truth, kept apart)
+    humiao run        simulate the default city if needed, then materialize the whole asset graph
+    humiao ingest     validate, normalize and pseudonymize one folder of exports (reconciliation report)
+    humiao scan       the leak scanner over files/folders: exit 1 with masked findings
+    humiao anonymize  JSON lines in ({"text", "known"}) → anonymized JSON lines out
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from humiao.config import load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="护苗 humiao — risk early warning for children in difficulty")
+console = Console(stderr=True)
+
+
+@app.command()
+def simulate(
+    children: int = typer.Option(None, help="number of children (default: config simulation.children)"),
+    months: int = typer.Option(None, help="months of history (default: config simulation.months)"),
+    seed: int = typer.Option(None, help="random seed (default: config simulation.seed)"),
+    out: Path = typer.Option(None, help="folder for the departmental exports (default: config paths.raw_dir)"),
+    truth: Path = typer.Option(None, help="folder for the ground truth, outside --out (default: paths.truth_dir)"),
+    config: Path = typer.Option(None, help="configuration file"),
+) -> None:
+    """Write a simulated city's departmental exports, as a bureau delivers them."""
+    from humiao.runner import simulate_city
+
+    cfg = load_config(config)
+    manifest = simulate_city(cfg, children=children, months=months, seed=seed, out=out, truth=truth, force=True)
+    console.print(f"simulated {manifest['children']} children × {manifest['months']} months → {manifest['out_dir']}")
+
+
+@app.command()
+def run(
+    config: Path = typer.Option(None, help="configuration file"),
+    simulate_if_missing: bool = typer.Option(True, help="generate the default simulated city when raw_dir has no data"),
+) -> None:
+    """Run the whole pipeline: raw → pseudonymized → features → models → cards → scores → visit lists."""
+    from humiao.runner import run_pipeline
+
+    cfg = load_config(config)
+    t0 = time.monotonic()
+    result = run_pipeline(cfg, simulate_if_missing=simulate_if_missing, console=console)
+    if not result["success"]:
+        console.print(f"[red]run failed[/red]: {result.get('error', '')}")
+        raise typer.Exit(1)
+    console.print(f"\n[green]done in {time.monotonic() - t0:.0f} s[/green]")
+    for label, path in result["outputs"].items():
+        console.print(f"  {label}: {path}")
+
+
+@app.command()
+def ingest(
+    input_dir: Path = typer.Argument(..., help="folder of departmental exports"),
+    report: Path = typer.Option(None, help="write the reconciliation report (JSON) here"),
+    config: Path = typer.Option(None, help="configuration file"),
+) -> None:
+    """Validate, normalize and pseudonymize one folder of exports without running the rest."""
+    from humiao.runner import ingest_folder_from_config
+
+    cfg = load_config(config)
+    rep = ingest_folder_from_config(cfg, input_dir)
+    text = json.dumps(rep, ensure_ascii=False, indent=2, default=str)
+    if report:
+        report.write_text(text, encoding="utf-8")
+    else:
+        print(text)
+
+
+@app.command()
+def scan(
+    paths: list[Path] = typer.Argument(..., help="files or folders to scan (CSV, XLSX, Parquet, JSON, HTML, MD, logs, sqlite)"),
+    config: Path = typer.Option(None, help="configuration file"),
+    known: bool = typer.Option(True, help="also search for every identity seen in the raw input (scanner index)"),
+) -> None:
+    """Scan for raw personal information. Prints masked findings; exit code 1 when anything is found."""
+    from humiao.runner import build_scanner
+
+    cfg = load_config(config)
+    scanner = build_scanner(cfg, with_known=known)
+    findings = []
+    for p in paths:
+        findings.extend(scanner.scan_path(p))
+    for f in findings:
+        print(f"{f.location}\t{f.column or ''}\t{f.row if f.row is not None else ''}\t{f.entity_type}\t{f.masked}")
+    console.print(f"{len(findings)} finding(s) in {len(paths)} path(s)")
+    raise typer.Exit(1 if findings else 0)
+
+
+@app.command()
+def anonymize() -> None:
+    """Read JSON lines {"text": ..., "known": {...}} on stdin; write {"text": anonymized} lines in order."""
+    from privacy.anonymizer import NoteAnonymizer
+
+    anon = NoteAnonymizer()
+    batch_texts: list[str | None] = []
+    batch_known: list[dict | None] = []
+
+    def flush() -> None:
+        for out in anon.anonymize_many(batch_texts, batch_known):
+            sys.stdout.write(json.dumps({"text": out}, ensure_ascii=False) + "\n")
+        batch_texts.clear()
+        batch_known.clear()
+
+    for line_no, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            console.print(f"stdin line {line_no}: not JSON ({e.msg})")
+            raise typer.Exit(2) from None
+        batch_texts.append(obj.get("text"))
+        batch_known.append(obj.get("known"))
+        if len(batch_texts) >= 1000:
+            flush()
+    flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

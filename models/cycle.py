@@ -1,0 +1,106 @@
+"""One target's training cycle end to end — the single call ``pipelines/`` makes per target.
+
+    train_target → (MLflow) split runs → refit logged and registered as ``challenger``
+    → evaluate_target → ``evaluation.json`` in the model run → (simulation only) approve → ``champion``
+
+Approval is automatic only when the caller says the input carries the simulator's manifest
+(``auto_approve=True``, DESIGN §11.10); otherwise the version waits for a governance reviewer
+(:func:`models.tracking.approve`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import mlflow
+import pandas as pd
+
+from models import tracking
+from models.baselines import ExpertChecklist
+from models.evaluate import evaluate_target
+from models.train import DEFAULT_GRID, Split, TrainResult, _dates, train_target
+
+AUTO_APPROVER = "humiao (automatic: simulated input)"
+
+
+@dataclass
+class CycleResult:
+    """What one target's cycle produced."""
+
+    evaluation: dict
+    train: TrainResult
+    run_id: str | None
+    model_version: str | None
+
+
+def run_target_cycle(
+    matrix: pd.DataFrame,
+    target: str,
+    feature_dictionary: pd.DataFrame,
+    capacity: pd.DataFrame,
+    splits: Sequence[Split],
+    *,
+    label_timespan_days: int,
+    grid: Sequence[Mapping] = DEFAULT_GRID,
+    seed: int = 0,
+    one_feature: str | None = None,
+    checklist: ExpertChecklist | None = None,
+    truth: pd.Series | None = None,
+    simulation: bool = False,
+    auto_approve: bool = False,
+    track: bool = True,
+    tags: Mapping | None = None,
+    extra_params: Mapping | None = None,
+    n_boot: int = 200,
+) -> CycleResult:
+    """Train, log, register, evaluate (and, for simulated input, approve) one target.
+
+    Parameters
+    ----------
+    matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed
+        See :func:`models.train.train_target`.
+    one_feature, checklist, truth, simulation, extra_params, n_boot
+        See :func:`models.evaluate.evaluate_target`.
+    auto_approve : bool
+        Move ``champion`` at once (simulated input only; the card says so).
+    track : bool
+        Log to MLflow (call :func:`models.tracking.configure` first). If an MLflow run is active
+        (the cycle's parent run), the target's runs are nested in it.
+    tags : mapping, optional
+        Dagster run id / partition etc., set on every run.
+
+    Returns
+    -------
+    CycleResult
+    """
+    trained_at = datetime.now(UTC)
+    result = train_target(matrix, target, feature_dictionary, splits, capacity, grid=grid, seed=seed)
+    run_id = version = None
+    kwargs = dict(
+        label_timespan_days=label_timespan_days, one_feature=one_feature, checklist=checklist, truth=truth,
+        simulation=simulation, trained_at=trained_at, extra_params=extra_params, n_boot=n_boot, seed=seed,
+    )  # fmt: skip
+    if not track:
+        ev = evaluate_target(result, matrix, feature_dictionary, capacity, **kwargs)
+        return CycleResult(ev, result, None, None)
+
+    nested = mlflow.active_run() is not None
+    tracking.log_split_runs(result, tags=tags) if nested else None
+    with mlflow.start_run(run_name=f"{target}/model", nested=nested, tags={k: str(v) for k, v in (tags or {}).items()}):
+        if not nested:
+            tracking.log_split_runs(result, tags=tags)
+        mlflow.set_tags({"target": target, "kind": "model", "simulation": str(simulation)})
+        train_rows = matrix[_dates(matrix).isin(result.final.train_as_of_dates)]
+        run_id, version = tracking.log_model(result.final, train_rows, tags=tags)
+        name = tracking.model_name(target)
+        approval = None
+        if auto_approve:
+            approval = tracking.approve(name, version, by=AUTO_APPROVER, note="simulated input: approved automatically")
+        ev = evaluate_target(
+            result, matrix, feature_dictionary, capacity, model_name=name, model_version=version,
+            mlflow_run_id=run_id, approval=approval, **kwargs,
+        )  # fmt: skip
+        tracking.log_evaluation(ev, tables={"split_metrics_all_configs": result.split_metrics})
+    return CycleResult(ev, result, run_id, version)

@@ -1,0 +1,633 @@
+"""Triage-named evaluation metrics for ranked visit lists, with bootstrap intervals.
+
+A list is read the way a child director reads it: each community visits its own top ``K`` children
+(``K`` = the community's visit capacity, :mod:`models.capacity`), so the list metrics rank children
+*within each community*, take the top ``K_c`` of every community ``c`` and sum the hits over
+communities (DESIGN §7, §11.9)::
+
+    precision@capacity_abs = sum_c hits_c / sum_c min(K_c, n_c)
+    recall@capacity_abs    = sum_c hits_c / sum_c positives_c
+
+``precision@5_pct`` is city-wide: the top ``ceil(5% × n)`` children of the whole city.
+
+Metric names follow triage (dssg/triage, ``catwalk/evaluation.py``): the name says what the number
+means at a list size. MLflow refuses ``@`` in metric keys, so :func:`mlflow_key` turns
+``precision@capacity_abs`` into ``precision_at_capacity_abs``; tables and cards keep the triage name.
+
+Ties
+----
+Scores can tie (the prior baseline ties everyone, the registry rule and the checklist tie many children),
+and who is cut at the ``K``-th place then decides the metric. As triage does, list metrics are reported
+under three tie orders: ``best`` (positives first among equal scores), ``worst`` (negatives first) and
+``stochastic`` (a random order from a fixed seed). The headline value is ``stochastic``: it is what a
+list that breaks ties arbitrarily achieves on average; ``best``/``worst`` bound it.
+
+Bootstrap
+---------
+95% intervals are percentile intervals over ``B`` bootstrap replicates (default ``B = 200``, seed 0),
+resampling **children** with replacement (all rows of a drawn child go together when a child has
+several as-of dates). Each replicate is computed as integer weights on the original rows, so the
+rows are sorted once and every replicate costs O(n): for a 20,000-child test set 200 replicates take
+well under a second. Community capacities stay fixed (capacity belongs to the community, not to the
+sample). Efron & Tibshirani (1993), *An Introduction to the Bootstrap*, ch. 13 (percentile interval).
+
+References
+----------
+- Rayid Ghani et al., triage: https://github.com/dssg/triage (metric naming, tie handling).
+- Saito & Rehmsmeier (2015), "The precision-recall plot is more informative than the ROC plot when
+  evaluating binary classifiers on imbalanced datasets", PLoS ONE 10(3).
+- Naeini, Cooper & Hauskrecht (2015), "Obtaining well calibrated probabilities using Bayesian binning",
+  AAAI (expected calibration error).
+- Brier (1950), "Verification of forecasts expressed in terms of probability", Monthly Weather Review.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+PRECISION_AT_CAPACITY = "precision@capacity_abs"
+RECALL_AT_CAPACITY = "recall@capacity_abs"
+PRECISION_AT_5_PCT = "precision@5_pct"
+ROC_AUC = "roc_auc"
+AVERAGE_PRECISION = "average_precision"
+BRIER = "brier"
+ECE = "ece"
+
+#: Every metric name reported in evaluation tables, in display order.
+METRIC_NAMES: tuple[str, ...] = (
+    PRECISION_AT_CAPACITY,
+    RECALL_AT_CAPACITY,
+    PRECISION_AT_5_PCT,
+    ROC_AUC,
+    AVERAGE_PRECISION,
+    BRIER,
+    ECE,
+)
+#: Metrics that depend on the order of tied scores (reported best/worst/stochastic).
+LIST_METRICS: tuple[str, ...] = (PRECISION_AT_CAPACITY, RECALL_AT_CAPACITY, PRECISION_AT_5_PCT)
+TIE_ORDERS: tuple[str, ...] = ("best", "worst", "stochastic")
+
+DEFAULT_N_BOOT = 200
+DEFAULT_SEED = 0
+DEFAULT_ECE_BINS = 10
+
+
+def mlflow_key(name: str) -> str:
+    """Turn a triage metric name into an MLflow metric key.
+
+    MLflow accepts letters, digits, ``_ - . /`` and spaces in keys, not ``@`` or ``%``.
+
+    Parameters
+    ----------
+    name : str
+        Triage metric name, e.g. ``"precision@capacity_abs"``.
+
+    Returns
+    -------
+    str
+        ``"precision_at_capacity_abs"``; ``"%"`` becomes ``"pct"``.
+
+    Examples
+    --------
+    >>> mlflow_key("precision@5_pct")
+    'precision_at_5_pct'
+    """
+    return name.replace("@", "_at_").replace("%", "pct")
+
+
+# ---------------------------------------------------------------------------------------------------
+# input checks
+
+
+def _as_labels(y_true) -> np.ndarray:
+    y = pd.Series(y_true).to_numpy(dtype="float64", na_value=np.nan)
+    if np.isnan(y).any():
+        raise ValueError("y_true contains missing labels; restrict rows to the target's cohort first")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("y_true must be 0/1 (or bool)")
+    return y
+
+
+def _as_scores(scores, name: str = "scores") -> np.ndarray:
+    s = pd.Series(scores).to_numpy(dtype="float64", na_value=np.nan)
+    # a missing score ranks last; it is never treated as high risk
+    return np.where(np.isnan(s), -np.inf, s)
+
+
+def _as_proba(proba) -> np.ndarray:
+    p = pd.Series(proba).to_numpy(dtype="float64", na_value=np.nan)
+    if np.isnan(p).any():
+        raise ValueError("probabilities contain NaN")
+    if (p < 0).any() or (p > 1).any():
+        raise ValueError("probabilities must lie in [0, 1]")
+    return p
+
+
+def _capacity_per_row(communities: np.ndarray, capacity: Mapping[str, int] | pd.Series) -> np.ndarray:
+    cap = pd.Series(capacity, dtype="float64") if not isinstance(capacity, pd.Series) else capacity
+    k = cap.reindex(pd.Index(communities)).to_numpy(dtype="float64", na_value=np.nan)
+    if np.isnan(k).any():
+        missing = sorted(set(pd.Index(communities)[np.isnan(k)].astype(str)))
+        raise ValueError(f"capacity is missing for communities: {missing[:10]}{' …' if len(missing) > 10 else ''}")
+    if (k < 0).any():
+        raise ValueError("capacity must be >= 0")
+    return k
+
+
+def _check_lengths(**arrays) -> int:
+    lengths = {k: len(v) for k, v in arrays.items() if v is not None}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"inputs differ in length: {lengths}")
+    return next(iter(lengths.values()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# ranking
+
+
+def _tie_key(y: np.ndarray | None, ties: str, rng: np.random.Generator) -> np.ndarray:
+    n = len(y) if y is not None else 0
+    if ties == "best":
+        return -y  # positives sort first among equal scores
+    if ties == "worst":
+        return y
+    if ties == "stochastic":
+        return rng.random(n)
+    raise ValueError(f"ties must be one of {TIE_ORDERS}, got {ties!r}")
+
+
+def list_order(
+    scores: np.ndarray, group_codes: np.ndarray, tie_key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row order of per-group ranked lists.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Ranking score, higher = earlier on the list; ``-inf`` ranks last.
+    group_codes : ndarray of int, shape (n,)
+        Community code per row (all zeros for a city-wide list).
+    tie_key : ndarray, shape (n,)
+        Secondary key among equal scores, smaller first.
+
+    Returns
+    -------
+    order : ndarray of int, shape (n,)
+        Row indices sorted by group, then score descending, then ``tie_key``.
+    rank : ndarray of int, shape (n,)
+        1-based rank of each row *within its group*, in original row order.
+    """
+    order = np.lexsort((tie_key, -scores, group_codes))
+    g = group_codes[order]
+    n = len(order)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if n else np.array([], dtype=int)
+    start_of_row = np.repeat(starts, np.diff(np.r_[starts, n]))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - start_of_row + 1
+    return order, rank
+
+
+def select_top_k(
+    scores,
+    communities,
+    capacity: Mapping[str, int] | pd.Series,
+    *,
+    y_true=None,
+    ties: str = "stochastic",
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
+    """Which rows each community's list of length ``K_c`` selects.
+
+    Parameters
+    ----------
+    scores : array-like, shape (n,)
+        Ranking score (higher = visit first).
+    communities : array-like of str, shape (n,)
+        Community of each row.
+    capacity : mapping or Series, community -> K_c
+        Visits per community per cycle (:func:`models.capacity.capacity_per_community`).
+    y_true : array-like of 0/1, shape (n,), optional
+        Needed only for ``ties="best"`` / ``"worst"``.
+    ties : {"stochastic", "best", "worst"}
+        Order among equal scores.
+    seed : int
+        Seed of the stochastic tie order.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for rows in their community's top ``K_c``.
+    """
+    s = _as_scores(scores)
+    comm = pd.Series(communities).astype("string").fillna("<NA>").to_numpy()
+    codes, uniques = pd.factorize(comm)
+    if ties != "stochastic" and y_true is None:
+        raise ValueError("ties='best'/'worst' need y_true")
+    y = _as_labels(y_true) if y_true is not None else np.zeros(len(s))
+    _check_lengths(scores=s, communities=comm, y_true=y)
+    key = _tie_key(y, ties, np.random.default_rng(seed))
+    _, rank = list_order(s, codes, key)
+    k = _capacity_per_row(comm, capacity)
+    return rank <= k
+
+
+# ---------------------------------------------------------------------------------------------------
+# weighted metric kernels on pre-sorted rows (one sort, many bootstrap replicates)
+
+
+@dataclass(frozen=True)
+class _ListPlan:
+    """Rows sorted for one list (per community or city-wide) and one tie order."""
+
+    order: np.ndarray  # row indices in list order
+    group_start: np.ndarray  # per sorted row: index (in sorted order) of its group's first row
+    k: np.ndarray | None  # per sorted row: capacity of its group (None = city-wide pct)
+
+
+def _plan(scores: np.ndarray, codes: np.ndarray, tie_key: np.ndarray, k_row: np.ndarray | None) -> _ListPlan:
+    order, _ = list_order(scores, codes, tie_key)
+    g = codes[order]
+    n = len(order)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if n else np.array([], dtype=int)
+    group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+    return _ListPlan(order=order, group_start=group_start, k=None if k_row is None else k_row[order])
+
+
+def _list_hits(plan: _ListPlan, y: np.ndarray, w: np.ndarray, k_total: float | None = None) -> tuple[float, float]:
+    """Weighted (hits, number selected) of a list; each row counts ``w`` times (bootstrap)."""
+    ws = w[plan.order]
+    ys = y[plan.order]
+    prefix = np.cumsum(ws) - ws  # weight strictly before the row, city-wide
+    before = prefix - prefix[plan.group_start]  # weight before the row within its group
+    k = plan.k if plan.k is not None else k_total
+    take = np.clip(k - before, 0.0, ws)
+    return float(take @ ys), float(take.sum())
+
+
+@dataclass(frozen=True)
+class _CurvePlan:
+    order: np.ndarray  # rows by score descending
+    last_of_value: np.ndarray  # sorted positions closing each run of equal scores
+
+
+def _curve_plan(scores: np.ndarray) -> _CurvePlan:
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    last = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=int)
+    return _CurvePlan(order=order, last_of_value=last)
+
+
+def _auc_ap(plan: _CurvePlan, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted ROC AUC and average precision (scikit-learn definitions, ties as one threshold)."""
+    ys, ws = y[plan.order], w[plan.order]
+    tps = np.cumsum(ws * ys)[plan.last_of_value]
+    fps = np.cumsum(ws * (1.0 - ys))[plan.last_of_value]
+    p, n = (tps[-1], fps[-1]) if len(tps) else (0.0, 0.0)
+    if p <= 0 or n <= 0:
+        return math.nan, (math.nan if p <= 0 else 1.0)
+    tpr = np.r_[0.0, tps / p]
+    fpr = np.r_[0.0, fps / n]
+    auc = float(np.trapezoid(tpr, fpr))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tps + fps > 0, tps / (tps + fps), 1.0)
+    ap = float(np.sum(np.diff(tpr) * prec))
+    return auc, ap
+
+
+def _ece_bins(proba: np.ndarray, n_bins: int) -> np.ndarray:
+    return np.clip(np.floor(proba * n_bins).astype(np.int64), 0, n_bins - 1)
+
+
+def _brier_ece(proba: np.ndarray, y: np.ndarray, w: np.ndarray, bins: np.ndarray, n_bins: int) -> tuple[float, float]:
+    tot = w.sum()
+    if tot <= 0:
+        return math.nan, math.nan
+    brier = float(w @ (proba - y) ** 2 / tot)
+    wb = np.bincount(bins, weights=w, minlength=n_bins)
+    pb = np.bincount(bins, weights=w * proba, minlength=n_bins)
+    yb = np.bincount(bins, weights=w * y, minlength=n_bins)
+    ece = float(np.abs(pb - yb).sum() / tot)  # sum_b (W_b/W) |mean_p_b - mean_y_b|
+    return brier, ece
+
+
+# ---------------------------------------------------------------------------------------------------
+# public metric functions
+
+
+def precision_at_k_per_community(
+    y_true, scores, communities, capacity, *, ties: str = "stochastic", seed: int = DEFAULT_SEED
+) -> float:
+    """``precision@capacity_abs``: hits in every community's top ``K_c``, summed, over places filled.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (n,)
+        Observed outcome within the label window.
+    scores : array-like of float, shape (n,)
+        Ranking score, higher first; NaN ranks last.
+    communities : array-like of str, shape (n,)
+        Community of each row.
+    capacity : mapping or Series, community -> int
+        ``K_c`` visits per community per cycle.
+    ties : {"stochastic", "best", "worst"}
+        Order among equal scores (triage).
+    seed : int
+        Seed of the stochastic tie order.
+
+    Returns
+    -------
+    float
+        ``sum_c hits_c / sum_c min(K_c, n_c)``; NaN when no place is filled.
+    """
+    hits, selected, _ = _at_k_counts(y_true, scores, communities, capacity, ties, seed)
+    return hits / selected if selected > 0 else math.nan
+
+
+def recall_at_k_per_community(
+    y_true, scores, communities, capacity, *, ties: str = "stochastic", seed: int = DEFAULT_SEED
+) -> float:
+    """``recall@capacity_abs``: hits in every community's top ``K_c``, summed, over all positives.
+
+    Parameters are those of :func:`precision_at_k_per_community`.
+
+    Returns
+    -------
+    float
+        ``sum_c hits_c / sum_c positives_c``; NaN when there are no positives.
+    """
+    hits, _, positives = _at_k_counts(y_true, scores, communities, capacity, ties, seed)
+    return hits / positives if positives > 0 else math.nan
+
+
+def _at_k_counts(y_true, scores, communities, capacity, ties, seed) -> tuple[float, float, float]:
+    y = _as_labels(y_true)
+    s = _as_scores(scores)
+    comm = pd.Series(communities).astype("string").fillna("<NA>").to_numpy()
+    _check_lengths(y_true=y, scores=s, communities=comm)
+    codes, _ = pd.factorize(comm)
+    plan = _plan(s, codes, _tie_key(y, ties, np.random.default_rng(seed)), _capacity_per_row(comm, capacity))
+    hits, sel = _list_hits(plan, y, np.ones(len(y)))
+    return hits, sel, float(y.sum())
+
+
+def k_for_pct(n: float, pct: float) -> int:
+    """List length of a city-wide ``pct`` list: ``ceil(pct/100 × n)`` (at least 1 when n > 0)."""
+    return max(1, math.ceil(pct / 100.0 * n - 1e-9)) if n > 0 else 0
+
+
+def precision_at_pct(y_true, scores, *, pct: float = 5.0, ties: str = "stochastic", seed: int = DEFAULT_SEED) -> float:
+    """``precision@<pct>_pct``: precision of the city-wide top ``ceil(pct% × n)`` rows.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (n,)
+    scores : array-like of float, shape (n,)
+    pct : float
+        List length as a percentage of all rows (default 5).
+    ties, seed
+        As in :func:`precision_at_k_per_community`.
+
+    Returns
+    -------
+    float
+    """
+    y = _as_labels(y_true)
+    s = _as_scores(scores)
+    _check_lengths(y_true=y, scores=s)
+    plan = _plan(s, np.zeros(len(y), dtype=np.int64), _tie_key(y, ties, np.random.default_rng(seed)), None)
+    hits, sel = _list_hits(plan, y, np.ones(len(y)), k_total=k_for_pct(len(y), pct))
+    return hits / sel if sel > 0 else math.nan
+
+
+def roc_auc(y_true, scores) -> float:
+    """Area under the ROC curve (ties count as one threshold, as scikit-learn); NaN with one class."""
+    y, s = _as_labels(y_true), _as_scores(scores)
+    return _auc_ap(_curve_plan(s), y, np.ones(len(y)))[0]
+
+
+def average_precision(y_true, scores) -> float:
+    """Average precision ``sum_i (R_i - R_{i-1}) P_i`` (scikit-learn's definition, no interpolation)."""
+    y, s = _as_labels(y_true), _as_scores(scores)
+    return _auc_ap(_curve_plan(s), y, np.ones(len(y)))[1]
+
+
+def brier(y_true, proba) -> float:
+    """Brier score: mean squared difference between probability and outcome (lower is better)."""
+    y, p = _as_labels(y_true), _as_proba(proba)
+    return _brier_ece(p, y, np.ones(len(y)), _ece_bins(p, DEFAULT_ECE_BINS), DEFAULT_ECE_BINS)[0]
+
+
+def expected_calibration_error(y_true, proba, *, n_bins: int = DEFAULT_ECE_BINS) -> float:
+    """Expected calibration error over ``n_bins`` equal-width probability bins.
+
+    ``ECE = sum_b (n_b / n) × |mean predicted_b − observed rate_b|`` with bins ``[0, 0.1), …, [0.9, 1.0]``
+    (probability 1.0 falls in the last bin); empty bins contribute nothing.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (n,)
+    proba : array-like of float in [0, 1], shape (n,)
+        Calibrated probability.
+    n_bins : int
+        Number of equal-width bins (default 10).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for a perfectly calibrated forecast.
+
+    References
+    ----------
+    Naeini, Cooper & Hauskrecht (2015), AAAI; Guo et al. (2017), "On calibration of modern neural
+    networks", ICML.
+    """
+    y, p = _as_labels(y_true), _as_proba(proba)
+    return _brier_ece(p, y, np.ones(len(y)), _ece_bins(p, n_bins), n_bins)[1]
+
+
+def calibration_bins(y_true, proba, *, n_bins: int = DEFAULT_ECE_BINS) -> list[dict]:
+    """Reliability table behind :func:`expected_calibration_error`.
+
+    Returns
+    -------
+    list of dict
+        One dict per non-empty bin: ``{"mean_predicted": float, "observed": float, "n": int}``.
+    """
+    y, p = _as_labels(y_true), _as_proba(proba)
+    b = _ece_bins(p, n_bins)
+    n = np.bincount(b, minlength=n_bins)
+    ps = np.bincount(b, weights=p, minlength=n_bins)
+    ys = np.bincount(b, weights=y, minlength=n_bins)
+    return [
+        {"mean_predicted": float(ps[i] / n[i]), "observed": float(ys[i] / n[i]), "n": int(n[i])}
+        for i in range(n_bins)
+        if n[i] > 0
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the metric block: every metric, tie orders, bootstrap intervals
+
+
+def _child_codes(child_ids, n: int) -> tuple[np.ndarray, int]:
+    if child_ids is None:
+        return np.arange(n), n
+    codes, uniques = pd.factorize(pd.Series(child_ids))
+    return codes, len(uniques)
+
+
+def evaluate_scores(
+    y_true,
+    proba,
+    communities,
+    capacity: Mapping[str, int] | pd.Series,
+    *,
+    rank_score=None,
+    child_ids=None,
+    ties: str = "stochastic",
+    pct: float = 5.0,
+    n_bins: int = DEFAULT_ECE_BINS,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, dict]:
+    """Every metric of :data:`METRIC_NAMES` with tie orders and bootstrap 95% intervals.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (n,)
+        Outcome within the label window (observed labels, or true outcomes in simulation).
+    proba : array-like of float in [0, 1], shape (n,)
+        Probability used for ``brier`` and ``ece`` (the calibrated score for the model).
+    communities : array-like of str, shape (n,)
+        Community per row.
+    capacity : mapping or Series, community -> int
+        Visit capacity ``K_c``.
+    rank_score : array-like of float, shape (n,), optional
+        Score that orders the list (default ``proba``). The model ranks by its uncalibrated score:
+        isotonic calibration is a step function and would create ties the model did not make.
+    child_ids : array-like, shape (n,), optional
+        Child of each row; the bootstrap resamples children (all their rows together).
+    ties : {"stochastic", "best", "worst"}
+        Tie order of the headline value and of the bootstrap replicates.
+    pct : float
+        Length of the city-wide list in percent (default 5).
+    n_bins : int
+        ECE bins.
+    n_boot : int
+        Bootstrap replicates ``B`` (0 = no intervals, ``ci95`` is None).
+    seed : int
+        Seed of tie orders and bootstrap draws.
+
+    Returns
+    -------
+    dict
+        ``{metric name: {"value": float, "ci95": [lo, hi] | None}}``; list metrics also carry
+        ``"ties": {"best": float, "worst": float, "stochastic": float}``. Undefined values are NaN.
+    """
+    y = _as_labels(y_true)
+    p = _as_proba(proba)
+    s = _as_scores(p if rank_score is None else rank_score)
+    comm = pd.Series(communities).astype("string").fillna("<NA>").to_numpy()
+    n = _check_lengths(y_true=y, proba=p, rank_score=s, communities=comm)
+    codes, _ = pd.factorize(comm)
+    k_row = _capacity_per_row(comm, capacity)
+    zeros = np.zeros(n, dtype=np.int64)
+    k_pct = k_for_pct(n, pct)
+
+    plans = {}
+    for t in TIE_ORDERS:
+        key = _tie_key(y, t, np.random.default_rng(seed))
+        plans[t] = (_plan(s, codes, key, k_row), _plan(s, zeros, key, None))
+    curve = _curve_plan(s)
+    bins = _ece_bins(p, n_bins)
+
+    def compute(w: np.ndarray, tie: str, k_total: float) -> dict[str, float]:
+        kplan, cplan = plans[tie]
+        hits, sel = _list_hits(kplan, y, w)
+        pos = float(w @ y)
+        hits_pct, sel_pct = _list_hits(cplan, y, w, k_total=k_total)
+        auc, ap = _auc_ap(curve, y, w)
+        b, e = _brier_ece(p, y, w, bins, n_bins)
+        return {
+            PRECISION_AT_CAPACITY: hits / sel if sel > 0 else math.nan,
+            RECALL_AT_CAPACITY: hits / pos if pos > 0 else math.nan,
+            PRECISION_AT_5_PCT: hits_pct / sel_pct if sel_pct > 0 else math.nan,
+            ROC_AUC: auc,
+            AVERAGE_PRECISION: ap,
+            BRIER: b,
+            ECE: e,
+        }
+
+    ones = np.ones(n)
+    by_tie = {t: compute(ones, t, k_pct) for t in TIE_ORDERS}
+    out: dict[str, dict] = {}
+    for name in METRIC_NAMES:
+        out[name] = {"value": by_tie[ties][name], "ci95": None}
+        if name in LIST_METRICS:
+            out[name]["ties"] = {t: by_tie[t][name] for t in TIE_ORDERS}
+
+    if n_boot > 0 and n > 0:
+        rng = np.random.default_rng(seed + 1)
+        row_child, n_children = _child_codes(child_ids, n)
+        reps = np.empty((n_boot, len(METRIC_NAMES)))
+        for b in range(n_boot):
+            draw = np.bincount(rng.integers(0, n_children, n_children), minlength=n_children)
+            w = draw[row_child].astype("float64")
+            m = compute(w, ties, k_pct)
+            reps[b] = [m[name] for name in METRIC_NAMES]
+        with np.errstate(all="ignore"):
+            lo = np.nanpercentile(reps, 2.5, axis=0) if np.isfinite(reps).any() else None
+            hi = np.nanpercentile(reps, 97.5, axis=0) if np.isfinite(reps).any() else None
+        for j, name in enumerate(METRIC_NAMES):
+            if lo is not None and np.isfinite(reps[:, j]).any():
+                out[name]["ci95"] = [float(lo[j]), float(hi[j])]
+    return out
+
+
+def metric_values(block: Mapping[str, Mapping]) -> dict[str, float]:
+    """Flatten a metric block to ``{name: value}``."""
+    return {name: float(v["value"]) for name, v in block.items()}
+
+
+def intervals_overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+    """True when two closed intervals overlap (or either is missing)."""
+    if a is None or b is None:
+        return True
+    return not (a[1] < b[0] or b[1] < a[0])
+
+
+def to_table(blocks: Mapping[str, Mapping[str, Mapping]]) -> pd.DataFrame:
+    """Long table of metric blocks for CSV artifacts.
+
+    Parameters
+    ----------
+    blocks : mapping, model name -> metric block (:func:`evaluate_scores`)
+
+    Returns
+    -------
+    DataFrame
+        Columns ``model, metric, value, ci95_lo, ci95_hi, best, worst, stochastic``; triage names.
+    """
+    rows = []
+    for model, block in blocks.items():
+        for name, v in block.items():
+            ci = v.get("ci95") or [math.nan, math.nan]
+            t = v.get("ties") or {}
+            rows.append(
+                {
+                    "model": model,
+                    "metric": name,
+                    "value": v["value"],
+                    "ci95_lo": ci[0],
+                    "ci95_hi": ci[1],
+                    "best": t.get("best", math.nan),
+                    "worst": t.get("worst", math.nan),
+                    "stochastic": t.get("stochastic", math.nan),
+                }
+            )
+    return pd.DataFrame(rows)

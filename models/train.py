@@ -1,0 +1,707 @@
+"""Training: LightGBM per target over temporal splits, model selection, calibration, ventiles.
+
+The flow for one target (DESIGN §6–7, §11.10)::
+
+    splits = make_splits(as_of_dates, label_timespan_days=180, n_splits=3)
+    result = train_target(matrix, "guardianship_risk", feature_dictionary, splits, capacity)
+    result.final            # selected config refit on the latest window, with its calibrator
+
+Temporal validation (triage ``timechop``)
+    A split trains on as-of dates whose label windows end on or before the test as-of date
+    (``d + label_timespan <= test``) and tests on that one later date. A training label counts only if
+    its ``label_knowledge_date`` ≤ the test as-of date (DESIGN §11.6): later-known positives are 0.
+
+Calibration (exactly)
+    Within a split's training dates, the **latest** ``calibration_holdout_dates`` as-of dates (default 1)
+    are held out: LightGBM is trained on the earlier dates, then the calibrator is fitted on the
+    model's raw probabilities for the held-out dates. Isotonic regression (monotone step map,
+    Zadrozny & Elkan 2002) when the held-out rows hold at least ``min_positives_isotonic`` positives
+    (default 50), otherwise Platt scaling (a logistic regression on the logit of the raw probability,
+    Platt 1999). If a split has only one training date, its children are divided by an (unkeyed) hash
+    of the child token: 80% train, 20% calibration. The list is ordered by the raw score (the
+    calibration map is monotone; isotonic plateaus would only add ties).
+
+Model selection (triage ``audition``)
+    Every grid config is trained and tested on every split; the selected config maximizes
+    ``mean_s(precision@capacity_abs) − variance_penalty × std_s(precision@capacity_abs)`` (default
+    penalty 0.5, population std). Regret is the mean over splits of the best config's value on that
+    split minus the selected config's value (0 = the selected config was best on every split).
+
+LightGBM
+    float32 matrices; ``num_threads=2``, ``deterministic=True``, ``force_row_wise=True`` and a seed,
+    so the same data and seed give the same model; monotone constraints from the feature dictionary's
+    ``monotone`` column (−1/0/+1).
+
+References
+----------
+- Ke et al. (2017), "LightGBM: A highly efficient gradient boosting decision tree", NeurIPS.
+- dssg/triage: ``timechop`` (temporal splits), ``audition`` (selection over time, regret).
+- Zadrozny & Elkan (2002), "Transforming classifier scores into accurate multiclass probability
+  estimates", KDD; Platt (1999), "Probabilistic outputs for support vector machines".
+- Niculescu-Mizil & Caruana (2005), "Predicting good probabilities with supervised learning", ICML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from models import metrics as M
+from models.capacity import capacity_for_date
+
+#: Default risk levels over city-wide ventiles (DESIGN §7); configuration may pass others.
+DEFAULT_LEVELS: dict[str, tuple[int, int]] = {"极危": (19, 20), "高危": (16, 18), "中危": (11, 15), "低危": (1, 10)}
+
+#: Columns of a training matrix that are never features.
+ID_COLUMNS = ("child_token", "as_of_date", "community", "township", "district")
+GROUP_COLUMNS = ("hukou_type", "urban_rural", "sex", "has_disability")
+SERVING_COLUMNS = ("registry_category", "last_visit_date")
+
+#: A small grid (triage "model groups"): shallow to moderate trees, few rounds, strong leaf minimums.
+DEFAULT_GRID: tuple[dict, ...] = (
+    {"num_leaves": 15, "learning_rate": 0.05, "num_boost_round": 200, "min_data_in_leaf": 50},
+    {"num_leaves": 31, "learning_rate": 0.05, "num_boost_round": 300, "min_data_in_leaf": 100},
+    {"num_leaves": 7, "learning_rate": 0.1, "num_boost_round": 150, "min_data_in_leaf": 20},
+)
+BASE_PARAMS: dict = {
+    "objective": "binary",
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_threads": 2,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbosity": -1,
+}
+DEFAULT_VARIANCE_PENALTY = 0.5
+DEFAULT_MIN_POSITIVES_ISOTONIC = 50
+SELECTION_CRITERION = "max mean(precision@capacity_abs) - {penalty} * std(precision@capacity_abs) over splits"
+
+
+# ---------------------------------------------------------------------------------------------------
+# ventiles and levels
+
+
+def ventiles(scores) -> np.ndarray:
+    """City-wide ventile 1–20 of each score (20 = the highest 5%).
+
+    ``ventile = ceil(20 × (average rank − 0.5) / n)`` with rank 1 the lowest score: each ventile holds
+    n/20 children, equal scores share a ventile, and a constant score gives everyone 10.
+
+    Parameters
+    ----------
+    scores : array-like of float, shape (n,)
+        One target's scores of one cycle (all communities); NaN gets ventile 1.
+
+    Returns
+    -------
+    ndarray of int8, shape (n,), values in 1..20
+    """
+    s = pd.Series(np.asarray(scores, dtype="float64")).fillna(-np.inf)
+    if len(s) == 0:
+        return np.array([], dtype=np.int8)
+    pct = (s.rank(method="average").to_numpy() - 0.5) / len(s)
+    return np.clip(np.ceil(pct * 20 - 1e-9), 1, 20).astype(np.int8)
+
+
+def risk_level(ventile, levels: Mapping[str, Sequence[int]] = DEFAULT_LEVELS) -> np.ndarray:
+    """Risk level name of each ventile.
+
+    Parameters
+    ----------
+    ventile : int or array-like of int, shape (n,)
+    levels : mapping, level name -> (lowest ventile, highest ventile), inclusive
+        Must cover 1..20 without overlap (default 极危 19–20, 高危 16–18, 中危 11–15, 低危 1–10).
+
+    Returns
+    -------
+    ndarray of str, shape (n,) (or a str for a scalar input)
+    """
+    table = np.empty(21, dtype=object)
+    for name, (lo, hi) in levels.items():
+        if not (1 <= lo <= hi <= 20):
+            raise ValueError(f"level {name}: ventiles must satisfy 1 <= lo <= hi <= 20")
+        if any(table[v] is not None for v in range(lo, hi + 1)):
+            raise ValueError(f"level {name} overlaps another level")
+        table[lo : hi + 1] = name
+    if any(table[v] is None for v in range(1, 21)):
+        raise ValueError("levels must cover ventiles 1..20")
+    v = np.asarray(ventile)
+    if v.size and ((v < 1).any() or (v > 20).any()):
+        raise ValueError("ventiles must lie in 1..20")
+    out = table[v.astype(np.int64)]
+    return out if v.ndim else str(out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# splits
+
+
+@dataclass(frozen=True)
+class Split:
+    """One temporal split: train on ``train_as_of_dates``, test on ``test_as_of_date``."""
+
+    train_as_of_dates: tuple[date, ...]
+    test_as_of_date: date
+
+    def to_dict(self) -> dict:
+        return {
+            "train_as_of_dates": [d.isoformat() for d in self.train_as_of_dates],
+            "test_as_of_date": self.test_as_of_date.isoformat(),
+        }
+
+
+def _to_date(d) -> date:
+    return pd.Timestamp(d).date()
+
+
+def make_splits(
+    as_of_dates: Sequence,
+    *,
+    label_timespan_days: int = 180,
+    n_splits: int = 3,
+    max_training_history_days: int | None = None,
+) -> list[Split]:
+    """Temporal splits over labelled as-of dates (triage ``timechop``, simplified).
+
+    The last ``n_splits`` dates are test dates; each test date ``t`` trains on every earlier date ``d``
+    with ``d + label_timespan_days <= t`` (and ``d >= t - max_training_history_days`` if given).
+
+    Parameters
+    ----------
+    as_of_dates : sequence of date-like
+        As-of dates whose label windows are complete (every date of the training matrix).
+    label_timespan_days : int
+        Label window length (default 180).
+    n_splits : int
+        Number of test dates (default 3).
+    max_training_history_days : int, optional
+        Oldest training date relative to the test date.
+
+    Returns
+    -------
+    list of Split, oldest test date first; test dates without any training date are skipped.
+
+    Raises
+    ------
+    ValueError
+        When no split can be built.
+    """
+    dates = sorted({_to_date(d) for d in as_of_dates})
+    out = []
+    for t in dates[-n_splits:]:
+        train = [
+            d
+            for d in dates
+            if d + timedelta(days=label_timespan_days) <= t
+            and (max_training_history_days is None or d >= t - timedelta(days=max_training_history_days))
+        ]
+        if train:
+            out.append(Split(tuple(train), t))
+    if not out:
+        raise ValueError(
+            f"no temporal split: need as-of dates at least {label_timespan_days} days before a test date; got {dates}"
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# features and matrices
+
+
+def feature_columns(matrix: pd.DataFrame, feature_dictionary: pd.DataFrame) -> list[str]:
+    """Feature columns of a matrix: the dictionary's names present in it, in dictionary order.
+
+    Raises
+    ------
+    ValueError
+        When no dictionary feature is in the matrix.
+    """
+    names = [n for n in feature_dictionary["name"] if n in matrix.columns]
+    if not names:
+        raise ValueError("the matrix holds none of the feature dictionary's features")
+    return names
+
+
+def monotone_vector(feature_names: Sequence[str], feature_dictionary: pd.DataFrame) -> list[int]:
+    """LightGBM ``monotone_constraints`` (−1/0/+1 per feature) from the dictionary's ``monotone`` column."""
+    if "monotone" not in feature_dictionary.columns:
+        return [0] * len(feature_names)
+    m = feature_dictionary.set_index("name")["monotone"].reindex(list(feature_names)).fillna(0)
+    vals = [int(v) for v in m]
+    if any(v not in (-1, 0, 1) for v in vals):
+        raise ValueError("feature dictionary 'monotone' must be -1, 0 or +1")
+    return vals
+
+
+def to_float32(frame: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
+    """Feature matrix as C-contiguous float32, shape (n, p); NaN kept (LightGBM treats it as missing).
+
+    Raises
+    ------
+    ValueError
+        When a feature column is missing.
+    """
+    missing = [c for c in feature_names if c not in frame.columns]
+    if missing:
+        raise ValueError(f"features missing from the frame: {missing[:10]}")
+    return np.ascontiguousarray(frame[list(feature_names)].to_numpy(dtype=np.float32, na_value=np.nan))
+
+
+def _dates(frame: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(frame["as_of_date"]).dt.date
+
+
+def training_labels(rows: pd.DataFrame, target: str, label_cutoff: date | None) -> np.ndarray:
+    """0/1 labels of training rows; positives known only after ``label_cutoff`` count as 0 (§11.6)."""
+    y = rows[target].astype("float64").to_numpy()
+    if label_cutoff is not None and "label_knowledge_date" in rows.columns:
+        known = pd.to_datetime(rows["label_knowledge_date"])
+        late = known.notna().to_numpy() & (known > pd.Timestamp(label_cutoff)).to_numpy()
+        y = np.where(late, 0.0, y)
+    return y
+
+
+# ---------------------------------------------------------------------------------------------------
+# calibration
+
+
+@dataclass
+class Calibrator:
+    """Monotone map from the model's raw probability to a calibrated probability.
+
+    Attributes
+    ----------
+    method : {"isotonic", "platt", "identity"}
+    x, y : list of float
+        Isotonic knots (raw → calibrated), interpolated linearly, clipped at the ends.
+    coef, intercept : float
+        Platt: ``p = sigmoid(coef × logit(raw) + intercept)``.
+    n_fit, n_positive_fit : int
+        Rows and positives the map was fitted on.
+    fit_as_of_dates : list of str
+        As-of dates of those rows (ISO).
+    """
+
+    method: str
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    coef: float = 1.0
+    intercept: float = 0.0
+    n_fit: int = 0
+    n_positive_fit: int = 0
+    fit_as_of_dates: list[str] = field(default_factory=list)
+
+    def transform(self, raw) -> np.ndarray:
+        """Calibrated probability, shape (n,), of raw probabilities, shape (n,)."""
+        r = np.asarray(raw, dtype="float64")
+        if self.method == "isotonic":
+            return np.interp(r, self.x, self.y)
+        if self.method == "platt":
+            z = self.coef * _logit(r) + self.intercept
+            return 1.0 / (1.0 + np.exp(-z))
+        if self.method == "identity":
+            return r
+        raise ValueError(f"unknown calibration method {self.method!r}")
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Calibrator:
+        return cls(**dict(d))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_calibrator(
+    raw, y, *, min_positives_isotonic: int = DEFAULT_MIN_POSITIVES_ISOTONIC, fit_as_of_dates: Sequence = ()
+) -> Calibrator:
+    """Fit isotonic (≥ ``min_positives_isotonic`` positives) or Platt scaling on held-out rows.
+
+    Parameters
+    ----------
+    raw : array-like of float, shape (n,)
+        The model's uncalibrated probability on held-out rows.
+    y : array-like of 0/1, shape (n,)
+    min_positives_isotonic : int
+        Fewer positives → Platt (isotonic overfits small samples; Niculescu-Mizil & Caruana 2005).
+    fit_as_of_dates : sequence
+        Recorded for the card.
+
+    Returns
+    -------
+    Calibrator
+        ``identity`` when the held-out rows hold a single class.
+    """
+    r = np.asarray(raw, dtype="float64")
+    yy = np.asarray(y, dtype="float64")
+    n_pos = int(yy.sum())
+    dates = [str(_to_date(d)) for d in fit_as_of_dates]
+    if n_pos == 0 or n_pos == len(yy):
+        return Calibrator("identity", n_fit=len(yy), n_positive_fit=n_pos, fit_as_of_dates=dates)
+    if n_pos >= min_positives_isotonic:
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(r, yy)
+        return Calibrator(
+            "isotonic",
+            x=[float(v) for v in iso.X_thresholds_],
+            y=[float(v) for v in iso.y_thresholds_],
+            n_fit=len(yy),
+            n_positive_fit=n_pos,
+            fit_as_of_dates=dates,
+        )
+    lr = LogisticRegression(C=1e4).fit(_logit(r).reshape(-1, 1), yy)
+    return Calibrator(
+        "platt",
+        coef=float(lr.coef_[0, 0]),
+        intercept=float(lr.intercept_[0]),
+        n_fit=len(yy),
+        n_positive_fit=n_pos,
+        fit_as_of_dates=dates,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# one fitted model
+
+
+@dataclass
+class FittedModel:
+    """A trained LightGBM booster with its calibrator and the facts of its training.
+
+    Attributes
+    ----------
+    booster : lightgbm.Booster
+    calibrator : Calibrator
+    feature_names : list of str
+    target : str
+    config : dict
+        The grid config (``num_leaves``, ``learning_rate``, ``num_boost_round``, ``min_data_in_leaf``).
+    params : dict
+        Full LightGBM parameters used.
+    train_as_of_dates, calibration_as_of_dates : list of date
+    n_train, n_positive_train : int
+    """
+
+    booster: lgb.Booster
+    calibrator: Calibrator
+    feature_names: list[str]
+    target: str
+    config: dict
+    params: dict
+    train_as_of_dates: list[date]
+    calibration_as_of_dates: list[date]
+    n_train: int
+    n_positive_train: int
+
+    def raw_score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated probability, shape (n,), of a frame holding the feature columns."""
+        return self.booster.predict(to_float32(frame, self.feature_names), num_threads=2)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2): columns P(y=0), P(y=1)."""
+        p = self.calibrator.transform(self.raw_score(frame))
+        return np.column_stack([1 - p, p])
+
+
+def lgb_params(config: Mapping, monotone: Sequence[int], seed: int) -> dict:
+    """LightGBM parameters of one grid config (``num_boost_round`` is kept out: it is not a param)."""
+    p = dict(BASE_PARAMS)
+    p.update({k: v for k, v in config.items() if k != "num_boost_round"})
+    p["seed"] = int(seed)
+    if any(monotone):
+        p["monotone_constraints"] = [int(v) for v in monotone]
+        p["monotone_constraints_method"] = "basic"
+    return p
+
+
+def _hash_fold(tokens: pd.Series, n_folds: int = 5) -> np.ndarray:
+    return (pd.util.hash_pandas_object(tokens.astype(str), index=False).to_numpy() % n_folds).astype(int)
+
+
+def fit_model(
+    matrix: pd.DataFrame,
+    target: str,
+    train_as_of_dates: Sequence,
+    feature_names: Sequence[str],
+    config: Mapping,
+    *,
+    monotone: Sequence[int] | None = None,
+    seed: int = 0,
+    label_cutoff=None,
+    calibration_holdout_dates: int = 1,
+    min_positives_isotonic: int = DEFAULT_MIN_POSITIVES_ISOTONIC,
+) -> FittedModel:
+    """Train LightGBM on the earlier training dates and calibrate on the latest ones.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        Training matrix of the target's cohort: ``child_token, as_of_date``, feature columns and the
+        0/1 column ``target`` (rows with a missing label are dropped); optional ``label_knowledge_date``.
+    target : str
+        Label column.
+    train_as_of_dates : sequence of date-like
+        All training dates of the split (the latest ``calibration_holdout_dates`` calibrate).
+    feature_names : sequence of str
+    config : mapping
+        One grid config.
+    monotone : sequence of int, optional
+        Monotone constraint per feature.
+    seed : int
+    label_cutoff : date-like, optional
+        Positives known after it count as 0 (the split's test as-of date).
+    calibration_holdout_dates : int
+    min_positives_isotonic : int
+
+    Returns
+    -------
+    FittedModel
+
+    Raises
+    ------
+    ValueError
+        No training rows, or a single class in the training rows.
+    """
+    dates = sorted({_to_date(d) for d in train_as_of_dates})
+    rows = matrix[_dates(matrix).isin(dates) & matrix[target].notna()]
+    if rows.empty:
+        raise ValueError(f"no labelled rows for {target} on {dates}")
+    row_dates = _dates(rows)
+    if len(dates) > calibration_holdout_dates:
+        cal_dates = dates[-calibration_holdout_dates:]
+        is_cal = row_dates.isin(cal_dates).to_numpy()
+    else:  # a single training date: hold out 20% of children by token hash
+        cal_dates = dates
+        is_cal = _hash_fold(rows["child_token"]) == 0
+    fit_rows, cal_rows = rows[~is_cal], rows[is_cal]
+    fit_dates = sorted(set(_dates(fit_rows)))
+    y_fit = training_labels(fit_rows, target, label_cutoff)
+    y_cal = training_labels(cal_rows, target, label_cutoff)
+    if y_fit.min() == y_fit.max():
+        raise ValueError(f"training rows of {target} on {fit_dates} hold a single class")
+    mono = list(monotone) if monotone is not None else [0] * len(feature_names)
+    params = lgb_params(config, mono, seed)
+    ds = lgb.Dataset(
+        to_float32(fit_rows, feature_names), label=y_fit, feature_name=list(feature_names), free_raw_data=True
+    )
+    booster = lgb.train(params, ds, num_boost_round=int(config.get("num_boost_round", 200)))
+    raw_cal = booster.predict(to_float32(cal_rows, feature_names), num_threads=2)
+    cal = fit_calibrator(raw_cal, y_cal, min_positives_isotonic=min_positives_isotonic, fit_as_of_dates=cal_dates)
+    return FittedModel(
+        booster=booster,
+        calibrator=cal,
+        feature_names=list(feature_names),
+        target=target,
+        config=dict(config),
+        params={**params, "num_boost_round": int(config.get("num_boost_round", 200))},
+        train_as_of_dates=fit_dates,
+        calibration_as_of_dates=list(cal_dates),
+        n_train=len(fit_rows),
+        n_positive_train=int(y_fit.sum()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# the search over configs and splits
+
+
+@dataclass
+class TrainResult:
+    """Everything :func:`train_target` learned; :mod:`models.evaluate` reads it.
+
+    Attributes
+    ----------
+    target : str
+    feature_names : list of str
+    splits : list of Split
+    grid : list of dict
+    split_metrics : DataFrame
+        One row per (config_index, split_index): ``test_as_of_date`` and every metric (point values).
+    selected_index : int
+    selection : dict
+        ``{"criterion", "selected_config", "regret", "scores"}``.
+    split_models : dict[int, FittedModel]
+        The selected config's model per split index (for evaluation on the split's test date).
+    final : FittedModel
+        The selected config refit on the latest window (registered as ``challenger``).
+    seed : int
+    """
+
+    target: str
+    feature_names: list[str]
+    splits: list[Split]
+    grid: list[dict]
+    split_metrics: pd.DataFrame
+    selected_index: int
+    selection: dict
+    split_models: dict[int, FittedModel]
+    final: FittedModel
+    seed: int
+
+
+def rows_of_date(matrix: pd.DataFrame, target: str, as_of) -> pd.DataFrame:
+    """Labelled rows of one test as-of date."""
+    return matrix[(_dates(matrix) == _to_date(as_of)) & matrix[target].notna()]
+
+
+def train_target(
+    matrix: pd.DataFrame,
+    target: str,
+    feature_dictionary: pd.DataFrame,
+    splits: Sequence[Split],
+    capacity: pd.DataFrame,
+    *,
+    grid: Sequence[Mapping] = DEFAULT_GRID,
+    seed: int = 0,
+    variance_penalty: float = DEFAULT_VARIANCE_PENALTY,
+    calibration_holdout_dates: int = 1,
+    min_positives_isotonic: int = DEFAULT_MIN_POSITIVES_ISOTONIC,
+    refit_as_of_dates: Sequence | None = None,
+    refit_label_cutoff=None,
+) -> TrainResult:
+    """Train every grid config on every split, select one, refit it on the latest window.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        Features ⨝ labels of the target's cohort (docs/interfaces.md §4): ``child_token, as_of_date,
+        community`` …, feature columns (float32), the 0/1 label column ``target``.
+    target : str
+    feature_dictionary : DataFrame
+        ``name, family, …, monotone`` (docs/interfaces.md §3).
+    splits : sequence of Split
+        From :func:`make_splits`.
+    capacity : DataFrame
+        ``as_of_date, community, capacity`` (:func:`models.capacity.capacity_table`) covering every
+        test date.
+    grid : sequence of dict
+        LightGBM configs (default :data:`DEFAULT_GRID`).
+    seed : int
+    variance_penalty : float
+        λ of the selection criterion.
+    calibration_holdout_dates, min_positives_isotonic
+        See :func:`fit_model`.
+    refit_as_of_dates : sequence, optional
+        Window of the final refit (default: the last split's training dates plus its test date).
+    refit_label_cutoff : date-like, optional
+        Label knowledge cutoff of the refit (default: none, every known label counts).
+
+    Returns
+    -------
+    TrainResult
+    """
+    if target not in matrix.columns:
+        raise ValueError(f"matrix has no label column {target!r}")
+    if not splits:
+        raise ValueError("no splits")
+    features = feature_columns(matrix, feature_dictionary)
+    mono = monotone_vector(features, feature_dictionary)
+    rows = []
+    models: dict[tuple[int, int], FittedModel] = {}
+    for si, split in enumerate(splits):
+        test = rows_of_date(matrix, target, split.test_as_of_date)
+        if test.empty:
+            raise ValueError(f"no labelled test rows on {split.test_as_of_date}")
+        cap = capacity_for_date(capacity, split.test_as_of_date)
+        y_test = test[target].astype("float64").to_numpy()
+        for ci, config in enumerate(grid):
+            fm = fit_model(
+                matrix,
+                target,
+                split.train_as_of_dates,
+                features,
+                config,
+                monotone=mono,
+                seed=seed,
+                label_cutoff=split.test_as_of_date,
+                calibration_holdout_dates=calibration_holdout_dates,
+                min_positives_isotonic=min_positives_isotonic,
+            )
+            raw = fm.raw_score(test)
+            block = M.evaluate_scores(
+                y_test, fm.calibrator.transform(raw), test["community"], cap, rank_score=raw, n_boot=0, seed=seed
+            )
+            rows.append(
+                {"config_index": ci, "split_index": si, "test_as_of_date": split.test_as_of_date}
+                | M.metric_values(block)
+            )
+            models[(ci, si)] = fm
+    split_metrics = pd.DataFrame(rows)
+    sel, selection = select_config(split_metrics, grid, variance_penalty=variance_penalty)
+    if refit_as_of_dates is None:
+        last = splits[-1]
+        refit_as_of_dates = [*last.train_as_of_dates, last.test_as_of_date]
+    final = fit_model(
+        matrix,
+        target,
+        refit_as_of_dates,
+        features,
+        grid[sel],
+        monotone=mono,
+        seed=seed,
+        label_cutoff=refit_label_cutoff,
+        calibration_holdout_dates=calibration_holdout_dates,
+        min_positives_isotonic=min_positives_isotonic,
+    )
+    return TrainResult(
+        target=target,
+        feature_names=features,
+        splits=list(splits),
+        grid=[dict(g) for g in grid],
+        split_metrics=split_metrics,
+        selected_index=sel,
+        selection=selection,
+        split_models={si: models[(sel, si)] for si in range(len(splits))},
+        final=final,
+        seed=seed,
+    )
+
+
+def select_config(
+    split_metrics: pd.DataFrame,
+    grid: Sequence[Mapping],
+    *,
+    metric: str = M.PRECISION_AT_CAPACITY,
+    variance_penalty: float = DEFAULT_VARIANCE_PENALTY,
+) -> tuple[int, dict]:
+    """Pick the config with the best penalized mean over splits; report regret (triage audition).
+
+    Parameters
+    ----------
+    split_metrics : DataFrame
+        ``config_index, split_index`` and the ``metric`` column.
+    grid : sequence of dict
+    metric : str
+    variance_penalty : float
+
+    Returns
+    -------
+    index : int
+    selection : dict
+        ``{"criterion": str, "selected_config": dict, "regret": float, "scores": {index: value}}``.
+    """
+    wide = split_metrics.pivot(index="config_index", columns="split_index", values=metric)
+    mean = wide.mean(axis=1)
+    std = wide.std(axis=1, ddof=0).fillna(0.0)
+    score = (mean - variance_penalty * std).fillna(-np.inf)
+    sel = int(score.idxmax())
+    regret = float((wide.max(axis=0) - wide.loc[sel]).mean())
+    return sel, {
+        "criterion": SELECTION_CRITERION.format(penalty=variance_penalty),
+        "selected_config": dict(grid[sel]),
+        "regret": 0.0 if math.isnan(regret) else regret,
+        "scores": {int(i): float(v) for i, v in score.items()},
+    }

@@ -1,0 +1,303 @@
+"""Free-text anonymization of visit notes and case summaries (DESIGN §5 "Free text").
+
+:class:`NoteAnonymizer` combines
+
+1. Presidio :class:`~presidio_analyzer.AnalyzerEngine` results for Chinese (:func:`privacy.analyzer.
+   shared_analyzer`: checksum-validated identifiers, phones, addresses, names), and
+2. **record-aware** exact matches: the names, IDs, phones and addresses already known for the people
+   on the record are searched for in the note — names including 2-character names and the given name
+   of a 3-character name (王小明 → 小明), IDs in any written form (full-width, spaced, lower-case x,
+   the legacy 15-digit form), phones with any separators and +86, addresses with or without their
+   district prefix,
+
+merges overlapping spans (the union is replaced, labelled by its longest, most specific member) and
+replaces each span by a typed placeholder numbered within the note: ``<PERSON_1>`` … ``<PERSON_1>``,
+``<PERSON_2>``, ``<CN_RIC>``, ``<PHONE_NUMBER>``, ``<LOCATION>``, ``<BANK_CARD>``. The same value gets
+the same placeholder; persons are always numbered, other types only when a note holds two different
+values of that type (``<PHONE_NUMBER_1>``, ``<PHONE_NUMBER_2>``).
+
+Presidio's interfaces are kept (recognizers, ``AnalyzerEngine``, ``RecognizerResult``); the replacement
+is a small function instead of ``AnonymizerEngine`` because numbering needs the whole note, and for
+speed. One engine per process is built once and reused; each note is segmented once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional, Sequence
+
+from presidio_analyzer import AnalyzerEngine
+
+from privacy.analyzer import DEFAULT_SCORE_THRESHOLD, shared_analyzer
+from privacy.identifiers import normalize_phone, validate_ric
+from privacy.identities import KINDS, KnownIdentities, address_variants, id_variants, normalize_name
+from privacy.recognizers._base import normalize_with_offsets, to_original
+from privacy.recognizers.person import surname_length
+
+#: Placeholder label per entity (others use the entity name).
+PLACEHOLDER_LABELS = {"CN_ADDRESS": "LOCATION", "CN_BANK_CARD": "BANK_CARD"}
+
+#: Tie-break when two overlapping spans have the same length: more specific first.
+_SPECIFICITY = {
+    "CN_DISABILITY_CERT": 9, "CN_STUDENT_NUMBER": 8, "CN_RIC": 7, "CN_BANK_CARD": 6, "CN_USCC": 6,
+    "PHONE_NUMBER": 5, "EMAIL_ADDRESS": 5, "CN_PASSPORT": 4, "CN_HMT_PERMIT": 3, "CN_LICENSE_PLATE": 4,
+    "CN_ADDRESS": 2, "PERSON": 1,
+}
+
+_DIGIT_RUN = re.compile(r"[0-9](?:[0-9Xx]|[ \-()](?=[0-9(+]))*")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One span to replace: ``[start, end)`` in the original text, its entity, score, source
+    ("analyzer" or "record") and ``key`` (the normalized value: equal keys share a placeholder)."""
+
+    start: int
+    end: int
+    entity_type: str
+    score: float
+    source: str
+    key: str
+
+
+def _value_key(entity: str, value: str) -> str:
+    if entity in ("CN_RIC",):
+        r = validate_ric(value)
+        return r.normalized if r.valid else re.sub(r"\W", "", value).upper()
+    if entity == "PHONE_NUMBER":
+        return normalize_phone(value).normalized or re.sub(r"\D", "", value)
+    return re.sub(r"\s+", "", value)
+
+
+class _KnownIndex:
+    """The record's known values prepared for searching one note."""
+
+    def __init__(self, known):
+        if known is None:
+            known = {}
+        if not isinstance(known, KnownIdentities):
+            ki = KnownIdentities()
+            for kind in KINDS:
+                vals = known.get(kind) if isinstance(known, Mapping) else None
+                if vals:
+                    ki.add(kind, [vals] if isinstance(vals, str) else vals)
+            known = ki
+        self.names: dict[str, str] = {}
+        for name in known.names:
+            self.names[name] = name
+            k = surname_length(name)
+            if len(name) >= 3 and k and len(name) - k >= 2:
+                self.names.setdefault(name[k:], name)  # 王小明 → 小明
+        self.digits: dict[str, tuple[str, str]] = {}
+        for idn in known.id_numbers:
+            for v in id_variants(idn):
+                self.digits[v] = ("CN_RIC", idn)
+        for ph in known.phones:
+            self.digits[ph] = ("PHONE_NUMBER", ph)
+        self.addresses: dict[str, str] = {}
+        for addr in known.addresses:
+            for v in address_variants(addr):
+                self.addresses[v] = addr
+
+    def __bool__(self):
+        return bool(self.names or self.digits or self.addresses)
+
+
+def _find_all(haystack: str, needle: str):
+    i = haystack.find(needle)
+    while i >= 0:
+        yield i
+        i = haystack.find(needle, i + 1)
+
+
+class NoteAnonymizer:
+    """Replace personal information in Chinese free text by typed, numbered placeholders.
+
+    Parameters
+    ----------
+    skip_words : iterable of str
+        Words that are never a person's name here (community and place names, common words that a
+        name recognizer might take for a name), e.g. the city's community names.
+    score_threshold : float
+        Minimum Presidio score of an analyzer span (default 0.4: checksum-valid identifiers score 1.0,
+        names 0.5–1.0; weak shapes such as a bare passport-like string need a context word).
+    analyzer : AnalyzerEngine, optional
+        Defaults to the process-wide :func:`privacy.analyzer.shared_analyzer`.
+
+    Examples
+    --------
+    >>> anon = NoteAnonymizer()
+    >>> anon.anonymize("奶奶王秀英说，孙子小明的电话138-0000-0000", known={"names": ["王小明"]})
+    '奶奶<PERSON_1>说，孙子<PERSON_2>的电话<PHONE_NUMBER>'
+    """
+
+    def __init__(self, skip_words: Iterable[str] = (), *, score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+                 analyzer: Optional[AnalyzerEngine] = None):
+        self.analyzer = analyzer or shared_analyzer()
+        self.skip_words = frozenset(normalize_name(w) for w in skip_words if isinstance(w, str) and w.strip())
+        self.score_threshold = score_threshold
+
+    # -- public API -----------------------------------------------------------------------------------
+    def anonymize(self, text: Optional[str], known: Optional[Mapping] = None) -> Optional[str]:
+        """Anonymize one note.
+
+        Parameters
+        ----------
+        text : str or None
+            The note; None (a missing cell) is returned as None, "" as "".
+        known : mapping, optional
+            Identities of the people on this record: keys "names", "id_numbers", "phones",
+            "addresses" (each a list of raw values, or a :class:`KnownIdentities`).
+
+        Returns
+        -------
+        str or None
+            The note with every span replaced by its placeholder.
+
+        Raises
+        ------
+        TypeError
+            If ``text`` is neither str nor None.
+        """
+        if text is None:
+            return None
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str or None, got {type(text).__name__}")
+        if not text.strip():
+            return text
+        return self._replace(text, self.find_spans(text, known))
+
+    def anonymize_many(self, texts: Sequence[Optional[str]],
+                       known: Optional[Sequence[Optional[Mapping]]] = None) -> list[Optional[str]]:
+        """Anonymize a batch; ``known[i]`` belongs to ``texts[i]`` (or ``known`` is None).
+
+        Identical (text, known) pairs are processed once.
+
+        Raises
+        ------
+        ValueError
+            If ``known`` is given with a different length than ``texts``.
+        """
+        texts = list(texts)
+        if known is not None:
+            known = list(known)
+            if len(known) != len(texts):
+                raise ValueError(f"known has {len(known)} entries for {len(texts)} texts")
+        out: list[Optional[str]] = []
+        memo: dict = {}
+        for i, text in enumerate(texts):
+            k = known[i] if known is not None else None
+            if k:
+                out.append(self.anonymize(text, k))
+                continue
+            if text in memo:
+                out.append(memo[text])
+                continue
+            res = self.anonymize(text, None)
+            if isinstance(text, str):
+                memo[text] = res
+            out.append(res)
+        return out
+
+    def find_spans(self, text: str, known: Optional[Mapping] = None) -> list[Span]:
+        """The merged, non-overlapping spans that :meth:`anonymize` replaces, in text order."""
+        spans: list[Span] = []
+        for r in self.analyzer.analyze(text, language="zh", score_threshold=self.score_threshold):
+            value = text[r.start:r.end]
+            if r.entity_type == "PERSON" and normalize_name(value) in self.skip_words:
+                continue
+            spans.append(Span(r.start, r.end, r.entity_type, r.score, "analyzer",
+                              _value_key(r.entity_type, value)))
+        index = _KnownIndex(known)
+        normalized, offsets = normalize_with_offsets(text)
+        if index:
+            spans.extend(self._record_spans(normalized, offsets, index))
+        spans.extend(self._propagate_names(text, spans))
+        return self._merge(spans)
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _record_spans(self, norm: str, offsets, index: _KnownIndex) -> list[Span]:
+        out = []
+        for variant, full in index.names.items():
+            if variant in self.skip_words and variant != full:
+                continue
+            for i in _find_all(norm, variant):
+                s, e = to_original(offsets, i, i + len(variant))
+                out.append(Span(s, e, "PERSON", 1.0, "record", full))
+        for variant, full in index.addresses.items():
+            for i in _find_all(norm, variant):
+                s, e = to_original(offsets, i, i + len(variant))
+                out.append(Span(s, e, "CN_ADDRESS", 1.0, "record", full))
+        if index.digits:
+            chars, pos = [], []
+            for m in _DIGIT_RUN.finditer(norm):
+                for j in range(m.start(), m.end()):
+                    c = norm[j]
+                    if c.isdigit() or c in "Xx":
+                        chars.append(c.upper())
+                        pos.append(j)
+                chars.append("|")
+                pos.append(m.end())
+            compact = "".join(chars)
+            for digits, (entity, key) in index.digits.items():
+                for i in _find_all(compact, digits):
+                    s, e = to_original(offsets, pos[i], pos[i + len(digits) - 1] + 1)
+                    out.append(Span(s, e, entity, 1.0, "record", key))
+        return out
+
+    def _propagate_names(self, text: str, spans: list[Span]) -> list[Span]:
+        """Every other occurrence, in the same note, of a name already found (2+ characters)."""
+        names = {text[s.start:s.end]: s.key for s in spans if s.entity_type == "PERSON"
+                 and s.end - s.start >= 2}
+        out = []
+        for name, key in names.items():
+            if normalize_name(name) in self.skip_words:
+                continue
+            for i in _find_all(text, name):
+                out.append(Span(i, i + len(name), "PERSON", 0.9, "note", key))
+        return out
+
+    @staticmethod
+    def _merge(spans: list[Span]) -> list[Span]:
+        if not spans:
+            return []
+        spans = sorted(spans, key=lambda s: (s.start, -s.end))
+        groups: list[list[Span]] = [[spans[0]]]
+        end = spans[0].end
+        for s in spans[1:]:
+            if s.start < end:
+                groups[-1].append(s)
+                end = max(end, s.end)
+            else:
+                groups.append([s])
+                end = s.end
+        merged = []
+        for g in groups:
+            best = max(g, key=lambda s: (s.end - s.start, s.source == "record",
+                                         _SPECIFICITY.get(s.entity_type, 0), s.score))
+            start, stop = min(s.start for s in g), max(s.end for s in g)
+            merged.append(Span(start, stop, best.entity_type, best.score, best.source, best.key))
+        return merged
+
+    @staticmethod
+    def _replace(text: str, spans: list[Span]) -> str:
+        if not spans:
+            return text
+        labels = [PLACEHOLDER_LABELS.get(s.entity_type, s.entity_type) for s in spans]
+        numbers: dict[tuple[str, str], int] = {}
+        per_label: dict[str, int] = {}
+        for label, s in zip(labels, spans):
+            if (label, s.key) not in numbers:
+                per_label[label] = per_label.get(label, 0) + 1
+                numbers[(label, s.key)] = per_label[label]
+        parts, last = [], 0
+        for label, s in zip(labels, spans):
+            parts.append(text[last:s.start])
+            if label == "PERSON" or per_label[label] > 1:
+                parts.append(f"<{label}_{numbers[(label, s.key)]}>")
+            else:
+                parts.append(f"<{label}>")
+            last = s.end
+        parts.append(text[last:])
+        return "".join(parts)

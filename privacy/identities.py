@@ -1,0 +1,218 @@
+"""The known identities: every name, ID, phone and address seen in the raw input (DESIGN §5, §11.3).
+
+Built at pseudonymization, encrypted at rest like the vault, opened only by the leak scanner (and
+handed, per record, to the note anonymizer for record-aware recognition). It is not a
+re-identification path: it holds values, not the link from a token to a person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from privacy.identifiers import LANDLINE, MOBILE, SERVICE, normalize_phone, normalize_text, validate_ric
+
+KINDS = ("names", "id_numbers", "phones", "addresses")
+_FORMAT_VERSION = 1
+_WS = re.compile(r"\s+")
+_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", "‧": "·"})
+
+
+def normalize_name(value: str) -> str:
+    """NFKC, no white space, one kind of middle dot (阿卜杜·热合曼)."""
+    return _WS.sub("", normalize_text(value)).translate(_NAME_DOTS)
+
+
+def normalize_address(value: str) -> str:
+    """NFKC, trimmed, inner white space removed (addresses are matched without spaces)."""
+    return _WS.sub("", normalize_text(value))
+
+
+def normalize_id_number(value: object) -> str | None:
+    """The 18-character form of a valid ID (15-digit upgraded); for an invalid ID that still looks
+    like one (15–18 alphanumerics, e.g. a wrong check digit) the cleaned string, else None. A
+    mistyped ID is still personal data."""
+    if not isinstance(value, str):
+        return None
+    r = validate_ric(value)
+    if r.valid:
+        return r.normalized
+    cleaned = re.sub(r"[\s\-]", "", normalize_text(value)).upper()
+    if 15 <= len(cleaned) <= 18 and cleaned[:15].isdigit() and cleaned.isalnum():
+        return cleaned
+    return None
+
+
+def normalize_phone_value(value: object) -> str | None:
+    """Digits of a mobile/landline (normalize_phone); service numbers are not personal → None;
+    an unparseable number with 8+ digits is kept as its digits."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    r = normalize_phone(value)
+    if r.kind in (MOBILE, LANDLINE):
+        return r.normalized
+    if r.kind == SERVICE:
+        return None
+    digits = re.sub(r"\D", "", normalize_text(str(value)))
+    return digits if len(digits) >= 8 else None
+
+
+@dataclass
+class KnownIdentities:
+    """Sets of normalized personal values seen in the raw input.
+
+    Attributes
+    ----------
+    names, id_numbers, phones, addresses : set of str
+        Normalized as by :meth:`add` (names NFKC without spaces; IDs 18 characters upper-case X;
+        phones digits without country code; addresses NFKC without spaces).
+    """
+
+    names: set = field(default_factory=set)
+    id_numbers: set = field(default_factory=set)
+    phones: set = field(default_factory=set)
+    addresses: set = field(default_factory=set)
+
+    _NORMALIZERS = {
+        "names": lambda v: (normalize_name(v) or None) if isinstance(v, str) else None,
+        "id_numbers": normalize_id_number,
+        "phones": normalize_phone_value,
+        "addresses": lambda v: (normalize_address(v) or None) if isinstance(v, str) else None,
+    }
+
+    def add(self, kind: str, values: Iterable) -> "KnownIdentities":
+        """Normalize and add ``values`` of one ``kind``; None/NaN/empty/invalid values are skipped.
+
+        Parameters
+        ----------
+        kind : {"names", "id_numbers", "phones", "addresses"}
+        values : iterable
+            Raw cells (str; phones may be int/float from a numeric Excel cell).
+
+        Returns
+        -------
+        KnownIdentities
+            ``self``, for chaining.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is not one of the four kinds.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        norm = self._NORMALIZERS[kind]
+        target: set = getattr(self, kind)
+        for v in dict.fromkeys(values):
+            n = norm(v)
+            if n and (kind != "names" or len(n) >= 2):
+                target.add(n)
+        return self
+
+    def merge(self, other: "KnownIdentities") -> "KnownIdentities":
+        """Add every value of ``other`` to ``self`` (in place); returns ``self``."""
+        for kind in KINDS:
+            getattr(self, kind).update(getattr(other, kind))
+        return self
+
+    def as_dict(self) -> dict:
+        """``{"names": [...], "id_numbers": [...], "phones": [...], "addresses": [...]}`` (sorted)."""
+        return {kind: sorted(getattr(self, kind)) for kind in KINDS}
+
+    def __len__(self) -> int:
+        return sum(len(getattr(self, k)) for k in KINDS)
+
+    # -- encrypted storage ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, fernet_key: bytes) -> Path:
+        """Write the identities encrypted (Fernet: AES-128-CBC + HMAC-SHA256), file mode 0600.
+
+        The JSON is zlib-compressed before encryption; the write is atomic (temporary file in the
+        same directory, then rename).
+
+        Parameters
+        ----------
+        path : path-like
+        fernet_key : bytes
+            A key from :meth:`cryptography.fernet.Fernet.generate_key` (kept apart from the pseudonym
+            key).
+        """
+        from cryptography.fernet import Fernet
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"version": _FORMAT_VERSION, **self.as_dict()}, ensure_ascii=False)
+        token = Fernet(fernet_key).encrypt(zlib.compress(payload.encode("utf-8"), 6))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(token)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        os.chmod(path, 0o600)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, fernet_key: bytes) -> "KnownIdentities":
+        """Read identities written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If the key is wrong or the file was altered (Fernet authentication fails), or the format
+            version is unknown.
+        """
+        from cryptography.fernet import Fernet, InvalidToken
+
+        data = Path(path).read_bytes()
+        try:
+            raw = zlib.decompress(Fernet(fernet_key).decrypt(data))
+        except InvalidToken as exc:
+            raise ValueError(f"cannot decrypt {path}: wrong key or altered file") from exc
+        obj = json.loads(raw.decode("utf-8"))
+        if obj.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"{path}: unknown identity-index version {obj.get('version')!r}")
+        return cls(**{k: set(obj.get(k, ())) for k in KINDS})
+
+
+# -- variants of known values (how the same value is written elsewhere) ---------------------------------
+
+_ADMIN_CUT = re.compile(r"(?:自治区|省|自治州|市|区|县|旗|镇|乡|街道|社区|村)")
+_FINE = re.compile(r"[0-9一二三四五六七八九十百零〇两]\s*(?:号|室|栋|幢|单元|组|弄|层|楼|户)")
+
+
+def id_variants(id_number: str) -> set[str]:
+    """Written forms of one normalized ID: itself and, for people born 1900–1999, the legacy
+    15-digit form (GB 11643-1999: drop the century "19" and the check character)."""
+    out = {id_number}
+    if len(id_number) == 18 and id_number[6:8] == "19" and id_number[:17].isdigit():
+        out.add(id_number[:6] + id_number[8:17])
+    return out
+
+
+def is_fine_address(address: str) -> bool:
+    """True when the address reaches a house number, building, room or village group (号/室/组…);
+    a community-level place (文新街道某社区) is a quasi-identifier, not a personal address."""
+    return bool(_FINE.search(address))
+
+
+def address_variants(address: str, min_length: int = 5) -> set[str]:
+    """The address and its tails after each administrative unit (省/市/区/县/镇/乡/街道/社区/村), as
+    notes often omit the district: 西湖区文新街道学院路88号 → 文新街道学院路88号, 学院路88号. Only tails
+    that still reach a house number or room and have ``min_length`` characters are kept."""
+    a = normalize_address(address)
+    out = {a} if is_fine_address(a) else set()
+    for m in _ADMIN_CUT.finditer(a):
+        tail = a[m.end():]
+        if len(tail) >= min_length and is_fine_address(tail):
+            out.add(tail)
+    return out

@@ -1,0 +1,1052 @@
+"""The first stage: departmental exports → pseudonymized Parquet (DESIGN.md §3–5, §11.2–11.5; interfaces §2).
+
+For each contract table the raw file is read (:mod:`privacy.readers`), every row is validated and
+normalized column by column from the contract — vectorized: each distinct value of a column is
+normalized once — and then
+
+* **direct identifiers** become tokens (``pseudonym:``) or are dropped; their normalized values go into
+  the encrypted vault (token → name/ID/phone/address/community/township) and into the scanner's encrypted
+  identity index (every name, ID, phone and address seen in the raw input, quarantined rows included);
+* **quasi-identifiers** with ``generalize: month`` are truncated to the first of their month;
+* **free text** is anonymized by ``NoteAnonymizer.anonymize_many`` with each row's known identities;
+* a row with a bad value in a declared column is **quarantined** (row-level, DESIGN §11.5) with a reason
+  code; exact duplicate rows are removed and counted; ``rows_passed + rows_quarantined + rows_duplicate ==
+  rows_read`` always;
+* **fail closed**: the finished frame's non-token columns are scanned by the leak scanner with the full
+  identity index. Personal information in a structured column (a phone in 备注) fails the file
+  (:class:`UndeclaredPersonalInformation`, file-level, DESIGN §5/§11.5) and nothing is written for that
+  table; a finding inside an anonymized note replaces that note by :data:`REDACTION_MARKER` and lists it
+  in the report (DESIGN §11.2).
+
+Outputs (``out_dir``): ``pseudonymized/<table>.parquet``, ``pseudonymized/id_attributes.parquet``,
+``ingest_report.json`` (counts and reason codes only, never values), ``vault.bin`` and
+``identity_index.bin`` (Fernet, mode 0600). Quarantine: ``<quarantine_dir>/<table>.csv`` (raw rows,
+``reason_code``, ``column``, ``source_row``; mode 0600).
+
+Law: PIPL art. 28/31 (children's data is sensitive), art. 51 (technical measures: de-identification,
+encryption), art. 73 (pseudonymized data is still personal information); GB/T 37964-2019; identifier
+rules GB 11643-1999 (:mod:`privacy.identifiers`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from privacy import identifiers as ids
+from privacy.contracts import (
+    DIRECT,
+    FREE_TEXT,
+    Column,
+    Table,
+    load_contracts,
+    validate_output,
+)
+from privacy.dates import BLANK_MARKERS, parse_date, parse_month
+from privacy.readers import RawFrame, read_table
+from privacy.tokens import Pseudonymizer
+from privacy.vault import Vault
+
+__all__ = [
+    "REASON_CODES",
+    "REDACTION_MARKER",
+    "IngestError",
+    "IngestReport",
+    "TableReport",
+    "UndeclaredPersonalInformation",
+    "ingest_folder",
+    "ingest_table",
+]
+
+log = logging.getLogger(__name__)
+
+REDACTION_MARKER = "［已隐去：待人工复核］"
+
+# Reason codes (quarantine, and DUPLICATE_ROW for removed duplicates).
+ID_PRECISION_LOST = "ID_PRECISION_LOST"
+REQUIRED_MISSING = "REQUIRED_MISSING"
+INVALID_CATEGORY = "INVALID_CATEGORY"
+INVALID_INT = "INVALID_INT"
+INVALID_NUMBER = "INVALID_NUMBER"
+INVALID_BOOL = "INVALID_BOOL"
+INVALID_HOUSEHOLD_NUMBER = "INVALID_HOUSEHOLD_NUMBER"
+INVALID_STUDENT_NUMBER = "INVALID_STUDENT_NUMBER"
+DUPLICATE_ROW = "DUPLICATE_ROW"
+DUPLICATE_KEY = "DUPLICATE_KEY"
+MALFORMED_ROW = "MALFORMED_ROW"
+# Warnings (the row passes; the value is not kept as a personal identifier).
+PHONE_INVALID = "PHONE_INVALID"
+PHONE_SERVICE_NUMBER = "PHONE_SERVICE_NUMBER"
+
+REASON_CODES = (
+    ID_PRECISION_LOST,
+    ids.INVALID_FORMAT,
+    ids.INVALID_CHECKSUM,
+    ids.INVALID_BIRTH_DATE,
+    ids.INVALID_REGION,
+    INVALID_HOUSEHOLD_NUMBER,
+    INVALID_STUDENT_NUMBER,
+    REQUIRED_MISSING,
+    INVALID_CATEGORY,
+    INVALID_INT,
+    INVALID_NUMBER,
+    INVALID_BOOL,
+    "DATE_AMBIGUOUS",
+    "DATE_INVALID",
+    "DATE_FORMAT",
+    DUPLICATE_ROW,
+    DUPLICATE_KEY,
+    MALFORMED_ROW,
+)
+
+_SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
+_WS = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
+_CODE_RE = re.compile(r"^[0-9A-Z][0-9A-Z\-]{3,39}$")
+_NUM_CLEAN = re.compile(r"[,，¥￥元\s]")
+_TRUE = frozenset({"是", "Y", "y", "YES", "Yes", "yes", "TRUE", "True", "true", "1", "√", "✓"})
+_FALSE = frozenset({"否", "N", "n", "NO", "No", "no", "FALSE", "False", "false", "0", "×", "✗"})
+
+
+class IngestError(RuntimeError):
+    """The ingest cannot proceed (missing scanner/anonymizer, unusable configuration)."""
+
+
+class UndeclaredPersonalInformation(IngestError):
+    """Personal information found in a column not declared ``direct_identifier`` (fail closed).
+
+    Attributes
+    ----------
+    findings
+        ``[{"file", "column", "entity_type", "masked", "row"}]`` — masked values only.
+    """
+
+    def __init__(self, findings: Sequence[Mapping]):
+        self.findings = [dict(f) for f in findings]
+        parts = sorted(
+            {f"{f['file']} column {f['column']}: {f['entity_type']} ({f['masked']})" for f in self.findings}
+        )
+        super().__init__(
+            "undeclared personal information — nothing written for these files (declare the column "
+            "direct_identifier or free_text in the contract, or fix the export): " + "; ".join(parts[:20])
+        )
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+
+@dataclass
+class TableReport:
+    """Reconciliation of one table (never raw values)."""
+
+    table: str
+    file: str
+    status: str = "ok"  # ok | failed | missing
+    rows_read: int = 0
+    rows_passed: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    reasons_by_column: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
+    notes_redacted: list[dict] = field(default_factory=list)
+    undeclared: list[dict] = field(default_factory=list)
+    unmapped_columns: list[str] = field(default_factory=list)
+    blank_rows_skipped: int = 0
+    summary_rows_skipped: int = 0
+    encoding: str | None = None
+    sheet: str | None = None
+    header_rows: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def reconciled(self) -> bool:
+        return self.rows_passed + self.rows_quarantined + self.rows_duplicate == self.rows_read
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class IngestReport:
+    """All tables' reports plus the identity-store summary; written as ``ingest_report.json``."""
+
+    tables: dict[str, TableReport] = field(default_factory=dict)
+    as_of: str = ""
+    key_version: int = 0
+    persons: int = 0
+    vault_records: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "as_of": self.as_of,
+            "key_version": self.key_version,
+            "persons": self.persons,
+            "vault_records": self.vault_records,
+            "seconds": round(self.seconds, 3),
+            "tables": {k: v.to_dict() for k, v in self.tables.items()},
+        }
+
+    @property
+    def failed(self) -> list[str]:
+        return [k for k, v in self.tables.items() if v.status == "failed"]
+
+
+# --------------------------------------------------------------------------- column normalization
+
+
+def _nfkc(s: str) -> str:
+    return unicodedata.normalize("NFKC", s).strip()
+
+
+def _blank(u: object) -> bool:
+    if u is None:
+        return True
+    if isinstance(u, float) and u != u:
+        return True
+    return isinstance(u, str) and _nfkc(u) in BLANK_MARKERS
+
+
+def _cell_str(u: object) -> str:
+    """A non-text cell as the clerk would read it (ints without '.0')."""
+    if isinstance(u, bool):
+        return "是" if u else "否"
+    if isinstance(u, float) and u.is_integer() and abs(u) < 1e15:
+        return str(int(u))
+    if isinstance(u, dt.datetime):
+        return u.isoformat(sep=" ")
+    if isinstance(u, dt.date):
+        return u.isoformat()
+    return str(u)
+
+
+def _u_resident_id(u: object, as_of: dt.date) -> tuple[object, str | None]:
+    if not isinstance(u, str):
+        # numeric cell: Excel keeps 15 significant digits — decided by the cell TYPE (case-06)
+        return None, ID_PRECISION_LOST if isinstance(u, (int, float, np.number)) else ids.INVALID_FORMAT
+    s = _nfkc(u)
+    if s in BLANK_MARKERS:
+        return None, None
+    if _SCI.match(s.replace(" ", "")):
+        return None, ID_PRECISION_LOST
+    r = ids.validate_ric(s, as_of)
+    return r.normalized, r.reason
+
+
+def _u_code(u: object, reason: str) -> tuple[object, str | None]:
+    if not isinstance(u, str):
+        return None, ID_PRECISION_LOST if isinstance(u, (int, float, np.number)) else reason
+    s = _WS.sub("", _nfkc(u)).upper()
+    if s in BLANK_MARKERS:
+        return None, None
+    if _SCI.match(s):
+        return None, ID_PRECISION_LOST
+    return (s, None) if _CODE_RE.match(s) else (None, reason)
+
+
+def _u_text(u: object) -> tuple[object, str | None]:
+    s = _nfkc(u) if isinstance(u, str) else _cell_str(u)
+    return (None, None) if s in BLANK_MARKERS else (s, None)
+
+
+def _u_name(u: object) -> tuple[object, str | None]:
+    s, _ = _u_text(u)
+    if s is None:
+        return None, None
+    # "张  三" (padding used to align two-character names) → "张三"; keep "·" of minority names
+    return re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", s), None
+
+
+def _u_phone(u: object) -> tuple[object, str | None]:
+    if _blank(u):
+        return None, None
+    r = ids.normalize_phone(u)
+    if r.kind in (ids.MOBILE, ids.LANDLINE):
+        return r.normalized, None
+    return None, (PHONE_SERVICE_NUMBER if r.kind == ids.SERVICE else PHONE_INVALID)
+
+
+def _u_int(u: object) -> tuple[object, str | None]:
+    if _blank(u):
+        return None, None
+    if isinstance(u, bool):
+        return None, INVALID_INT
+    if isinstance(u, (int, np.integer)):
+        return int(u), None
+    if isinstance(u, (float, np.floating)):
+        return (int(u), None) if float(u).is_integer() else (None, INVALID_INT)
+    s = _NUM_CLEAN.sub("", _nfkc(str(u)))
+    s = s.removesuffix("天").removesuffix("人")
+    try:
+        f = float(s)
+    except ValueError:
+        return None, INVALID_INT
+    return (int(f), None) if f.is_integer() and re.fullmatch(r"[+-]?\d+(\.0+)?", s) else (None, INVALID_INT)
+
+
+def _u_float(u: object) -> tuple[object, str | None]:
+    if _blank(u):
+        return None, None
+    if isinstance(u, bool):
+        return None, INVALID_NUMBER
+    if isinstance(u, (int, float, np.number)):
+        return float(u), None
+    s = _NUM_CLEAN.sub("", _nfkc(str(u)))
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", s):
+        return None, INVALID_NUMBER
+    return float(s), None
+
+
+def _u_bool(u: object) -> tuple[object, str | None]:
+    if _blank(u):
+        return None, None
+    if isinstance(u, bool):
+        return u, None
+    s = _cell_str(u) if not isinstance(u, str) else _nfkc(u)
+    if s in _TRUE:
+        return True, None
+    if s in _FALSE:
+        return False, None
+    return None, INVALID_BOOL
+
+
+def _u_category(u: object, values: frozenset[str]) -> tuple[object, str | None]:
+    s, _ = _u_text(u)
+    if s is None:
+        return None, None
+    s = _WS.sub("", s)
+    return (s, None) if s in values else (None, INVALID_CATEGORY)
+
+
+def _u_date(u: object) -> tuple[object, str | None]:
+    d, r = parse_date(u, excel_serials=True)
+    return d, r
+
+
+def _u_month(u: object) -> tuple[object, str | None]:
+    return parse_month(u)
+
+
+def _map_unique(
+    series: pd.Series, func: Callable[[object], tuple[object, str | None]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply ``func`` once per distinct value. Returns (values, reasons, is_null) as object/bool arrays."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    n = len(uniques)
+    vals = np.empty(n + 1, dtype=object)
+    reasons = np.empty(n + 1, dtype=object)
+    vals[n] = None
+    reasons[n] = None
+    for i, u in enumerate(uniques):
+        vals[i], reasons[i] = func(u)
+    return vals[codes], reasons[codes], codes == -1
+
+
+def _column_func(col: Column, as_of: dt.date) -> Callable[[object], tuple[object, str | None]]:
+    t = col.type
+    if t == "resident_id":
+        return lambda u: _u_resident_id(u, as_of)
+    if t == "household_number":
+        return lambda u: _u_code(u, INVALID_HOUSEHOLD_NUMBER)
+    if t == "student_number":
+        return lambda u: _u_code(u, INVALID_STUDENT_NUMBER)
+    if t == "certificate_number":
+        return lambda u: (lambda s: (_WS.sub("", s[0]).upper() if s[0] else None, None))(_u_text(u))
+    if t == "person_name":
+        return _u_name
+    if t == "phone":
+        return _u_phone
+    if t in ("date", "datetime"):
+        return _u_date
+    if t == "month":
+        return _u_month
+    if t == "int":
+        return _u_int
+    if t in ("float", "amount"):
+        return _u_float
+    if t == "bool":
+        return _u_bool
+    if t == "category":
+        vals = frozenset(col.values or ())
+        return lambda u: _u_category(u, vals)
+    return _u_text
+
+
+def _raw_text_identifier(u: object) -> str | None:
+    """A raw ID-like cell as text, for the scanner index (also invalid ones: they may leak elsewhere)."""
+    if not isinstance(u, str):
+        return None
+    s = _WS.sub("", _nfkc(u)).upper()
+    return s if len(s) >= 6 and s not in BLANK_MARKERS else None
+
+
+# ------------------------------------------------------------------------------------ the session
+
+
+@dataclass
+class _Pending:
+    table: Table
+    report: TableReport
+    frame: pd.DataFrame
+    free_text: list[str]
+    scan_columns: list[str]
+    rel: str
+
+
+def _default_anonymizer():
+    try:
+        from privacy.anonymizer import NoteAnonymizer
+    except ImportError as e:  # fail closed: free text is never passed on un-anonymized
+        raise IngestError(f"free-text anonymizer unavailable ({e}); refusing to pass notes on") from None
+    return NoteAnonymizer()
+
+
+def _default_scanner_factory():
+    try:
+        from privacy.scanner import LeakScanner
+    except ImportError as e:
+        raise IngestError(f"leak scanner unavailable ({e}); refusing to write unscanned output") from None
+    return LeakScanner
+
+
+def _default_known_factory():
+    try:
+        from privacy.identities import KnownIdentities
+    except ImportError as e:
+        raise IngestError(f"identity index unavailable ({e})") from None
+    return KnownIdentities
+
+
+def _write_private_csv(path: Path, df: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        os.chmod(path.parent, 0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
+        df.to_csv(f, index=False)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _arrow_type(table: Table, name: str) -> pa.DataType:
+    if name in ("source_file",):
+        return pa.string()
+    if name == "source_row":
+        return pa.int64()
+    if name == "knowledge_date":
+        return pa.date32()
+    for c in table.columns:
+        if c.pseudonym == name:
+            return pa.string()
+        if c.name == name:
+            if c.type in ("date", "month") or c.generalize == "month":
+                return pa.date32()
+            if c.type == "datetime":
+                return pa.timestamp("us")
+            if c.type == "int":
+                return pa.int64()
+            if c.type in ("float", "amount"):
+                return pa.float64()
+            if c.type == "bool":
+                return pa.bool_()
+            return pa.string()
+    raise KeyError(name)
+
+
+def _to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
+    arrays, fields = [], []
+    for name in df.columns:
+        typ = _arrow_type(table, name)
+        s = df[name]
+        if pa.types.is_date32(typ):
+            arr = pa.array(
+                s.to_numpy(dtype="datetime64[us]").astype("datetime64[D]"), type=pa.date32(), from_pandas=True
+            )
+        elif pa.types.is_timestamp(typ):
+            arr = pa.array(s.to_numpy(dtype="datetime64[us]"), type=typ, from_pandas=True)
+        elif pa.types.is_string(typ):
+            arr = pa.array(s.astype(object).where(s.notna(), None).tolist(), type=typ)
+        else:
+            arr = pa.array(s, type=typ, from_pandas=True)
+        arrays.append(arr)
+        fields.append(pa.field(name, typ))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={"humiao.table": table.name}))
+
+
+def _write_parquet(path: Path, tbl: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(tbl, tmp, compression="zstd")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class IngestSession:
+    """One ingest run: reads tables, accumulates identities, then scans and writes (two phases so
+    that every table is scanned against the identities of *all* tables).
+
+    Use :func:`ingest_table` / :func:`ingest_folder`; this class is their engine.
+    """
+
+    def __init__(
+        self,
+        *,
+        pseudonymizer: Pseudonymizer,
+        vault_key: bytes,
+        out_dir: Path,
+        quarantine_dir: Path,
+        as_of: dt.date,
+        anonymizer=None,
+        scanner_factory: Callable | None = None,
+        known_factory: Callable | None = None,
+    ):
+        self.pz = pseudonymizer
+        self.vault_key = vault_key
+        self.out_dir = Path(out_dir)
+        self.quarantine_dir = Path(quarantine_dir)
+        self.as_of = as_of
+        self._anonymizer = anonymizer
+        self.scanner_factory = scanner_factory
+        self.known_factory = known_factory
+        self.report = IngestReport(as_of=as_of.isoformat(), key_version=pseudonymizer.key_version)
+        self.pending: list[_Pending] = []
+        self.known_sets: dict[str, set[str]] = {
+            k: set() for k in ("names", "id_numbers", "phones", "addresses")
+        }
+        self.person_ids: set[str] = set()
+        self.vault_frames: list[pd.DataFrame] = []
+
+    # ---------------------------------------------------------------------------------- phase 1
+    @property
+    def anonymizer(self):
+        if self._anonymizer is None:
+            self._anonymizer = _default_anonymizer()
+        return self._anonymizer
+
+    def _add_known(self, kind: str, values: Iterable[object]) -> None:
+        self.known_sets[kind].update(v for v in values if isinstance(v, str) and v)
+
+    def add_table(self, raw_path: Path, table: Table, rel: str) -> TableReport:
+        t0 = time.perf_counter()
+        rep = TableReport(table=table.name, file=rel)
+        self.report.tables[table.name] = rep
+        raw: RawFrame = read_table(raw_path, table)
+        rep.encoding, rep.sheet, rep.header_rows = raw.encoding, raw.sheet, list(raw.header_rows)
+        rep.unmapped_columns = list(raw.unmapped)
+        rep.blank_rows_skipped, rep.summary_rows_skipped = raw.blank_rows_skipped, raw.summary_rows_skipped
+        df = raw.data
+        n = len(df)
+        rep.rows_read = n
+        src_row = raw.source_row
+
+        dup = df.duplicated(keep="first").to_numpy() if n else np.zeros(0, dtype=bool)
+        rep.rows_duplicate = int(dup.sum())
+        reason = np.full(n, None, dtype=object)
+        reason_col = np.full(n, None, dtype=object)
+        if raw.malformed is not None and raw.malformed.any():
+            m = raw.malformed & ~dup
+            reason[m] = MALFORMED_ROW
+            reason_col[m] = "*"
+
+        values: dict[str, np.ndarray] = {}
+        col_reasons: dict[str, np.ndarray] = {}
+        for col in table.columns:
+            if col.privacy == FREE_TEXT:
+                v, r, _ = _map_unique(
+                    df[col.name],
+                    lambda u: (
+                        u if isinstance(u, str) and u.strip() else (None if _blank(u) else _cell_str(u)),
+                        None,
+                    ),
+                )
+            else:
+                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of))
+            null = pd.isna(pd.Series(v, dtype=object)).to_numpy()
+            if col.type == "phone":
+                for w in (PHONE_INVALID, PHONE_SERVICE_NUMBER):
+                    k = int(((r == w) & ~dup).sum())
+                    if k:
+                        rep.warnings[f"{w}:{col.name}"] = k
+                r = np.full(n, None, dtype=object)
+            if col.required:
+                r = np.where(null & pd.isna(pd.Series(r, dtype=object)).to_numpy(), REQUIRED_MISSING, r)
+            values[col.name] = v
+            col_reasons[col.name] = r
+            has = ~pd.isna(pd.Series(r, dtype=object)).to_numpy()
+            first = has & pd.isna(pd.Series(reason, dtype=object)).to_numpy() & ~dup
+            reason[first] = r[first]
+            reason_col[first] = col.name
+        ok = pd.isna(pd.Series(reason, dtype=object)).to_numpy() & ~dup
+        for col in table.columns:
+            if col.unique:
+                s = pd.Series(values[col.name], dtype=object)
+                clash = (s.duplicated(keep=False).to_numpy() & s.notna().to_numpy()) & ok
+                reason[clash] = DUPLICATE_KEY
+                reason_col[clash] = col.name
+                ok &= ~clash
+        quarantined = ~ok & ~dup
+        rep.rows_passed = int(ok.sum())
+        rep.rows_quarantined = int(quarantined.sum())
+        codes = pd.Series(reason[quarantined], dtype=object)
+        cols_q = pd.Series(reason_col[quarantined], dtype=object)
+        rep.reasons = {str(k): int(v) for k, v in codes.value_counts().sort_index().items()}
+        for (k, c), v in pd.DataFrame({"r": codes, "c": cols_q}).value_counts().sort_index().items():
+            rep.reasons_by_column.setdefault(str(k), {})[str(c)] = int(v)
+        if rep.rows_duplicate:
+            rep.reasons[DUPLICATE_ROW] = rep.rows_duplicate
+
+        # ---- identities: scanner index from every row (quarantined too), vault from passed rows
+        for col in table.columns:
+            if col.privacy != DIRECT:
+                continue
+            v = values[col.name]
+            if col.type == "person_name":
+                self._add_known("names", pd.unique(v[~dup]))
+            elif col.type == "phone":
+                self._add_known("phones", pd.unique(v[~dup]))
+            elif col.type == "address":
+                self._add_known("addresses", pd.unique(v[~dup]))
+            else:
+                self._add_known("id_numbers", pd.unique(v[~dup]))
+                raw_forms = {_raw_text_identifier(u) for u in pd.unique(df[col.name].to_numpy(dtype=object))}
+                self._add_known("id_numbers", raw_forms)
+            if col.type == "resident_id":
+                self.person_ids.update(x for x in pd.unique(v[ok]) if isinstance(x, str))
+
+        out = self._build_output(table, rel, values, ok, src_row)
+        self._collect_vault(table, values, ok, out)
+        free = [c.name for c in table.columns if c.privacy == FREE_TEXT]
+        if free and rep.rows_passed:
+            self._anonymize(table, values, ok, out, free)
+
+        # quarantine file: raw cells as the clerk sees them, original headers
+        qpath = self.quarantine_dir / f"{table.name}.csv"
+        if rep.rows_quarantined:
+            q = pd.DataFrame(
+                {
+                    raw.headers.get(c.name, c.header): df[c.name][quarantined].map(
+                        lambda u: None if u is None else _cell_str(u)
+                    )
+                    for c in table.columns
+                }
+            )
+            q["reason_code"] = reason[quarantined]
+            q["column"] = reason_col[quarantined]
+            q["source_row"] = src_row[quarantined]
+            _write_private_csv(qpath, q)
+        elif qpath.exists():
+            qpath.unlink()
+
+        scan_cols = [
+            c
+            for c in out.columns
+            if c not in ("source_file", "source_row", "knowledge_date")
+            and c not in {x.pseudonym for x in table.token_columns}
+        ]
+        self.pending.append(_Pending(table, rep, out, free, scan_cols, rel))
+        rep.seconds = round(time.perf_counter() - t0, 3)
+        return rep
+
+    def _build_output(
+        self, table: Table, rel: str, values: dict[str, np.ndarray], ok: np.ndarray, src_row: np.ndarray
+    ) -> pd.DataFrame:
+        idx = np.flatnonzero(ok)
+        out: dict[str, pd.Series] = {
+            "source_file": pd.Series([rel] * len(idx), dtype="str"),
+            "source_row": pd.Series(src_row[idx], dtype="Int64"),
+        }
+        for col in table.columns:
+            v = values[col.name][idx]
+            if col.privacy == DIRECT:
+                if col.pseudonym is not None:
+                    out[col.pseudonym] = self.pz.tokens(col.token_kind, pd.Series(v, dtype=object))
+                continue
+            if col.type in ("date", "datetime", "month") or col.generalize == "month":
+                s = pd.Series(pd.to_datetime(pd.Series(v, dtype=object)), dtype="datetime64[us]")
+                if col.generalize == "month" or col.type == "month":
+                    s = s.dt.to_period("M").dt.to_timestamp().astype("datetime64[us]")
+                elif col.type == "date":
+                    s = s.dt.floor("D")
+                out[col.name] = s
+            elif col.type == "int":
+                out[col.name] = pd.Series(v, dtype="Int64")
+            elif col.type in ("float", "amount"):
+                out[col.name] = pd.Series(v, dtype="float64")
+            elif col.type == "bool":
+                out[col.name] = pd.Series(v, dtype="boolean")
+            else:
+                out[col.name] = pd.Series(v, dtype="str")
+        frame = pd.DataFrame(out)
+        kd = table.knowledge_date
+        if kd is not None:
+            base = (
+                frame[kd.column]
+                if kd.column in frame
+                else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+            )
+            base = base.dt.floor("D")
+            if kd.month_end:
+                base = (
+                    (base.dt.to_period("M").dt.to_timestamp(how="end")).dt.floor("D").astype("datetime64[us]")
+                )
+            frame["knowledge_date"] = base + pd.to_timedelta(kd.lag_days, unit="D")
+        else:
+            frame["knowledge_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+        return frame[[c for c in table.output_columns if c in frame.columns]]
+
+    def _collect_vault(
+        self, table: Table, values: dict[str, np.ndarray], ok: np.ndarray, out: pd.DataFrame
+    ) -> None:
+        idx = np.flatnonzero(ok)
+        for tok_col in table.token_columns:
+            if tok_col.type != "resident_id":
+                continue
+            rec = {
+                "token": out[tok_col.pseudonym].to_numpy(dtype=object),
+                "id_number": values[tok_col.name][idx],
+            }
+            for c in table.columns:
+                if c.identity_of == tok_col.pseudonym:
+                    field_name = {"person_name": "name", "phone": "phone", "address": "address"}.get(c.type)
+                    if field_name and field_name not in rec:
+                        rec[field_name] = values[c.name][idx]
+            for place in ("community", "township"):
+                if place in values:
+                    rec[place] = values[place][idx]
+            self.vault_frames.append(pd.DataFrame(rec))
+
+    def _row_known(self, table: Table, values: dict[str, np.ndarray], idx: np.ndarray) -> list[dict]:
+        kinds = {"person_name": "names", "phone": "phones", "address": "addresses"}
+        per: list[tuple[str, np.ndarray]] = []
+        for c in table.columns:
+            if c.privacy == DIRECT:
+                per.append((kinds.get(c.type, "id_numbers"), values[c.name][idx]))
+        known = []
+        for i in range(len(idx)):
+            d: dict[str, list[str]] = {"names": [], "id_numbers": [], "phones": [], "addresses": []}
+            for kind, arr in per:
+                v = arr[i]
+                if isinstance(v, str) and v:
+                    d[kind].append(v)
+            known.append(d)
+        return known
+
+    def _anonymize(
+        self, table: Table, values: dict[str, np.ndarray], ok: np.ndarray, out: pd.DataFrame, free: list[str]
+    ) -> None:
+        idx = np.flatnonzero(ok)
+        known = self._row_known(table, values, idx)
+        for name in free:
+            texts = values[name][idx].tolist()
+            anon = self.anonymizer.anonymize_many(texts, known)
+            if len(anon) != len(texts):
+                raise IngestError(
+                    f"{table.name}.{name}: anonymizer returned {len(anon)} notes for {len(texts)}"
+                )
+            out[name] = pd.Series(anon, index=out.index, dtype="str")
+
+    # ---------------------------------------------------------------------------------- phase 2
+    def _known(self):
+        factory = self.known_factory or _default_known_factory()
+        known = factory()
+        for kind, values in self.known_sets.items():
+            known.add(kind, sorted(values))  # the index normalizes what it stores
+        return known
+
+    def _scan(self, scanner, p: _Pending) -> list[dict]:
+        """Scan every non-token column; redact notes with findings; return structured findings."""
+        undeclared: list[dict] = []
+        frame = p.frame
+        src = frame["source_row"].to_numpy()
+        for name in p.scan_columns:
+            s = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_bool_dtype(s):
+                continue  # parsed dates/booleans cannot carry identifiers
+            if name in p.free_text:
+                texts = s.astype(object).where(s.notna(), None)
+                sub = pd.DataFrame({name: texts.to_numpy()})
+                findings = scanner.scan_dataframe(sub, location=p.rel, free_text_columns=(name,))
+                rows = sorted({int(f.row) for f in findings})
+                if rows:
+                    new = texts.to_numpy().copy()
+                    new[rows] = REDACTION_MARKER
+                    frame[name] = pd.Series(new, index=frame.index, dtype="str")
+                    for f in findings:
+                        p.report.notes_redacted.append(
+                            {
+                                "file": p.rel,
+                                "row": int(src[int(f.row)]),
+                                "column": name,
+                                "entity_type": f.entity_type,
+                            }
+                        )
+                continue
+            # structured: each distinct value scanned once
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            if not len(uniques):
+                continue
+            first_pos = pd.Series(np.arange(len(codes))).groupby(codes).first()
+            uniq_text = [u if isinstance(u, str) else _cell_str(u) for u in uniques]
+            sub = pd.DataFrame({name: uniq_text})
+            for f in scanner.scan_dataframe(sub, location=p.rel, free_text_columns=()):
+                pos = first_pos.get(int(f.row), None)
+                undeclared.append(
+                    {
+                        "file": p.rel,
+                        "column": name,
+                        "entity_type": f.entity_type,
+                        "masked": f.masked,
+                        "row": int(src[pos]) if pos is not None and pos >= 0 else None,
+                    }
+                )
+        return undeclared
+
+    def finish(self, *, raise_on_undeclared: bool = True) -> IngestReport:
+        t0 = time.perf_counter()
+        known = self._known()
+        factory = self.scanner_factory or _default_scanner_factory()
+        scanner = factory(known)
+        pseudo_dir = self.out_dir / "pseudonymized"
+        pseudo_dir.mkdir(parents=True, exist_ok=True)
+        undeclared_all: list[dict] = []
+        for p in self.pending:
+            path = pseudo_dir / f"{p.table.name}.parquet"
+            undeclared = self._scan(scanner, p)
+            if undeclared:
+                p.report.status = "failed"
+                p.report.undeclared = [
+                    {k: v for k, v in f.items() if k != "masked"} | {"masked": f["masked"]}
+                    for f in undeclared
+                ]
+                undeclared_all.extend(undeclared)
+                if path.exists():
+                    path.unlink()  # never leave a stale copy that downstream might read
+                log.error("%s: undeclared personal information; table not written", p.rel)
+                continue
+            validate_output(p.frame, p.table, p.rel)
+            _write_parquet(path, _to_arrow(p.frame, p.table))
+        self._write_id_attributes(pseudo_dir)
+        vault_n = self._write_vault()
+        known.save(self.out_dir / "identity_index.bin", self.vault_key)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(self.out_dir / "identity_index.bin", 0o600)
+        self.report.vault_records = vault_n
+        self.report.persons = len(self.person_ids)
+        self.report.seconds += time.perf_counter() - t0 + sum(t.seconds for t in self.report.tables.values())
+        (self.out_dir / "ingest_report.json").write_text(
+            json.dumps(self.report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        if undeclared_all and raise_on_undeclared:
+            raise UndeclaredPersonalInformation(undeclared_all)
+        return self.report
+
+    def _write_id_attributes(self, pseudo_dir: Path) -> None:
+        norm = pd.Series(sorted(self.person_ids), dtype=object)
+        tokens = self.pz.tokens("P", norm) if len(norm) else pd.Series([], dtype="str")
+        s = norm.astype(str)
+        birth = pd.to_datetime(s.str.slice(6, 12) + "01", format="%Y%m%d", errors="coerce")
+        sex = (
+            np.where(s.str.slice(16, 17).astype(int) % 2 == 1, "男", "女")
+            if len(s)
+            else np.array([], dtype=object)
+        )
+        tbl = pa.table(
+            {
+                "person_token": pa.array(tokens.astype(object).tolist(), type=pa.string()),
+                "birth_month": pa.array(birth.to_numpy(dtype="datetime64[D]"), type=pa.date32()),
+                "sex": pa.array(list(sex), type=pa.string()),
+                "id_area_code": pa.array(s.str.slice(0, 6).tolist(), type=pa.string()),
+            }
+        )
+        _write_parquet(pseudo_dir / "id_attributes.parquet", tbl)
+
+    def _write_vault(self) -> int:
+        fields = ["name", "id_number", "phone", "address", "community", "township"]
+        if self.vault_frames:
+            allv = pd.concat(self.vault_frames, ignore_index=True)
+            for f in fields:
+                if f not in allv.columns:
+                    allv[f] = None
+            agg = allv.groupby("token", sort=True)[fields].first()  # first non-null per field
+            records = {
+                tok: {f: (None if pd.isna(v) else v) for f, v in zip(fields, row, strict=True)}
+                for tok, row in zip(agg.index, agg.itertuples(index=False, name=None), strict=True)
+            }
+        else:
+            records = {}
+        return Vault.write(self.out_dir / "vault.bin", records, self.vault_key)
+
+
+# ----------------------------------------------------------------------------------- public API
+
+
+def _resolve_raw(raw_dir: Path, table: Table) -> Path | None:
+    p = Path(raw_dir) / table.department / table.file
+    if p.exists():
+        return p
+    for ext in (".csv", ".xlsx"):
+        alt = p.with_suffix(ext)
+        if alt.exists():
+            return alt
+    return None
+
+
+def ingest_table(
+    raw_path: Path,
+    table: Table,
+    *,
+    pseudonymizer: Pseudonymizer,
+    vault_key: bytes,
+    out_dir: Path,
+    quarantine_dir: Path,
+    as_of: dt.date,
+    anonymizer=None,
+    scanner_factory: Callable | None = None,
+    known_factory: Callable | None = None,
+    raw_dir: Path | None = None,
+) -> TableReport:
+    """Ingest one raw file on its own (its own vault, index and report in ``out_dir``).
+
+    Parameters
+    ----------
+    raw_path
+        The departmental file (.csv or .xlsx).
+    table
+        Its contract (:func:`privacy.contracts.load_contracts`).
+    pseudonymizer
+        Keyed tokenizer (:class:`privacy.tokens.Pseudonymizer`).
+    vault_key
+        Fernet key for ``vault.bin`` and ``identity_index.bin`` (separate from the pseudonym key).
+    out_dir, quarantine_dir
+        Output folders (quarantine beside the input, git-ignored; DESIGN §3).
+    as_of
+        Birth dates after it are invalid (resident IDs).
+    anonymizer
+        Object with ``anonymize_many(texts, known)``; default ``privacy.anonymizer.NoteAnonymizer()``.
+    scanner_factory
+        ``known -> scanner`` with ``scan_dataframe(df, location, free_text_columns)``; default
+        ``privacy.scanner.LeakScanner``.
+    known_factory
+        Builds the identity index (``privacy.identities.KnownIdentities``) with ``.save(path, key)``.
+    raw_dir
+        Folder ``source_file`` is relative to (default: two levels up, ``<raw>/<department>/<file>``).
+
+    Returns
+    -------
+    TableReport
+
+    Raises
+    ------
+    UndeclaredPersonalInformation
+        Personal information in a structured column (file, column, entity type; masked); the table's
+        Parquet is not written (and a stale one is removed).
+    privacy.contracts.HeaderError, privacy.readers.EncodingError, privacy.readers.RawReadError
+        The file cannot be read under its contract.
+    privacy.contracts.ContractViolation
+        The output breaks the contract schema (a bug, never silently written).
+    IngestError
+        Scanner/anonymizer/index unavailable (fail closed).
+    """
+    raw_path = Path(raw_path)
+    base = Path(raw_dir) if raw_dir is not None else raw_path.parent.parent
+    try:
+        rel = raw_path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        rel = raw_path.name
+    session = IngestSession(
+        pseudonymizer=pseudonymizer,
+        vault_key=vault_key,
+        out_dir=out_dir,
+        quarantine_dir=quarantine_dir,
+        as_of=as_of,
+        anonymizer=anonymizer,
+        scanner_factory=scanner_factory,
+        known_factory=known_factory,
+    )
+    rep = session.add_table(raw_path, table, rel)
+    session.finish()
+    return rep
+
+
+def ingest_folder(
+    raw_dir: Path,
+    contracts: Mapping[str, Table] | Path,
+    *,
+    pseudonymizer: Pseudonymizer,
+    vault_key: bytes,
+    out_dir: Path,
+    quarantine_dir: Path,
+    as_of: dt.date,
+    anonymizer=None,
+    scanner_factory: Callable | None = None,
+    known_factory: Callable | None = None,
+    tables: Sequence[str] | None = None,
+    missing_ok: bool = True,
+    raise_on_undeclared: bool = True,
+) -> IngestReport:
+    """Ingest every contract table found under ``raw_dir/<department>/<file>``.
+
+    All tables are read first (so each is scanned against the identities of every table), then
+    scanned and written. A table with undeclared personal information is not written; the others are;
+    the report and identity stores are written; then :class:`UndeclaredPersonalInformation` is raised
+    (unless ``raise_on_undeclared`` is False).
+
+    Parameters
+    ----------
+    raw_dir
+        The raw zone (interfaces §1).
+    contracts
+        Tables by name, or the ``contracts/`` folder.
+    tables
+        Only these table names (default: all).
+    missing_ok
+        A missing raw file is reported with status ``missing`` (True) or raises FileNotFoundError.
+
+    Other parameters as :func:`ingest_table`.
+
+    Returns
+    -------
+    IngestReport
+        Also written to ``<out_dir>/ingest_report.json``.
+    """
+    if not isinstance(contracts, Mapping):
+        contracts = load_contracts(Path(contracts))
+    session = IngestSession(
+        pseudonymizer=pseudonymizer,
+        vault_key=vault_key,
+        out_dir=out_dir,
+        quarantine_dir=quarantine_dir,
+        as_of=as_of,
+        anonymizer=anonymizer,
+        scanner_factory=scanner_factory,
+        known_factory=known_factory,
+    )
+    for name, table in contracts.items():
+        if tables is not None and name not in tables:
+            continue
+        path = _resolve_raw(Path(raw_dir), table)
+        if path is None:
+            if not missing_ok:
+                raise FileNotFoundError(f"{table.relative_path}: raw file missing for table {name}")
+            session.report.tables[name] = TableReport(table=name, file=table.relative_path, status="missing")
+            stale = Path(out_dir) / "pseudonymized" / f"{name}.parquet"
+            if stale.exists():
+                stale.unlink()
+            continue
+        session.add_table(path, table, path.relative_to(raw_dir).as_posix())
+    return session.finish(raise_on_undeclared=raise_on_undeclared)

@@ -1,0 +1,204 @@
+"""PERSON: Chinese personal names in free text."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import regex
+
+from presidio_analyzer import AnalysisExplanation, Pattern, RecognizerResult
+
+from privacy.recognizers._base import token_list, HAN, ChinesePatternRecognizer
+from privacy.recognizers.lexicon import (
+    COMPOUND_SURNAMES,
+    FUNCTION_SURNAMES,
+    HONORIFICS_AFTER,
+    KIN_AFTER,
+    NEVER_NAMES,
+    NOT_IN_GIVEN_NAME,
+    PLACE_SUFFIXES,
+    ROLES_BEFORE,
+    SINGLE_SURNAMES,
+)
+
+
+def _alt(words) -> str:
+    return "|".join(sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+_SUR = f"(?:{_alt(COMPOUND_SURNAMES)}|[{''.join(sorted(SINGLE_SURNAMES))}])"
+_SUR_STRICT = f"(?:{_alt(COMPOUND_SURNAMES)}|[{''.join(sorted(SINGLE_SURNAMES - FUNCTION_SURNAMES))}])"
+_GIVEN = f"(?:(?![{''.join(sorted(NOT_IN_GIVEN_NAME))}]){HAN})"
+_PLACE = _alt(PLACE_SUFFIXES)
+
+_NOT_GIVEN = frozenset(NEVER_NAMES | set(HONORIFICS_AFTER) | set(KIN_AFTER) | set(ROLES_BEFORE))
+
+SCORE_NR_TOKEN = 0.5
+SCORE_OOV_TOKEN = 0.35
+
+
+def surname_length(word: str) -> int:
+    """Length of the surname ``word`` starts with (2 for a compound surname, 1, or 0 for none)."""
+    if word[:2] in COMPOUND_SURNAMES:
+        return 2
+    return 1 if word[:1] in SINGLE_SURNAMES else 0
+
+
+def is_given_name(chars: str) -> bool:
+    """True when every character may occur in a given name."""
+    return bool(chars) and all(
+        ("\u3400" <= c <= "\u9fff") and c not in NOT_IN_GIVEN_NAME for c in chars
+    )
+
+
+class CnPersonRecognizer(ChinesePatternRecognizer):
+    """Recognize Chinese personal names (entity ``PERSON``) without a trained NER model.
+
+    Signals, each a candidate with its own score (Presidio's context enhancer adds +0.35 when a role
+    word such as 奶奶/监护人/老师 stands within ten characters before):
+
+    * **role + name** (0.85): a kinship/role word, then a surname and one or two given-name characters —
+      ``奶奶王秀英``, ``监护人：李芳``;
+    * **name + kinship** (0.75): ``王小明妈妈``, ``李华的奶奶``; **nickname + kinship** (0.7): ``小明妈妈``;
+    * **surname + 某某** (0.85): ``王某某``, ``李某`` (not before a place word: 江某村);
+    * **surname + honorific** (0.6): ``张老师`` → the surname ``张`` (function-word surnames such as 向/和
+      are excluded: 向老师 = "to the teacher");
+    * **segmentation** (needs the NLP artifacts of :class:`privacy.nlp.ChineseNlpEngine`): a token of
+      2–4 Han characters that starts with a surname and is tagged ``nr`` in jieba's dictionary (0.5),
+      or is unknown to the dictionary (``oov``, 0.35: passes a 0.4 threshold only with context); a
+      surname token followed by a one- or two-character given-name token is joined.
+
+    The end of a name is moved to a jieba token boundary (父亲王强打工 → 王强). A candidate is dropped
+    when it is a dictionary word with another part of speech (高兴, 余杭), one of the role/kinship words,
+    or followed by a place suffix (文新街道, 王家村).
+
+    Surnames are the common single and compound surnames of the Hundred Family Surnames (public
+    knowledge, :mod:`privacy.recognizers.lexicon`).
+
+    References
+    ----------
+    GB/T 28039-2011 中国人名汉语拼音字母拼写规则 (name structure: surname + given name);
+    公安部户政管理研究中心 annual surname statistics; Presidio docs "Adding recognizers".
+    """
+
+    ENTITY = "PERSON"
+    PATTERNS = [
+        Pattern("role + name", rf"(?<=(?:{_alt(ROLES_BEFORE)})[:：\s]{{0,2}}){_SUR}{_GIVEN}{{1,2}}", 0.85),
+        Pattern("name + kinship", rf"{_SUR}{_GIVEN}{{1,2}}(?=的?(?:{_alt(KIN_AFTER)}))", 0.75),
+        Pattern("nickname + kinship", rf"(?:小|阿){_GIVEN}(?=的?(?:{_alt(KIN_AFTER)}))", 0.7),
+        Pattern("surname + 某某", rf"{_SUR}某某?(?!(?:{_PLACE}))", 0.85),
+        Pattern("surname + honorific", rf"{_SUR_STRICT}(?=(?:{_alt(HONORIFICS_AFTER)}))", 0.6),
+    ]
+    CONTEXT = sorted(set(ROLES_BEFORE) | {"姓名", "名字", "叫"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        from privacy.nlp import word_tags
+
+        self._tags = word_tags()
+
+    # -- candidates ---------------------------------------------------------------------------------
+    def is_common_word(self, word: str) -> bool:
+        """True when ``word`` is a role/common word or a jieba dictionary word that is not a name."""
+        if word in NEVER_NAMES:
+            return True
+        tag = self._tags.get(word)
+        return tag is not None and not tag.startswith("nr")
+
+    def _followed_by_place(self, text: str, end: int) -> bool:
+        rest = text[end:end + 3]
+        return any(rest.startswith(p) for p in PLACE_SUFFIXES)
+
+    def analyze(self, text: str, entities: List[str], nlp_artifacts=None,
+                regex_flags: Optional[int] = None) -> List[RecognizerResult]:
+        """Names found by the patterns and by segmentation (spans in ``text`` coordinates)."""
+        tokens = token_list(nlp_artifacts)
+        results: List[RecognizerResult] = []
+        seen = set()
+        # The patterns are run here rather than by PatternRecognizer.analyze, whose duplicate removal
+        # would drop 林 (surname + honorific) inside 林老师 (role + name) before the latter is rejected.
+        for pattern in self.patterns:
+            if pattern.compiled_regex is None:
+                pattern.compiled_regex = regex.compile(pattern.regex, flags=self.global_regex_flags)
+            for m in pattern.compiled_regex.finditer(text):
+                span = self._snap(text, m.start(), m.end(), tokens, pattern.name)
+                if span is None or span in seen:
+                    continue
+                seen.add(span)
+                results.append(self._result(span[0], span[1], pattern.score, pattern.name))
+        for s, e, score, how in self._token_candidates(text, tokens):
+            if (s, e) in seen:
+                continue
+            seen.add((s, e))
+            results.append(self._result(s, e, score, how))
+        return results
+
+    def _bad_given(self, given: str) -> bool:
+        """True when the "given name" is really a role, honorific or kinship word (李阿姨, 张老师)."""
+        return given in _NOT_GIVEN or given[:2] in _NOT_GIVEN or given[:1] in ("某",)
+
+    def _splits_word(self, tokens: list, x: int) -> bool:
+        """True when position ``x`` falls strictly inside a token that is a dictionary word."""
+        for s, e, w, tag in tokens:
+            if s < x < e:
+                return tag != "oov"
+            if s >= x:
+                break
+        return False
+
+    def _snap(self, text: str, s: int, e: int, tokens: list, how: str) -> Optional[tuple[int, int]]:
+        if self._splits_word(tokens, s):
+            return None  # starts inside a word (邻居李阿姨: not 居李)
+        word = text[s:e]
+        if how == "surname + honorific":
+            tail = text[e:e + 3]
+            if any(self.is_common_word(word + tail[:k]) and (word + tail[:k]) not in HONORIFICS_AFTER
+                   for k in (2, 3)):
+                return None  # 班主任: a word, not 班 + 主任
+            return s, e
+        if how in ("surname + 某某", "nickname + kinship"):
+            return (s, e) if not self.is_common_word(word) else None
+        k = surname_length(word) or 1
+        for x in range(e, s + k, -1):
+            if self._splits_word(tokens, x):
+                continue  # the name must not end inside a word (父亲王强打工 → 王强)
+            cand = text[s:x]
+            if (not self.is_common_word(cand) and not self._bad_given(cand[k:])
+                    and not self._followed_by_place(text, x)):
+                return s, x
+        return None
+
+    def _token_candidates(self, text: str, tokens: list):
+        n = len(tokens)
+        i = 0
+        while i < n:
+            s, e, w, tag = tokens[i]
+            k = surname_length(w)
+            if k and 2 <= len(w) <= 4 and is_given_name(w[k:]) and tag in ("nr", "nrfg", "nrt", "oov"):
+                if (not self.is_common_word(w) and not self._bad_given(w[k:])
+                        and not self._followed_by_place(text, e)):
+                    yield s, e, (SCORE_OOV_TOKEN if tag == "oov" else SCORE_NR_TOKEN), f"token {tag}"
+            elif k == len(w) and i + 1 < n:
+                s2, e2, w2, tag2 = tokens[i + 1]
+                if (1 <= len(w2) <= 2 and s2 == e and is_given_name(w2)
+                        and tag2 in ("nr", "nrfg", "nrt", "oov") and not self.is_common_word(w + w2)
+                        and not self._bad_given(w2)
+                        and not self._followed_by_place(text, e2)):
+                    yield s, e2, (SCORE_OOV_TOKEN if tag2 == "oov" else SCORE_NR_TOKEN), "surname + token"
+                    i += 2
+                    continue
+            i += 1
+
+    def _result(self, start: int, end: int, score: float, how: str) -> RecognizerResult:
+        explanation = AnalysisExplanation(
+            recognizer=self.name, original_score=score, pattern_name=how, pattern=None,
+            validation_result=None,
+        )
+        return RecognizerResult(
+            entity_type=self.ENTITY, start=start, end=end, score=score,
+            analysis_explanation=explanation,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )

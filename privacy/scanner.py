@@ -1,0 +1,571 @@
+"""The leak scanner: is there raw personal information where there must be none? (DESIGN §5, §11.1)
+
+Deliberately *not* the anonymizer (it must not share its blind spots) and deliberately narrow (it must
+not fire on ordinary Chinese words), it looks for two things only:
+
+1. **Validated identifier patterns** — checksum-valid resident IDs (18-digit, 15-digit legacy), mobile
+   and landline numbers, bank cards (Luhn over 16–19 digits, not a resident ID), disability
+   certificate numbers (ID + category + grade) and student numbers (G + ID). Digit runs are bounded
+   by ``[0-9A-Za-z._]`` on both sides (§11.1; ``_`` added so the hex part of a token ``P_k1_3fa9…`` is
+   never a run), so digits inside tokens, hashes and decimals are not identifiers; groups separated by
+   spaces/dashes count only in the written forms of phones (3-4-4, +86), landlines (0571-…), IDs
+   (6-8-4) and cards (4-4-4-4), so dates and amounts never join into a number.
+2. **The known identities** (:class:`privacy.identities.KnownIdentities`), searched with one
+   Aho–Corasick automaton (pyahocorasick): IDs (and their 15-digit legacy form), phones and addresses
+   (and their tails without district prefix, when they reach a house number) everywhere; names of
+   3+ characters everywhere; 2-character names only in free text and not when the name is a common
+   word or place name (a skip list: the caller's words plus jieba dictionary words that are not
+   person names).
+
+Findings carry the location, column, row and entity type and a **masked** value
+(``3301**********1236``, ``王*明``, ``138****0000``), never the value itself.
+
+One scanner for asset checks, tests and the CLI: :meth:`LeakScanner.scan_dataframe` (each unique
+value scanned once, all values of a column in one regex and one automaton pass),
+:meth:`LeakScanner.scan_path` (CSV in UTF-8 or GB18030, XLSX, Parquet, JSON, YAML, HTML, Markdown,
+text/logs, SQLite databases such as the MLflow store; binary files are skipped and listed in
+``LeakScanner.skipped``) and :func:`scan_paths`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import json
+import os
+import re
+import sqlite3
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+import pandas as pd
+
+from privacy.identifiers import LANDLINE, MOBILE, luhn_valid, normalize_phone, validate_ric
+from privacy.identities import KnownIdentities, address_variants, id_variants, normalize_name
+
+# ------------------------------------------------------------------------------------------ findings
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of personal information found.
+
+    Attributes
+    ----------
+    location : str
+        File path (``path::table`` for an SQLite table, ``path#sheet`` for a workbook sheet) or the
+        name given to :meth:`LeakScanner.scan_dataframe`.
+    column : str or None
+        Column (JSON/YAML: the key path); None for plain text files.
+    row : int or None
+        0-based row position in the table (DataFrame ``iloc``; the first data row of a CSV/XLSX is 0),
+        0-based line index in a text file; None for a column name.
+    entity_type : str
+        CN_RIC, PHONE_NUMBER, CN_BANK_CARD, CN_DISABILITY_CERT, CN_STUDENT_NUMBER, PERSON or CN_ADDRESS.
+    masked : str
+        The value with its middle masked; never the full value.
+    """
+
+    location: str
+    column: Optional[str]
+    row: Optional[int]
+    entity_type: str
+    masked: str
+
+
+def mask(entity_type: str, value: str) -> str:
+    """Mask ``value`` for a report: IDs/cards keep 4+4 characters, phones 3+4, names the first and
+    last character (2-character names the first), addresses the first 3."""
+    v = value.strip()
+    if entity_type == "PERSON":
+        return v[0] + "*" if len(v) <= 2 else v[0] + "*" * (len(v) - 2) + v[-1]
+    if entity_type == "CN_ADDRESS":
+        return v[:3] + "*" * max(len(v) - 3, 3)
+    d = "".join(c for c in v if c.isalnum())
+    if entity_type == "PHONE_NUMBER":
+        if d.startswith("86") and len(d) == 13:
+            d = d[2:]
+        return d[:3] + "*" * max(len(d) - 7, 1) + d[-4:]
+    if len(d) <= 8:
+        return d[:2] + "*" * max(len(d) - 2, 1)
+    return d[:4] + "*" * (len(d) - 8) + d[-4:]
+
+
+# ------------------------------------------------------------------------------ identifier patterns
+
+_B = "0-9A-Za-z._"
+_CANDIDATE = re.compile(
+    rf"(?<![{_B}+])(?:\+|00)?\(?[0-9][0-9Xx]*(?:(?:[ \-]|\)[ \-]?)[0-9][0-9Xx]*)*(?![{_B}])"
+)
+_STUDENT = re.compile(rf"(?<![{_B}])[GLJ]([0-9]{{17}}[0-9X])(?![{_B}])")
+_SEP = re.compile(r"[ \-()]+")
+_GROUPED = [  # written forms in which separated groups make one number
+    re.compile(r"(?:\+?86|0086)?1[3-9]\d\d{4}\d{4}"),  # mobile 3-4-4 (checked on the digits)
+]
+_GROUP_SHAPES = {
+    (3, 4, 4): "PHONE", (2, 3, 4, 4): "PHONE", (4, 3, 4, 4): "PHONE",  # mobile, 86/0086 + mobile
+    (3, 8): "PHONE", (4, 8): "PHONE", (4, 7): "PHONE", (3, 7): "PHONE",  # landline area-subscriber
+    (4, 4, 4): "PHONE", (3, 4, 4, 1): None,
+    (6, 8, 4): "ID", (6, 4, 4, 4): "ID",
+    (4, 4, 4, 4): "CARD", (4, 4, 4, 4, 1): "CARD", (4, 4, 4, 4, 2): "CARD", (4, 4, 4, 4, 3): "CARD",
+    (6, 13): "CARD", (6, 12): "CARD",
+}
+_CARD_MII = frozenset("234569")
+
+
+def classify_digits(d: str) -> Optional[str]:
+    """Entity of a continuous digit string (upper-case X allowed at ID check positions), or None."""
+    n = len(d)
+    if n == 20 and d[18] in "1234567" and d[19] in "1234" and validate_ric(d[:18]).valid:
+        return "CN_DISABILITY_CERT"
+    if n == 18:
+        if validate_ric(d).valid:
+            return "CN_RIC"
+        return "CN_BANK_CARD" if d.isdigit() and d[0] in _CARD_MII and luhn_valid(d) else None
+    if not d.isdigit():
+        return None
+    if n == 15 and validate_ric(d).valid:
+        return "CN_RIC"
+    if n in (16, 17, 19):
+        return "CN_BANK_CARD" if d[0] in _CARD_MII and luhn_valid(d) else None
+    if 10 <= n <= 15 and normalize_phone(d).kind in (MOBILE, LANDLINE):
+        if n >= 13 and not (d.startswith("86") or d.startswith("0086")):
+            return None
+        return "PHONE_NUMBER"
+    return None
+
+
+def _classify_candidate(s: str, start: int):
+    """Yield (entity, start, end) for one candidate run of the normalized text."""
+    if len(s) < 10 and not _SEP.search(s):
+        return
+    plus = s.startswith("+")
+    body = s[1:] if plus else s
+    offset = start + (1 if plus else 0)
+    if not _SEP.search(body):
+        d = body.upper()
+        ent = classify_digits(d)
+        if ent is None and (d.startswith("86") or d.startswith("0086")):
+            ent = "PHONE_NUMBER" if classify_digits(d[2:] if d.startswith("86") else d[4:]) == "PHONE_NUMBER" else None
+        if ent:
+            yield ent, start, start + len(s)
+        return
+    parts = [(m.start(), m.end()) for m in re.finditer(r"[0-9Xx]+", body)]
+    shape = tuple(e - b for b, e in parts)
+    digits = "".join(body[b:e] for b, e in parts).upper()
+    kind = _GROUP_SHAPES.get(shape)
+    whole = None
+    if kind == "PHONE":
+        if normalize_phone(("+" if plus else "") + body).kind in (MOBILE, LANDLINE):
+            whole = "PHONE_NUMBER"
+    elif kind == "ID":
+        whole = "CN_RIC" if validate_ric(digits).valid else None
+    elif kind == "CARD":
+        whole = "CN_BANK_CARD" if digits[0] in _CARD_MII and luhn_valid(digits) and not validate_ric(digits).valid else None
+    if whole:
+        yield whole, start, start + len(s)
+        return
+    for b, e in parts:  # each group on its own (dates and amounts stay apart)
+        ent = classify_digits(body[b:e].upper())
+        if ent:
+            yield ent, offset + b, offset + e
+
+
+def find_identifiers(norm: str) -> list[tuple[str, int, int]]:
+    """Validated identifiers in an NFKC-normalized string: ``(entity, start, end)``."""
+    out = []
+    for m in _CANDIDATE.finditer(norm):
+        out.extend(_classify_candidate(m.group(), m.start()))
+    for m in _STUDENT.finditer(norm):
+        if validate_ric(m.group(1)).valid:
+            out.append(("CN_STUDENT_NUMBER", m.start(), m.end()))
+    return out
+
+
+# ------------------------------------------------------------------------------------- the scanner
+
+
+def _default_skip(name: str) -> bool:
+    """A 2-character name that is a jieba dictionary word with another part of speech (高兴, 余杭)."""
+    from privacy.nlp import word_tags
+
+    tag = word_tags().get(name)
+    return tag is not None and not tag.startswith("nr")
+
+
+class LeakScanner:
+    """Scan text, tables and file trees for raw personal information.
+
+    Parameters
+    ----------
+    known : KnownIdentities, optional
+        Every name, ID, phone and address seen in the raw input (the encrypted identity index).
+        Without it only validated identifier patterns are found.
+    skip_words : iterable of str
+        Words that are never reported as 2-character names (community/place names, common words), in
+        addition to jieba dictionary words that are not person names.
+
+    Attributes
+    ----------
+    skipped : list of str
+        Files skipped by the last :meth:`scan_path` / :meth:`scan_paths` call (binary, unreadable).
+    """
+
+    TEXT_SUFFIXES = frozenset(".txt .log .md .markdown .rst .html .htm .xml .ini .cfg .toml .sql .py "
+                              ".j2 .tsv .out .err .csv .yaml .yml .json .jsonl .ndjson".split())
+    BINARY_SUFFIXES = frozenset(".pkl .pickle .joblib .npy .npz .png .jpg .jpeg .gif .pdf .zip .gz .bz2 "
+                                ".xz .7z .tar .whl .so .pyc .ubj .onnx .pt .bin .lgb .xls .ico .woff "
+                                ".woff2 .ttf .otf .svgz .feather .arrow .duckdb".split())
+
+    def __init__(self, known: Optional[KnownIdentities] = None, skip_words: Iterable[str] = ()):
+        import ahocorasick
+
+        self.skip_words = frozenset(normalize_name(w) for w in skip_words if isinstance(w, str))
+        self.skipped: list[str] = []
+        self._all = ahocorasick.Automaton()
+        self._free = ahocorasick.Automaton()
+        known = known or KnownIdentities()
+        for idn in known.id_numbers:
+            for v in id_variants(idn):
+                self._all.add_word(v.upper(), ("CN_RIC", len(v), True))
+        for ph in known.phones:
+            self._all.add_word(ph, ("PHONE_NUMBER", len(ph), True))
+        for addr in known.addresses:
+            for v in address_variants(addr):
+                self._all.add_word(v, ("CN_ADDRESS", len(v), False))
+        for name in known.names:
+            if len(name) >= 3:
+                self._all.add_word(name, ("PERSON", len(name), False))
+            elif len(name) == 2 and name not in self.skip_words and not _default_skip(name):
+                self._free.add_word(name, ("PERSON", 2, False))
+        self._has_all = len(self._all) > 0
+        self._has_free = len(self._free) > 0
+        if self._has_all:
+            self._all.make_automaton()
+        if self._has_free:
+            self._free.make_automaton()
+
+    # -- strings ------------------------------------------------------------------------------------
+    def _scan_norm(self, norm: str, free_text: bool) -> list[tuple[str, int, int]]:
+        found = find_identifiers(norm)
+        if self._has_all or (free_text and self._has_free):
+            target = norm.replace("x", "X")
+            automata = [self._all] if self._has_all else []
+            if free_text and self._has_free:
+                automata.append(self._free)
+            for a in automata:
+                for end, (entity, n, digits) in a.iter(target):
+                    start = end - n + 1
+                    if digits and not self._digit_bounded(target, start, end + 1, entity):
+                        continue
+                    found.append((entity, start, end + 1))
+        if len(found) > 1:
+            found = self._dedupe(found)
+        return found
+
+    @staticmethod
+    def _digit_bounded(s: str, start: int, end: int, entity: str) -> bool:
+        before = s[start - 1] if start > 0 else ""
+        after = s[end] if end < len(s) else ""
+        if after.isdigit() or after.isascii() and after.isalpha() and entity == "PHONE_NUMBER":
+            return False
+        if before.isdigit():
+            return entity == "PHONE_NUMBER" and s[max(0, start - 2):start] == "86"
+        return True
+
+    @staticmethod
+    def _dedupe(found):
+        found = sorted(set(found), key=lambda f: (f[1], -f[2]))
+        out = []
+        for f in found:
+            if out and f[1] >= out[-1][1] and f[2] <= out[-1][2]:
+                continue  # inside a longer finding
+            out.append(f)
+        return out
+
+    def scan_text(self, text: Optional[str], *, free_text: bool = False) -> list[tuple[str, int, int]]:
+        """Personal information in one string.
+
+        Parameters
+        ----------
+        text : str or None
+        free_text : bool
+            True for prose (notes, summaries): 2-character known names are searched too.
+
+        Returns
+        -------
+        list of (entity_type, start, end)
+            Spans in ``text`` coordinates (full-width digits are matched through NFKC), in order.
+        """
+        if not text:
+            return []
+        norm = unicodedata.normalize("NFKC", text)
+        found = self._scan_norm(norm, free_text)
+        if len(norm) != len(text) and found:
+            from privacy.recognizers._base import normalize_with_offsets, to_original
+
+            norm2, offsets = normalize_with_offsets(text)
+            found = self._scan_norm(norm2, free_text)
+            found = [(e, *to_original(offsets, s, t)) for e, s, t in found]
+        return found
+
+    def _scan_values(self, values: list[str], free_text: bool) -> list[tuple[int, str, str]]:
+        """Scan many strings in one pass: ``(value index, entity, masked)``."""
+        if not values:
+            return []
+        norm = [v if v.isascii() or unicodedata.is_normalized("NFKC", v) else unicodedata.normalize("NFKC", v)
+                for v in values]
+        starts, pos = [], 0
+        for v in norm:
+            starts.append(pos)
+            pos += len(v) + 1
+        big = "\x00".join(norm)
+        out = []
+        for entity, s, e in self._scan_norm(big, free_text):
+            i = bisect.bisect_right(starts, s) - 1
+            if e > starts[i] + len(norm[i]):
+                continue  # crosses a separator (cannot happen for the patterns; defensive)
+            out.append((i, entity, mask(entity, big[s:e])))
+        return out
+
+    # -- tables -------------------------------------------------------------------------------------
+    def scan_dataframe(self, df: pd.DataFrame, location: str,
+                       free_text_columns: Iterable[str] = ()) -> list[Finding]:
+        """Scan every column (and the column names) of ``df``.
+
+        Each unique value is scanned once; integer columns and integral float columns with 10+ digits
+        are scanned as their decimal strings (a phone or ID stored as a number is still a leak);
+        datetime and boolean columns are skipped.
+
+        Parameters
+        ----------
+        df : DataFrame
+        location : str
+            Reported in each finding (e.g. the asset or file name).
+        free_text_columns : iterable of str
+            Columns holding prose: 2-character known names are searched there too.
+
+        Returns
+        -------
+        list of Finding
+            One per (column, row, match), ordered by column then row.
+        """
+        free = {str(c) for c in free_text_columns}
+        findings: list[Finding] = []
+        for name in df.columns:
+            for _, entity, masked in self._scan_values([str(name)], False):
+                findings.append(Finding(location, str(name), None, entity, masked))
+        for j, name in enumerate(df.columns):
+            col = df.iloc[:, j]
+            strings, codes = self._column_strings(col)
+            if not strings:
+                continue
+            hits = self._scan_values(strings, str(name) in free)
+            if not hits:
+                continue
+            by_value: dict[int, list[tuple[str, str]]] = {}
+            for i, entity, masked in hits:
+                by_value.setdefault(i, []).append((entity, masked))
+            flagged = np.fromiter(by_value.keys(), dtype=np.int64)
+            rows = np.flatnonzero(np.isin(codes, flagged))
+            for r in rows:
+                for entity, masked in by_value[int(codes[r])]:
+                    findings.append(Finding(location, str(name), int(r), entity, masked))
+        return findings
+
+    @staticmethod
+    def _column_strings(col: pd.Series) -> tuple[list[str], np.ndarray]:
+        """Unique values of a column as strings, and each row's index into them (-1: skipped)."""
+        dtype = col.dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype) \
+                or pd.api.types.is_timedelta64_dtype(dtype):
+            return [], np.empty(0, dtype=np.int64)
+        if isinstance(dtype, pd.CategoricalDtype):
+            cats = [str(c) for c in dtype.categories]
+            return cats, np.asarray(col.cat.codes, dtype=np.int64)
+        if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
+            u = np.asarray(uniques, dtype="float64")
+            keep = np.isfinite(u) & (np.abs(u) >= 1e9) & (np.floor(u) == u)
+            if pd.api.types.is_integer_dtype(dtype):
+                vals = np.asarray(uniques)
+                strings = [str(int(v)) if k else "" for v, k in zip(vals, keep)]
+            else:
+                strings = [str(int(v)) if k else "" for v, k in zip(u, keep)]
+            return strings, np.asarray(codes, dtype=np.int64)
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        strings = []
+        for v in uniques:
+            if isinstance(v, str):
+                strings.append(v)
+            elif isinstance(v, (bytes, bytearray)):
+                strings.append("")
+            elif isinstance(v, (list, tuple, dict, np.ndarray)):
+                strings.append(json.dumps(v if not isinstance(v, np.ndarray) else v.tolist(),
+                                          ensure_ascii=False, default=str))
+            else:
+                strings.append(str(v))
+        return strings, np.asarray(codes, dtype=np.int64)
+
+    # -- files --------------------------------------------------------------------------------------
+    def scan_path(self, path: str | os.PathLike, *, prose_free_text: bool = True) -> list[Finding]:
+        """Scan a file or every file under a directory.
+
+        Parameters
+        ----------
+        path : path-like
+        prose_free_text : bool
+            Treat prose files (txt, log, md, html) and JSON/YAML strings as free text (2-character
+            known names searched). Table columns are never free text here: use
+            :meth:`scan_dataframe` with ``free_text_columns`` for that.
+
+        Returns
+        -------
+        list of Finding
+            Binary or unreadable files are skipped and listed in :attr:`skipped`.
+        """
+        self.skipped = []
+        return self._scan_path(Path(path), prose_free_text)
+
+    def scan_paths(self, paths: Iterable[str | os.PathLike], *, prose_free_text: bool = True) -> list[Finding]:
+        """:meth:`scan_path` over several paths (``skipped`` accumulates)."""
+        self.skipped = []
+        out: list[Finding] = []
+        for p in paths:
+            out.extend(self._scan_path(Path(p), prose_free_text))
+        return out
+
+    def _scan_path(self, path: Path, prose: bool) -> list[Finding]:
+        if path.is_dir():
+            out: list[Finding] = []
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for f in sorted(files):
+                    out.extend(self._scan_file(Path(root) / f, prose))
+            return out
+        return self._scan_file(path, prose)
+
+    def _scan_file(self, path: Path, prose: bool) -> list[Finding]:
+        loc = str(path)
+        suffix = path.suffix.lower()
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8192)
+            if head.startswith(b"SQLite format 3\x00"):
+                return self._scan_sqlite(path)
+            if suffix == ".parquet" or head.startswith(b"PAR1"):
+                return self.scan_dataframe(pd.read_parquet(path), loc)
+            if suffix in (".xlsx", ".xlsm"):
+                out = []
+                for sheet, df in pd.read_excel(path, sheet_name=None, dtype=str).items():
+                    out.extend(self.scan_dataframe(df, f"{loc}#{sheet}"))
+                return out
+            if suffix in self.BINARY_SUFFIXES or b"\x00" in head:
+                self.skipped.append(loc)
+                return []
+            text = self._decode(path.read_bytes())
+            if text is None:
+                self.skipped.append(loc)
+                return []
+            if suffix in (".csv", ".tsv"):
+                try:
+                    import io
+
+                    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                                     sep="\t" if suffix == ".tsv" else ",")
+                    return self.scan_dataframe(df, loc)
+                except Exception:  # noqa: BLE001 — a malformed CSV is scanned as text
+                    return self._scan_lines(text, loc, False)
+            if suffix in (".json", ".jsonl", ".ndjson", ".yaml", ".yml"):
+                structured = self._scan_structured(text, loc, suffix, prose)
+                if structured is not None:
+                    return structured
+            if suffix in (".html", ".htm", ".xml"):
+                text = html.unescape(text)
+            return self._scan_lines(text, loc, prose and suffix not in (".py", ".sql", ".toml", ".ini", ".cfg"))
+        except (OSError, ValueError, sqlite3.Error, ImportError) as exc:
+            self.skipped.append(f"{loc} ({type(exc).__name__}: {exc})"[:300])
+            return []
+
+    @staticmethod
+    def _decode(data: bytes) -> Optional[str]:
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                return data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+        return None
+
+    def _scan_lines(self, text: str, loc: str, free_text: bool) -> list[Finding]:
+        lines = text.splitlines()
+        hits = self._scan_values(lines, free_text)
+        return [Finding(loc, None, i, entity, masked) for i, entity, masked in hits]
+
+    def _scan_structured(self, text: str, loc: str, suffix: str, prose: bool) -> Optional[list[Finding]]:
+        try:
+            if suffix in (".jsonl", ".ndjson"):
+                docs = [(i, json.loads(line)) for i, line in enumerate(text.splitlines()) if line.strip()]
+            elif suffix == ".json":
+                docs = [(None, json.loads(text))]
+            else:
+                import yaml
+
+                docs = [(None, d) for d in yaml.safe_load_all(text)]
+        except Exception:  # noqa: BLE001 — not parseable: scanned as text by the caller
+            return None
+        paths, values, rows = [], [], []
+        for row, doc in docs:
+            for p, v in _walk(doc, "$"):
+                paths.append(p)
+                values.append(v)
+                rows.append(row)
+        hits = self._scan_values(values, prose)
+        return [Finding(loc, paths[i], rows[i], entity, masked) for i, entity, masked in hits]
+
+    def _scan_sqlite(self, path: Path) -> list[Finding]:
+        loc = str(path)
+        out: list[Finding] = []
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for t in tables:
+                offset = 0
+                quoted = '"' + t.replace('"', '""') + '"'
+                for chunk in pd.read_sql_query(f"SELECT * FROM {quoted}", con, chunksize=200_000):
+                    for f in self.scan_dataframe(chunk, f"{loc}::{t}"):
+                        out.append(Finding(f.location, f.column, None if f.row is None else f.row + offset,
+                                           f.entity_type, f.masked))
+                    offset += len(chunk)
+        finally:
+            con.close()
+        return out
+
+
+def _walk(obj, path: str):
+    """(key path, string) for every key and scalar of a parsed JSON/YAML document."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            p = f"{path}.{k}"
+            yield p, str(k)
+            yield from _walk(v, p)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _walk(v, f"{path}[{i}]")
+    elif obj is None or isinstance(obj, bool):
+        return
+    elif isinstance(obj, float):
+        if obj == obj and obj.is_integer() and abs(obj) >= 1e9:
+            yield path, str(int(obj))
+    else:
+        yield path, str(obj)
+
+
+def scan_paths(paths: Iterable[str | os.PathLike], known: Optional[KnownIdentities] = None,
+               skip_words: Iterable[str] = ()) -> list[Finding]:
+    """Scan files and directory trees with a new :class:`LeakScanner` (see :meth:`LeakScanner.scan_path`)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return LeakScanner(known, skip_words).scan_paths(paths)

@@ -1,0 +1,72 @@
+"""The only reader of the simulator's ground truth (DESIGN.md §3, §11.4; interfaces §1).
+
+``<truth_dir>/child_month_truth.parquet`` is keyed by the RAW resident ID. It is opened here and
+nowhere else (a test proves no other code path reads it); the ID is normalized with
+:func:`privacy.identifiers.validate_ric` (GB 11643-1999; 15-digit forms upgraded) and replaced by its
+person token on read, so evaluation sees ``child_token`` and never a raw ID. Rows whose ID does not
+validate are dropped and counted (a simulator bug, reported, never passed on raw).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from privacy.identifiers import validate_ric
+from privacy.tokens import Pseudonymizer
+
+__all__ = ["TRUTH_FILE", "TruthError", "load_truth"]
+
+log = logging.getLogger(__name__)
+TRUTH_FILE = "child_month_truth.parquet"
+
+
+class TruthError(ValueError):
+    """The ground-truth file is missing or lacks its ID column."""
+
+
+def load_truth(truth_dir: Path, pseudonymizer: Pseudonymizer, *, file: str = TRUTH_FILE) -> pd.DataFrame:
+    """Load ground truth with the resident ID replaced by ``child_token``.
+
+    Parameters
+    ----------
+    truth_dir
+        The simulator's truth folder (outside the raw zone).
+    pseudonymizer
+        The same keyed pseudonymizer as the ingest, so tokens join.
+    file
+        File name inside ``truth_dir``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``child_token`` first, then every other truth column unchanged (``month`` as datetime64).
+        No ``id_number`` column. ``df.attrs["dropped_invalid_ids"]`` counts rows whose ID did not
+        validate.
+
+    Raises
+    ------
+    TruthError
+        Missing file or no ``id_number`` column.
+    """
+    path = Path(truth_dir) / file
+    if not path.exists():
+        raise TruthError(f"ground truth {file} not found in {truth_dir}")
+    df = pq.read_table(path).to_pandas()
+    if "id_number" not in df.columns:
+        raise TruthError(f"{file}: no id_number column")
+    codes, uniques = pd.factorize(df["id_number"].astype(object), use_na_sentinel=True)
+    norm = [validate_ric(u).normalized if isinstance(u, str) else None for u in uniques]
+    tok = [pseudonymizer.token("P", n) if n else None for n in norm] + [None]
+    tokens = pd.Series([tok[c] for c in codes], index=df.index, dtype="str")
+    bad = tokens.isna()
+    out = df.drop(columns=["id_number"])
+    out.insert(0, "child_token", tokens)
+    if bad.any():
+        log.warning("%s: %d rows with an invalid resident ID dropped", file, int(bad.sum()))
+        out = out[~bad.to_numpy()].reset_index(drop=True)
+    out.attrs["dropped_invalid_ids"] = int(bad.sum())
+    return out

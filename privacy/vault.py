@@ -1,0 +1,265 @@
+"""The re-identification vault and its hash-chained audit log (DESIGN.md §5, §8; interfaces §2).
+
+``vault.bin`` maps a person token to ``{name, id_number, phone, address, community, township}``,
+serialized as JSON and encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under the vault key, which is
+separate from the pseudonym key (:mod:`privacy.keys`). Only ``serving`` opens it, for a child director
+(own community) or a child supervisor (own township); the data team and reviewers never re-identify
+(DESIGN §1).
+
+Every look-up — allowed, refused or not found — is appended to a JSON-lines audit log. Each line carries
+``prev``, the SHA-256 of the previous line's bytes (64 zeros for the first), and ``hash``, the SHA-256 of
+its own canonical content, so deleting, reordering or editing any line (the last one included) breaks
+the chain (:func:`verify_audit_log`). The chain has no secret: it shows tampering by anyone who does not
+rewrite the whole file; ship the log to append-only storage for more. The log holds tokens, never identities, and
+is never rewritten (also not on key rotation, DESIGN §11.16). PIPL art. 51 (access control, logging),
+art. 55–56 (records kept ≥ 3 years).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+__all__ = [
+    "FIELDS",
+    "AuditVerification",
+    "Vault",
+    "VaultError",
+    "read_encrypted",
+    "verify_audit_log",
+    "write_encrypted",
+]
+
+FIELDS = ("name", "id_number", "phone", "address", "community", "township")
+GENESIS = "0" * 64
+
+
+class VaultError(RuntimeError):
+    """The vault cannot be opened (wrong key, corrupted file)."""
+
+
+def write_encrypted(path: Path, payload: object, fernet_key: bytes) -> None:
+    """JSON-serialize ``payload``, encrypt with Fernet and write atomically with mode 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = Fernet(fernet_key).encrypt(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(blob)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_encrypted(path: Path, fernet_key: bytes) -> object:
+    """Inverse of :func:`write_encrypted`.
+
+    Raises
+    ------
+    VaultError
+        Wrong key or tampered file (Fernet authentication fails).
+    """
+    try:
+        return json.loads(Fernet(fernet_key).decrypt(Path(path).read_bytes()))
+    except InvalidToken:
+        raise VaultError(f"{Path(path).name}: cannot decrypt (wrong key or modified file)") from None
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """Result of :func:`verify_audit_log`; truthy when the chain is intact."""
+
+    ok: bool
+    lines: int
+    first_bad_line: int | None = None
+    reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def _sha(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def _entry_hash(entry: dict) -> str:
+    """SHA-256 of the entry's canonical JSON without its own ``hash`` (detects an edited last line)."""
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return _sha(json.dumps(body, ensure_ascii=False, sort_keys=True).encode())
+
+
+def _append_audit(path: Path, entry: dict) -> None:
+    """Append one entry, chained to the last line, under an exclusive lock (O_APPEND, mode 0600)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with open(path, "rb") as f:
+            last = b""
+            seq = 0
+            for raw in f:
+                if raw.strip():
+                    last = raw.rstrip(b"\n")
+                    seq += 1
+        entry = {"seq": seq + 1, **entry, "prev": _sha(last) if last else GENESIS}
+        entry["hash"] = _entry_hash(entry)
+        os.write(fd, json.dumps(entry, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def verify_audit_log(path: Path) -> AuditVerification:
+    """Check the hash chain of an audit log.
+
+    Returns
+    -------
+    AuditVerification
+        ``ok`` False with the first 1-based line that breaks the chain (edited, deleted, inserted or
+        reordered lines; a sequence gap) and the reason. A missing file is an empty, intact log.
+    """
+    path = Path(path)
+    if not path.exists():
+        return AuditVerification(True, 0)
+    prev = GENESIS
+    n = 0
+    with path.open("rb") as f:
+        for i, raw in enumerate(f, start=1):
+            line = raw.rstrip(b"\n")
+            if not line:
+                return AuditVerification(False, n, i, "empty line")
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                return AuditVerification(False, n, i, "not JSON")
+            if entry.get("prev") != prev:
+                return AuditVerification(False, n, i, "hash chain broken (previous line changed or removed)")
+            if entry.get("hash") != _entry_hash(entry):
+                return AuditVerification(False, n, i, "line content changed (its own hash does not match)")
+            if entry.get("seq") != i:
+                return AuditVerification(False, n, i, "sequence number out of order")
+            prev = _sha(line)
+            n = i
+    return AuditVerification(True, n)
+
+
+class Vault:
+    """Token → identity look-ups for authorized, scoped actors, every one audited.
+
+    Parameters
+    ----------
+    path
+        ``vault.bin`` written by :meth:`Vault.write`.
+    fernet_key
+        The vault key (:func:`privacy.keys.load_vault_key`).
+    audit_log_path
+        The append-only audit log (JSON lines, hash-chained).
+    """
+
+    def __init__(self, path: Path, fernet_key: bytes, audit_log_path: Path):
+        self.path = Path(path)
+        self._key = fernet_key
+        self.audit_log_path = Path(audit_log_path)
+        self._records: dict[str, dict] | None = None
+
+    def __repr__(self) -> str:
+        return f"Vault(path={self.path.name!r}, key=<hidden>)"
+
+    @staticmethod
+    def write(path: Path, records: Mapping[str, Mapping] | Iterable[Mapping], fernet_key: bytes) -> int:
+        """Encrypt and write the vault.
+
+        Parameters
+        ----------
+        records
+            ``{token: {field: value}}`` or an iterable of dicts each with a ``token`` key. Only
+            :data:`FIELDS` are kept.
+
+        Returns
+        -------
+        int
+            Number of tokens written.
+        """
+        items = records.items() if isinstance(records, Mapping) else ((r["token"], r) for r in records)
+        payload = {
+            str(tok): {f: (None if rec.get(f) is None else str(rec.get(f))) for f in FIELDS}
+            for tok, rec in items
+        }
+        write_encrypted(path, {"version": 1, "records": payload}, fernet_key)
+        return len(payload)
+
+    def _load(self) -> dict[str, dict]:
+        if self._records is None:
+            doc = read_encrypted(self.path, self._key)
+            self._records = doc["records"]
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def reidentify(self, actor: str, actor_scope: Mapping[str, str], purpose: str, token: str) -> dict:
+        """Return the identity behind ``token`` if ``actor`` may see it; audit every attempt.
+
+        Parameters
+        ----------
+        actor
+            The accountable user account (kept as-is in the log).
+        actor_scope
+            ``{"community": ...}`` for a child director or ``{"township": ...}`` for a child supervisor
+            (both keys: both must match). Anything else is refused.
+        purpose
+            Why (e.g. ``"home visit 2025-03"``); required.
+        token
+            The person token.
+
+        Returns
+        -------
+        dict
+            ``{name, id_number, phone, address, community, township}``.
+
+        Raises
+        ------
+        PermissionError
+            Empty purpose, no usable scope, or the person is outside the actor's scope (logged as
+            ``refused``).
+        KeyError
+            Unknown token (logged as ``not_found``).
+        """
+        scope = {k: v for k, v in dict(actor_scope or {}).items() if k in ("community", "township") and v}
+        base = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "actor": str(actor),
+            "scope": scope,
+            "purpose": str(purpose or ""),
+            "token": str(token),
+        }
+        if not actor or not purpose or not scope:
+            _append_audit(
+                self.audit_log_path,
+                {**base, "outcome": "refused", "why": "actor, purpose and scope required"},
+            )
+            raise PermissionError(
+                "re-identification needs an actor, a purpose and a community or township scope"
+            )
+        rec = self._load().get(token)
+        if rec is None:
+            _append_audit(self.audit_log_path, {**base, "outcome": "not_found"})
+            raise KeyError(token)
+        mismatch = [k for k, v in scope.items() if rec.get(k) != v]
+        if mismatch:
+            _append_audit(
+                self.audit_log_path, {**base, "outcome": "refused", "why": f"outside scope: {mismatch}"}
+            )
+            raise PermissionError(f"{actor}: {token} is outside the actor's {'/'.join(mismatch)}")
+        _append_audit(self.audit_log_path, {**base, "outcome": "allowed"})
+        return dict(rec)

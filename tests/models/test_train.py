@@ -1,0 +1,94 @@
+"""Training on a synthetic set with known signal: LightGBM beats the prior; splits; calibration; levels."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from models import metrics as M
+from models.baselines import PriorRate
+from models.capacity import capacity_for_date
+from models.train import (
+    DEFAULT_LEVELS,
+    fit_calibrator,
+    fit_model,
+    make_splits,
+    monotone_vector,
+    risk_level,
+    rows_of_date,
+    ventiles,
+)
+
+
+def test_splits_never_train_on_open_label_windows(matrix):
+    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=3)
+    assert len(splits) == 3
+    for sp in splits:
+        assert all(d + timedelta(days=180) <= sp.test_as_of_date for d in sp.train_as_of_dates)
+    with pytest.raises(ValueError, match="no temporal split"):
+        make_splits([date(2024, 1, 1), date(2024, 2, 1)], label_timespan_days=180)
+
+
+def test_lightgbm_beats_the_prior(trained, matrix, capacity):
+    split = trained.splits[-1]
+    test = rows_of_date(matrix, "guardianship_risk", split.test_as_of_date)
+    y = test["guardianship_risk"].astype(float).to_numpy()
+    cap = capacity_for_date(capacity, split.test_as_of_date)
+    model = trained.split_models[len(trained.splits) - 1]
+    raw = model.raw_score(test)
+    p_model = M.precision_at_k_per_community(y, raw, test["community"], cap)
+    prior = PriorRate().fit(test, y)
+    p_prior = M.precision_at_k_per_community(y, prior.rank_score(test), test["community"], cap)
+    assert p_model > 2 * p_prior
+    assert M.roc_auc(y, raw) > 0.72
+    assert trained.selection["regret"] >= 0
+    assert trained.selection["selected_config"] in trained.grid
+    assert len(trained.split_metrics) == len(trained.grid) * len(trained.splits)
+
+
+def test_refit_holds_out_the_latest_date_for_calibration(trained):
+    final = trained.final
+    assert max(final.train_as_of_dates) < min(final.calibration_as_of_dates)
+    assert final.calibrator.method in {"isotonic", "platt"}
+    assert final.params["num_threads"] == 2 and final.params["deterministic"] is True
+
+
+def test_monotone_constraints_from_dictionary(dictionary):
+    assert monotone_vector(["school_days_absent_3m", "noise_a"], dictionary) == [1, 0]
+
+
+def test_training_is_deterministic(matrix, dictionary):
+    feats = ["school_days_absent_3m", "parents_away_months_12m", "noise_a"]
+    dates = sorted(set(matrix["as_of_date"]))[:3]
+    cfg = {"num_leaves": 7, "learning_rate": 0.1, "num_boost_round": 20, "min_data_in_leaf": 20}
+    a = fit_model(matrix, "guardianship_risk", dates, feats, cfg, seed=5)
+    b = fit_model(matrix, "guardianship_risk", dates, feats, cfg, seed=5)
+    rows = matrix.head(50)
+    np.testing.assert_array_equal(a.raw_score(rows), b.raw_score(rows))
+
+
+def test_calibrators_isotonic_and_platt():
+    rng = np.random.default_rng(0)
+    raw = rng.random(3000)
+    y = (rng.random(3000) < raw**2).astype(float)
+    iso = fit_calibrator(raw, y, min_positives_isotonic=50)
+    assert iso.method == "isotonic"
+    assert M.expected_calibration_error(y, iso.transform(raw)) < 0.03
+    platt = fit_calibrator(raw[:60], y[:60], min_positives_isotonic=50)
+    assert platt.method == "platt"
+    assert np.all(np.diff(platt.transform(np.sort(raw))) >= 0)
+    assert type(iso).from_dict(iso.to_dict()).transform([0.5]) == pytest.approx(iso.transform([0.5]))
+
+
+def test_ventiles_and_levels():
+    v = ventiles(np.arange(100))
+    assert v.min() == 1 and v.max() == 20 and (np.bincount(v)[1:] == 5).all()
+    assert (ventiles(np.ones(10)) == 10).all()
+    assert list(risk_level(np.array([20, 19, 18, 16, 15, 11, 10, 1]))) == ["极危", "极危", "高危", "高危", "中危",
+                                                                         "中危", "低危", "低危"]
+    assert risk_level(17) == "高危"
+    custom = {"高": (15, 20), "低": (1, 14)}
+    assert list(risk_level([15, 14], custom)) == ["高", "低"]
+    with pytest.raises(ValueError, match="cover"):
+        risk_level([1], {"高": (15, 20)})
+    assert DEFAULT_LEVELS["极危"] == (19, 20)

@@ -1,0 +1,246 @@
+"""Model card: files, this run's figures, languages, sections, small cells, approval, determinism."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+
+import pytest
+from serving_testdata import make_evaluation
+
+from serving import model_card
+from serving.model_card import ModelCardError, build_card_context, render_model_card
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cards")
+    return out, render_model_card(make_evaluation(), out)
+
+
+@pytest.fixture
+def card(rendered):
+    return rendered[1]
+
+
+def _text(paths, key):
+    return paths[key].read_text(encoding="utf-8")
+
+
+def test_every_file_exists(rendered):
+    out, card = rendered
+    assert card["html"] == out / "guardianship_risk.html"
+    assert card["html_en"] == out / "guardianship_risk.en.html"
+    assert card["md"] == out / "guardianship_risk.md"
+    assert card["json"] == out / "guardianship_risk.json"
+    for name in model_card.PLOTS:
+        png = card[f"plot_{name}"]
+        assert png.exists() and png.read_bytes().startswith(PNG_MAGIC), name
+    for p in card.values():
+        assert p.exists() and p.stat().st_size > 0
+
+
+def test_cards_carry_this_runs_figures(card, evaluation):
+    texts = {k: _text(card, k) for k in ("html", "html_en", "md")}
+    for key, text in texts.items():
+        for figure in (
+            "0.412",
+            "[0.382, 0.442]",
+            "0.357",
+            "0.781",
+            "1,370",
+            "137",
+            "61,234",
+            "20,411",
+            "2.47%",
+        ):
+            assert figure in text, (key, figure)
+        assert evaluation["mlflow_run_id"] in text
+        assert "humiao_guardianship_risk" in text
+        # baselines beside the model, splits over time, calibration bins, PR at k
+        assert "0.330" in text and "0.206" in text  # checklist, prior precision@capacity_abs
+        assert "2024-10-01" in text
+        assert "0.372" in text  # observed rate of the top calibration bin
+        assert "0.463" in text  # precision at k = 1,370
+        assert "0.523" in text  # truth metrics (simulation)
+        assert "30.0%" in text or "31.0%" in text  # importance share of the top family
+    doc = json.loads(_text(card, "json"))
+    assert doc["evaluation"]["metrics"]["model"]["precision@capacity_abs"]["value"] == 0.4123
+    assert doc["generated_from"]["mlflow_run_id"] == evaluation["mlflow_run_id"]
+    assert set(doc["plots"]) == set(model_card.PLOTS)
+
+
+def test_languages_and_sections(card):
+    zh, en, md = _text(card, "html"), _text(card, "html_en"), _text(card, "md")
+    assert '<html lang="zh-CN">' in zh and '<html lang="en">' in en
+    # Mitchell et al. sections
+    for heading in (
+        "模型详情",
+        "预期用途与不适用范围",
+        "因素",
+        "指标",
+        "评估数据",
+        "训练数据",
+        "定量分析",
+        "伦理考量",
+        "注意事项与建议",
+    ):
+        assert heading in zh and heading in md, heading
+    for heading in (
+        "Model details",
+        "Intended use and out-of-scope uses",
+        "Factors",
+        "Metrics",
+        "Evaluation data",
+        "Training data",
+        "Quantitative analyses",
+        "Ethical considerations",
+        "Caveats and recommendations",
+    ):
+        assert heading in en and heading in md, heading
+    # ATRS headings
+    for heading in ("负责方与责任", "描述与理由", "决策过程", "技术规格与数据", "风险与缓解"):
+        assert heading in zh, heading
+    for heading in (
+        "Owner and responsibility",
+        "Description and rationale",
+        "Decision-making process",
+        "Technical specification and data",
+        "Risks and mitigations",
+    ):
+        assert heading in en, heading
+    assert "数据更正中" in zh and "data under correction" in en  # how a family gets data corrected
+    # PIPL impact assessment
+    for art in ("第55–56条", "第28条", "第31条", "第24条", "第51条", "第73条"):
+        assert art in zh, art
+    for art in ("arts. 55–56", "arts. 28, 31", "art. 24", "arts. 51, 73"):
+        assert art in en, art
+    assert "2028-06-02" in zh and "2028-06-02" in en  # kept at least three years from training
+    # the English card is English, the Chinese card is mostly Chinese
+    han = lambda s: len(re.findall(r"[\u4e00-\u9fff]", s))  # noqa: E731
+    strip = lambda s: re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", s)  # noqa: E731
+    assert han(strip(zh)) > 2000
+    assert han(strip(en)) < 0.15 * len(re.findall(r"[A-Za-z]+", strip(en)))
+    # sensitive features, phrased as needs
+    for text in (zh, en, md):
+        assert "disability_grade" in text and "残疾儿童及其家庭需要更多照护支持" in text
+    # plots embedded in both HTML cards
+    assert zh.count("data:image/png;base64,") == len(model_card.PLOTS)
+    assert en.count("data:image/png;base64,") == len(model_card.PLOTS)
+
+
+def test_small_cells_suppressed(card):
+    zh, md = _text(card, "html"), _text(card, "md")
+    doc = json.loads(_text(card, "json"))
+    small = [r for r in doc["evaluation"]["fairness"] if r["group"] == "非本地户籍"]
+    assert small == [
+        {
+            "attribute": "hukou_type",
+            "group": "非本地户籍",
+            "reference_group": "非农业家庭户口",
+            "n": "<10",
+            "suppressed": True,
+        }
+    ]
+    assert '"n": 7' not in _text(card, "json")
+    row = next(line for line in md.splitlines() if "| 非本地户籍 |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == "<10" and all(c == "" for c in cells[4:])
+    html_row = re.search(r"<tr class=\"suppressed\">(.*?)</tr>", zh, re.S).group(1)
+    assert "非本地户籍" in html_row and "&lt;10" in html_row and "1.30" not in html_row
+    # n_positive < 10 in a group shown with n ≥ 10 reads "<10" too
+    ev = copy.deepcopy(doc["evaluation"])
+    assert all(
+        r["n_positive"] == "<10" or r["n_positive"] >= 10 for r in ev["fairness"] if not r["suppressed"]
+    )
+
+
+def test_calibration_bin_below_ten_is_blanked(evaluation):
+    evaluation["calibration"]["bins"].append({"mean_predicted": 0.9, "observed": 0.6667, "n": 3})
+    ctx = build_card_context(evaluation)
+    assert ctx["calibration_rows"][-1] == {"mean_predicted": "", "observed": "", "n": "<10"}
+    assert ctx["ev"]["calibration"]["bins"][-1]["observed"] is None
+    assert evaluation["calibration"]["bins"][-1]["observed"] == 0.6667  # the input is not modified
+
+
+def test_approval_statements(card, evaluation):
+    assert "模拟数据" in _text(card, "html") and "自动批准" in _text(card, "html")
+    assert "Approved automatically" in _text(card, "html_en") and "simulated" in _text(card, "html_en")
+    real = copy.deepcopy(evaluation)
+    real["simulation"] = False
+    real["truth_metrics"] = None
+    real["approval"] = {"status": "pending", "by": None, "at": None, "note": None}
+    pending = build_card_context(real)["approval"]
+    assert not pending["approved"] and "待审批" in pending["zh"] and "Pending review" in pending["en"]
+    real["approval"] = {"status": "approved", "by": "reviewer_wang", "at": "2025-06-05T10:00:00", "note": ""}
+    approved = build_card_context(real)["approval"]
+    assert (
+        approved["approved"]
+        and "reviewer_wang" in approved["zh"]
+        and "Approved by reviewer_wang" in approved["en"]
+    )
+    assert not approved["warning_en"]
+    real["approval"] = {"status": "approved", "by": "auto", "at": "2025-06-05T10:00:00", "note": ""}
+    assert "must not be approved automatically" in build_card_context(real)["approval"]["warning_en"]
+    real["approval"] = {"status": "rejected", "by": "reviewer_wang", "at": "2025-06-05", "note": "fairness"}
+    assert "未获批准" in build_card_context(real)["approval"]["zh"]
+
+
+def test_tolerates_missing_optional_parts(tmp_path, evaluation):
+    minimal = {k: evaluation[k] for k in ("target", "model_name", "model_version")}
+    minimal["metrics"] = {"model": evaluation["metrics"]["model"]}
+    minimal["splits"] = []
+    minimal["truth_metrics"] = None
+    paths = render_model_card(minimal, tmp_path)
+    zh, en = _text(paths, "html"), _text(paths, "html_en")
+    assert "0.412" in zh and "0.412" in en
+    assert "没有时间切分" in zh and "no temporal splits" in en
+    assert "待审批" in zh  # no approval record: pending, never approved by default
+    assert not any(k.startswith("plot_") for k in paths)
+
+
+def test_refuses_missing_core_metrics(tmp_path, evaluation):
+    broken = copy.deepcopy(evaluation)
+    del broken["metrics"]["model"]["recall@capacity_abs"]
+    with pytest.raises(ModelCardError, match="recall@capacity_abs"):
+        render_model_card(broken, tmp_path)
+    broken = copy.deepcopy(evaluation)
+    broken["metrics"]["model"]["roc_auc"] = {"value": None}
+    with pytest.raises(ModelCardError, match="roc_auc"):
+        render_model_card(broken, tmp_path)
+    broken = copy.deepcopy(evaluation)
+    del broken["metrics"]["model"]
+    with pytest.raises(ModelCardError, match="'model'"):
+        render_model_card(broken, tmp_path)
+    with pytest.raises(ModelCardError, match="target"):
+        render_model_card({k: v for k, v in evaluation.items() if k != "target"}, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_english_plot_labels_without_cjk_font(tmp_path, evaluation, monkeypatch):
+    monkeypatch.setattr(model_card, "find_cjk_font", lambda: None)
+    paths = render_model_card(evaluation, tmp_path)
+    assert not any(
+        k.startswith("plot_") and k.endswith("_en") for k in paths
+    )  # one English set serves both cards
+    assert "Recall (TPR) disparity" in model_card.PLOT_TEXT["en"]["fairness_tpr"][0]
+    labels = [
+        model_card._group_label("district", "临安区", 3, "en", False),
+        model_card._group_label("sex", "女", 1, "en", False),
+    ]
+    assert labels == ["District: G3", "Sex: female"]
+    assert all(ord(ch) < 128 for label in labels for ch in label)
+
+
+def test_deterministic(tmp_path, rendered, evaluation):
+    _, a = rendered
+    b = render_model_card(evaluation, tmp_path / "b")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert hashlib.sha256(a[key].read_bytes()).digest() == hashlib.sha256(b[key].read_bytes()).digest(), (
+            key
+        )

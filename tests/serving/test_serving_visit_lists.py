@@ -1,0 +1,270 @@
+"""Visit lists: workbook structure, capacity, sections, Parquet, small cells, determinism."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from openpyxl import load_workbook
+from serving_testdata import AS_OF, COMMUNITIES, CYCLE, token
+
+from serving.visit_lists import (
+    AGREEMENT_CHOICES,
+    COMPLEMENTARY_MARK,
+    LIST_HEADERS,
+    PARQUET_SCHEMA,
+    VISIT_OUTCOMES,
+    suppress_small_cells,
+    write_visit_lists,
+)
+
+
+@pytest.fixture
+def written(tmp_path, guardianship_scores, left_behind_scores, alerts):
+    result = write_visit_lists(
+        guardianship_scores, left_behind_scores, tmp_path, CYCLE, data_as_of=AS_OF, alerts=alerts
+    )
+    return tmp_path, result
+
+
+def _rows(ws):
+    return [[c.value for c in row] for row in ws.iter_rows()]
+
+
+def _section(ws, title_start: str) -> list[list]:
+    """Data rows of the section whose banner starts with ``title_start``."""
+    rows = _rows(ws)
+    out, inside = [], False
+    for row in rows[3:]:
+        first = row[0]
+        if isinstance(first, str) and first[:2] in ("一、", "二、", "三、"):
+            inside = first.startswith(title_start)
+            continue
+        if inside and isinstance(first, int):
+            out.append(row)
+    return out
+
+
+def test_layout_and_counts(written):
+    root, result = written
+    assert result["root"] == root / CYCLE
+    assert len(result["workbooks"]) == 3
+    expected = {root / CYCLE / d / t / f"{c}.xlsx" for d, t, c, _, _ in COMMUNITIES}
+    assert set(result["workbooks"]) == expected
+    assert all(p.exists() for p in expected)
+    assert set(result["township_summaries"]) == {
+        root / CYCLE / "临安区" / "於潜镇" / "乡镇汇总_於潜镇.xlsx",
+        root / CYCLE / "西湖区" / "转塘街道" / "乡镇汇总_转塘街道.xlsx",
+    }
+    assert result["parquet"] == root / CYCLE / "visit_lists.parquet"
+    # K = 3, 2, 4 (祥里村 has 5 scored ≥ 2); left-behind capacity 3 each
+    assert result["counts"] == {
+        "communities": 3,
+        "guardianship_listed": 3 + 2 + 4,
+        "left_behind_listed": 9,
+        "alerts": 2,
+        "rows": 20,
+    }
+
+
+def test_workbook_structure(written):
+    root, _ = written
+    wb = load_workbook(root / CYCLE / "临安区" / "於潜镇" / "光明村.xlsx")
+    assert wb.sheetnames == ["走访名单", "说明"]
+    ws = wb["走访名单"]
+    title = ws["A1"].value
+    for part in ("临安区", "於潜镇", "光明村", CYCLE):
+        assert part in title
+    assert [c.value for c in ws[3]] == [h for h, _ in LIST_HEADERS]
+    assert [h for h, _ in LIST_HEADERS][:8] == [
+        "序号",
+        "儿童编号",
+        "年龄段",
+        "风险等级",
+        "风险分(1–20)",
+        "主要原因",
+        "上次走访日期",
+        "数据截至日期",
+    ]
+    assert [h for h, _ in LIST_HEADERS][-4:] == ["走访日期", "走访结果", "是否同意排序", "不同意原因"]
+    assert ws.freeze_panes == "A4"
+    assert ws.column_dimensions["F"].width >= 40
+    # print setup: A4 landscape, fit to width, header row repeated
+    assert ws.page_setup.orientation == "landscape"
+    assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4) == 9
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.fitToWidth) == 1
+    assert ws.print_title_rows == "$3:$3"
+
+    # alerts first, then the main list, then the left-behind section
+    banners = [r[0] for r in _rows(ws)[3:] if isinstance(r[0], str) and r[0][:2] in ("一、", "二、", "三、")]
+    assert [b[:2] for b in banners] == ["一、", "二、", "三、"]
+    assert "疑似未登记留守儿童（请核实并登记）" in banners[2]
+
+    alerts = _section(ws, "一、")
+    assert [r[1] for r in alerts] == [token(3)]
+    assert "监护人住院" in alerts[0][5] and "2025-05-20" in alerts[0][5]
+
+    main = _section(ws, "二、")
+    assert [r[0] for r in main] == [1, 2, 3]  # capacity K=3 of 14 scored
+    assert [r[1] for r in main] == [token(1), token(2), token(3)]
+    assert main[0][3] == "极危" and main[0][4] == 20
+    reasons = main[1][5].split("\n")
+    assert reasons == ["1. 近3个月缺勤12天", "2. 父母均在外地参保12个月", "3. 祖父近期住院"]
+    assert ws.cell(5, 6).alignment.wrap_text or ws.cell(6, 6).alignment.wrap_text
+    assert main[1][8] and "数据更正中" in main[1][8]
+    assert main[0][7] == dt.datetime(2025, 6, 1)  # 数据截至日期 as a date cell
+    assert all(v is None for r in main for v in r[9:])  # empty columns for the director
+
+    left = _section(ws, "三、")
+    assert len(left) == 3
+    assert left[0][1] == token(1) and "同在监护风险名单" in left[0][8]
+
+    # fills by risk level on the level cell
+    row_of_first = next(i for i, r in enumerate(_rows(ws), start=1) if r[1] == token(1) and r[0] == 1)
+    assert ws.cell(row_of_first, 4).fill.fgColor.rgb.endswith("F4B6B6")
+
+    # drop-downs for the outcome and the agreement
+    lists = {
+        tuple(dv.formula1.strip('"').split(",")): str(dv.sqref)
+        for dv in ws.data_validations.dataValidation
+        if dv.type == "list"
+    }
+    assert VISIT_OUTCOMES in lists and AGREEMENT_CHOICES in lists
+    assert f"K{row_of_first}" in lists[VISIT_OUTCOMES] or "K" in lists[VISIT_OUTCOMES]
+
+    note = "\n".join(str(c.value) for c in wb["说明"]["A"] if c.value)
+    for phrase in ("不是对任何家庭", "核实", "走访结果", "帮扶的理由", "化名编号", "留痕审计", "强制报告"):
+        assert phrase in note
+
+
+def test_capacity_respected_everywhere(written):
+    _, result = written
+    for entry in result["per_community"]:
+        wb = load_workbook(entry["path"])
+        ws = wb["走访名单"]
+        assert len(_section(ws, "二、")) == min(
+            entry["capacity"], {c: n for *_, c, _k, n in COMMUNITIES}[entry["community"]]
+        )
+        assert len(_section(ws, "三、")) <= entry["left_behind_capacity"]
+    sizes = {e["community"]: e["guardianship"] for e in result["per_community"]}
+    assert sizes == {"光明村": 3, "祥里村": 2, "龙坞社区": 4}
+
+
+def test_parquet_content(written):
+    _, result = written
+    table = pq.read_table(result["parquet"])
+    assert table.schema.equals(PARQUET_SCHEMA)
+    reasons_type = table.schema.field("reasons").type
+    assert pa.types.is_list(reasons_type) and pa.types.is_string(reasons_type.value_type)
+    df = table.to_pandas()
+    assert set(df["section"]) == {"event_alert", "guardianship_risk", "left_behind_risk"}
+    assert (df["cycle"] == CYCLE).all() and (df["data_as_of"] == AS_OF).all()
+    g = df[df["section"] == "guardianship_risk"]
+    assert g.groupby("community").size().to_dict() == {"光明村": 3, "祥里村": 2, "龙坞社区": 4}
+    assert (g["rank"] <= g["capacity"]).all()
+    first = g[(g["community"] == "光明村") & (g["rank"] == 2)].iloc[0]
+    assert list(first["reasons"]) == ["近3个月缺勤12天", "父母均在外地参保12个月", "祖父近期住院"]
+    alert = df[df["section"] == "event_alert"].set_index("community")
+    assert (
+        alert.loc["龙坞社区", "event"] == "低保家庭新生儿" and alert.loc["龙坞社区", "township"] == "转塘街道"
+    )
+    assert alert.loc["光明村", "risk_level"] == "高危"  # joined from the child's score
+    # no column beyond the declared schema, no name-like column
+    assert not {"name", "姓名", "id_number", "phone", "address"} & set(df.columns)
+
+
+def test_township_summary_suppresses_small_cells(written):
+    root, _ = written
+    wb = load_workbook(root / CYCLE / "临安区" / "於潜镇" / "乡镇汇总_於潜镇.xlsx")
+    ws = wb["乡镇汇总"]
+    assert "於潜镇" in ws["A1"].value and CYCLE in ws["A1"].value
+    header = [c.value for c in ws[3]]
+    assert header[:6] == ["村(社区)", "评分儿童数", "极危", "高危", "中危", "低危"]
+    body = {r[0]: dict(zip(header, r, strict=True)) for r in _rows(ws)[3:]}
+    assert set(body) == {"光明村", "祥里村", "合计"}
+    assert body["祥里村"]["评分儿童数"] == "<10"  # 5 children
+    assert body["光明村"]["评分儿童数"] == COMPLEMENTARY_MARK  # 14 = 19 − 5 would reveal it
+    assert body["合计"]["评分儿童数"] == 19
+    # 光明村: 2 极危, 3 高危, 5 中危, 4 低危 — every group below 10 shows "<10"
+    assert [body["光明村"][lvl] for lvl in ("极危", "高危", "中危", "低危")] == ["<10"] * 4
+    assert body["光明村"]["走访名额K"] == 3  # capacity is not a count of children
+    for label, row in body.items():
+        for col in header[1:]:
+            if col == "走访名额K":
+                continue
+            v = row[col]
+            assert v in ("<10", COMPLEMENTARY_MARK) or (isinstance(v, int) and v >= 10), (label, col, v)
+    # no tokens in the supervisor's summary
+    assert not any("_k1_" in str(v) for r in _rows(ws) for v in r)
+
+
+def test_suppress_small_cells_complementary():
+    counts = pd.DataFrame(
+        {"a": [50, 40, 90], "b": [3, 30, 33], "c": [20, 25, 45], "t": [73, 95, 168]}, index=["x", "y", "合计"]
+    )
+    mask = suppress_small_cells(counts, [(["a", "b", "c"], "t")], total_row="合计")
+    assert mask.at["x", "b"]
+    # row x: a second part hidden; column b: a second body cell hidden
+    assert mask.loc["x", ["a", "c"]].sum() >= 1
+    assert mask.loc[["y"], "b"].sum() >= 1 or mask.at["合计", "b"]
+    for r in counts.index:  # no row or column with exactly one hidden cell
+        assert mask.loc[r].sum() != 1
+    for c in counts.columns:
+        assert mask[c].sum() != 1
+
+
+def test_deterministic(tmp_path, guardianship_scores, left_behind_scores, alerts):
+    a = write_visit_lists(
+        guardianship_scores, left_behind_scores, tmp_path / "a", CYCLE, data_as_of=AS_OF, alerts=alerts
+    )
+    shuffled = guardianship_scores.sample(frac=1.0, random_state=3)
+    b = write_visit_lists(
+        shuffled, left_behind_scores, tmp_path / "b", CYCLE, data_as_of=AS_OF, alerts=alerts
+    )
+    assert a["parquet_sha256"] == b["parquet_sha256"]
+    assert pq.read_table(a["parquet"]).equals(pq.read_table(b["parquet"]))
+    for pa_, pb in zip(
+        a["workbooks"] + a["township_summaries"], b["workbooks"] + b["township_summaries"], strict=True
+    ):
+        assert hashlib.sha256(pa_.read_bytes()).digest() == hashlib.sha256(pb.read_bytes()).digest()
+        wa, wb_ = load_workbook(pa_), load_workbook(pb)
+        assert wa.properties.created == wa.properties.modified == dt.datetime(2025, 6, 1)
+        for name in wa.sheetnames:
+            assert _rows(wa[name]) == _rows(wb_[name])
+
+
+def test_refuses_unknown_columns_and_raw_identifiers(tmp_path, guardianship_scores, left_behind_scores):
+    with pytest.raises(ValueError, match="unexpected columns"):
+        write_visit_lists(
+            guardianship_scores.assign(name="张三"), left_behind_scores, tmp_path, CYCLE, data_as_of=AS_OF
+        )
+    bad = guardianship_scores.copy()
+    bad.loc[0, "child_token"] = "张三"
+    with pytest.raises(ValueError, match="not pseudonymous tokens"):
+        write_visit_lists(bad, left_behind_scores, tmp_path, CYCLE, data_as_of=AS_OF)
+    with pytest.raises(ValueError, match="cycle"):
+        write_visit_lists(guardianship_scores, left_behind_scores, tmp_path, "2025-6", data_as_of=AS_OF)
+    assert not any(tmp_path.rglob("*.xlsx"))
+    unplaced = pd.DataFrame(
+        [{"child_token": token(1), "community": "不存在村", "event": "x", "event_date": AS_OF}]
+    )
+    with pytest.raises(ValueError, match="cannot place"):
+        write_visit_lists(
+            guardianship_scores, left_behind_scores, tmp_path, CYCLE, data_as_of=AS_OF, alerts=unplaced
+        )
+
+
+def test_no_alerts_and_empty_capacity(tmp_path, guardianship_scores, left_behind_scores):
+    gs = guardianship_scores.copy()
+    gs.loc[gs["community"] == "祥里村", "capacity"] = 0
+    result = write_visit_lists(gs, left_behind_scores, tmp_path, CYCLE, data_as_of=AS_OF)
+    assert result["counts"]["alerts"] == 0
+    ws = load_workbook(tmp_path / CYCLE / "临安区" / "於潜镇" / "祥里村.xlsx")["走访名单"]
+    values = [r[0] for r in _rows(ws)]
+    assert "（本期无）" in values
+    assert not any(isinstance(v, str) and v.startswith("一、") for v in values)
