@@ -16,6 +16,7 @@ half-width digits, and an address.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from privacy.identifiers import ric_check_char  # noqa: E402
+from privacy.identifiers import ric_check_char
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐"
 GIVEN = ["小明", "欣怡", "子轩", "浩然", "梓涵", "雨桐", "宇航", "思远", "佳怡", "一鸣", "秀英", "建国", "桂兰", "德华", "淑芬"]
@@ -106,11 +107,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=int, default=2000)
     ap.add_argument("--jobs", type=int, default=2, help="processes for NoteAnonymizer.anonymize_many")
+    ap.add_argument("--repeat", type=int, default=2, help="best of N runs")
     args = ap.parse_args(argv)
 
     from privacy.anonymizer import NoteAnonymizer
     from privacy.scanner import LeakScanner
 
+    load0 = os.getloadavg()
     notes, known = make_notes(args.notes)
     mean_len = sum(map(len, notes)) / len(notes)
     rows = []
@@ -120,29 +123,36 @@ def main(argv=None) -> None:
     anon.anonymize(notes[0])
     rows.append(("NoteAnonymizer start-up", time.perf_counter() - t, None))
 
+    leaks = LeakScanner()
     for label, kw, jobs in [("NoteAnonymizer (no record identities)", None, 1),
                             ("NoteAnonymizer (record-aware)", known, 1),
                             (f"NoteAnonymizer (record-aware, n_jobs={args.jobs})", known, args.jobs)]:
-        t = time.perf_counter()
-        out = anon.anonymize_many(notes, kw, n_jobs=jobs)
-        dt = time.perf_counter() - t
-        rows.append((label, dt, len(notes) / dt))
+        best, out = float("inf"), None
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            out = anon.anonymize_many(notes, kw, n_jobs=jobs)
+            best = min(best, time.perf_counter() - t)
+        rows.append((label, best, len(notes) / best))
         if kw is known:
-            leaks = LeakScanner()
             left = sum(1 for o in out if leaks.scan_text(o, free_text=True))
-            rows.append((f"  notes with a validated identifier left ({label[-12:]})", left, None))
+            rows.append(("  notes with a validated identifier left", left, None))
 
     run = baseline()
     run(notes[:5])
-    t = time.perf_counter()
-    run(notes)
-    dt = time.perf_counter() - t
-    rows.append(("Presidio baseline (blank zh + jieba, CN phone, ID regex, AnonymizerEngine)", dt, len(notes) / dt))
+    best = float("inf")
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        run(notes)
+        best = min(best, time.perf_counter() - t)
+    rows.append(("Presidio baseline (blank zh + jieba, CN phone, ID regex, AnonymizerEngine)", best,
+                 len(notes) / best))
 
+    print(f"load average before/after: {load0} / {os.getloadavg()}, CPUs: {os.cpu_count()}")
     print(f"{len(notes)} synthetic notes, mean length {mean_len:.0f} characters\n")
     print(f"{'run':<78}{'seconds':>10}{'notes/s':>10}")
     for label, dt, rate in rows:
-        print(f"{label:<78}{dt:>10.2f}{(f'{rate:,.0f}' if rate else ''):>10}")
+        first = f"{dt:>10}" if isinstance(dt, int) else f"{dt:>10.2f}"
+        print(f"{label:<78}{first}{(f'{rate:,.0f}' if rate else ''):>10}")
     print("\nexample:\n ", notes[0], "\n→", anon.anonymize(notes[0], known[0]))
 
 

@@ -35,6 +35,11 @@ GROUP_COLUMNS = [
 ]
 
 
+UNPLACED = "（未定位）"
+"""Place of a child with no registered residence at the as-of date (no household, permit or registry row)."""
+UNKNOWN = "未知"
+
+
 def build_features(
     pseudo_dir: str | Path,
     as_of_dates: Iterable[dt.date],
@@ -82,6 +87,12 @@ def build_features(
     sql = compile_features(con, spec, home_city=home_city)
     df = fetch_df(con, sql, ("as_of_date", "last_visit_date"))
     df["has_disability"] = df["has_disability"].fillna(False).astype(bool)
+    # A child known to a department (school, clinic) but with no registered residence is kept, not
+    # dropped: placed in the pseudo-community UNPLACED so the bureau sees and can locate them.
+    for col in ("district", "township", "community"):
+        df[col] = df[col].fillna(UNPLACED)
+    for col in ("hukou_type", "urban_rural", "sex"):
+        df[col] = df[col].fillna(UNKNOWN)
     names = feature_names(spec)
     df = df[GROUP_COLUMNS + names]
     df[names] = df[names].astype("float32")

@@ -258,3 +258,44 @@ def label_coverage(
     out = pd.DataFrame(rows, columns=["as_of_date", "group", "value", "cohort_children", "visited_children"])
     out["coverage"] = out["visited_children"] / out["cohort_children"]
     return out.sort_values(["as_of_date", "group", "value"], na_position="last").reset_index(drop=True)
+
+
+def true_outcomes(truth: pd.DataFrame, rows: pd.DataFrame, target: str, label_timespan_days: int = 180) -> pd.Series:
+    """Simulation only: the true outcome of each row's label window, from the simulator's ground truth.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        From :func:`privacy.truth.load_truth`: ``child_token, month, guardianship_state,
+        true_left_behind, guardianship_failure_event`` (one row per child and month).
+    rows : DataFrame
+        ``child_token, as_of_date`` (any index; the result keeps it).
+    target : {"guardianship_risk", "left_behind_risk"}
+        guardianship_risk: a true guardianship failure (state inadequate/absent, or a failure event) in a
+        month of the window; left_behind_risk: the child is truly left behind in a month of the window.
+    label_timespan_days : int
+        The window ``(as_of_date, as_of_date + label_timespan_days]``, in whole months touched.
+
+    Returns
+    -------
+    Series of int8 (0/1), index of ``rows``; children absent from the truth get 0.
+    """
+    if target == "guardianship_risk":
+        flag = (truth["guardianship_state"] >= 2) | truth["guardianship_failure_event"].astype(bool)
+    elif target == "left_behind_risk":
+        flag = truth["true_left_behind"].astype(bool)
+    else:
+        raise ValueError(f"unknown target {target!r}")
+    events = truth.loc[flag, ["child_token", "month"]].copy()
+    events["month"] = pd.to_datetime(events["month"])
+    r = rows[["child_token", "as_of_date"]].copy()
+    r["_row"] = range(len(r))
+    r["as_of_date"] = pd.to_datetime(r["as_of_date"])
+    m = r.merge(events, on="child_token", how="inner")
+    end = m["as_of_date"] + pd.Timedelta(days=label_timespan_days)
+    month_end = m["month"] + pd.offsets.MonthEnd(0)
+    hit = (month_end > m["as_of_date"]) & (m["month"] <= end)
+    out = pd.Series(0, index=range(len(r)), dtype="int8")
+    out.iloc[m.loc[hit, "_row"].unique()] = 1
+    out.index = rows.index
+    return out

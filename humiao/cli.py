@@ -18,7 +18,17 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from humiao.config import load_config
+from humiao import config as _config
+
+
+def load_config(path: Path | None):
+    """Load the configuration; an explicit --config is exported as HUMIAO_CONFIG so that every later
+    load (Dagster resources, the IO manager) reads the same file."""
+    import os
+
+    if path is not None:
+        os.environ["HUMIAO_CONFIG"] = str(Path(path).resolve())
+    return _config.load_config(path)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="护苗 humiao — risk early warning for children in difficulty")
 console = Console(stderr=True)

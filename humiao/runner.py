@@ -40,7 +40,7 @@ def simulate_city(cfg: Config, *, children: int | None = None, months: int | Non
         m = json.loads(manifest_path.read_text(encoding="utf-8"))
         same = (m.get("seed"), m.get("children"), m.get("months"), m.get("end_month")) == (
             seed, children, months, sim.end_month)
-        if same and m.get("config_hash") == simulator.config_hash() and not force:
+        if same and m.get("config_hash") == simulator.config_hash(simulator.SimulatorConfig()) and not force:
             m.update(out_dir=str(out_dir), reused=True)
             return m
     elif out_dir.exists() and any(p.is_file() for p in out_dir.rglob("*")):
@@ -83,9 +83,9 @@ def run_pipeline(cfg: Config, *, simulate_if_missing: bool = True, console=None)
 
 def ingest_folder_from_config(cfg: Config, input_dir: Path) -> dict:
     """`humiao ingest`: pseudonymize one folder into the configured work_dir; returns the report."""
-    from pipelines.run import ingest_from_config
+    from humiao.stages import run_ingest
 
-    return ingest_from_config(cfg, Path(input_dir))
+    return run_ingest(cfg, Path(input_dir), force=True)
 
 
 def build_scanner(cfg: Config, *, with_known: bool = True):
@@ -94,7 +94,7 @@ def build_scanner(cfg: Config, *, with_known: bool = True):
 
     known = None
     if with_known:
-        from pipelines.run import load_known_identities
+        from humiao.stages import load_known_identities
 
         known = load_known_identities(cfg)
     return LeakScanner(known=known)

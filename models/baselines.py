@@ -35,7 +35,14 @@ from sklearn.isotonic import IsotonicRegression
 REGISTRY_SEVERITY: tuple[str, ...] = ("孤儿", "事实无人抚养儿童", "重病重残儿童", "留守儿童", "低保家庭儿童")
 OTHER_REGISTERED_SCORE = 1  # any other registered category (其他困境儿童 …)
 
-_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
+_OPS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def _check_X(X, columns: Sequence[str] = ()) -> pd.DataFrame:

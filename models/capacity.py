@@ -115,7 +115,9 @@ def active_registry_counts(features: pd.DataFrame, communities: Iterable[str] | 
     missing = {"community", "registry_category"} - set(features.columns)
     if missing:
         raise ValueError(f"features lack columns {sorted(missing)}")
-    registered = features["registry_category"].notna() & (features["registry_category"].astype("string") != "")
+    registered = features["registry_category"].notna() & (
+        features["registry_category"].astype("string") != ""
+    )
     counts = registered.groupby(features["community"].astype(str), observed=True).sum().astype("int64")
     if communities is not None:
         counts = counts.reindex(sorted(set(counts.index) | set(communities)), fill_value=0)
@@ -160,13 +162,17 @@ def capacity_table(
                     "as_of_date": as_of,
                     "community": counts.index,
                     "active_registry_children": counts.to_numpy(),
-                    "directors": directors_per_community(counts, children_per_director=children_per_director).to_numpy(),
+                    "directors": directors_per_community(
+                        counts, children_per_director=children_per_director
+                    ).to_numpy(),
                     "capacity": cap.to_numpy(),
                 }
             )
         )
     if not parts:
-        return pd.DataFrame(columns=["as_of_date", "community", "active_registry_children", "directors", "capacity"])
+        return pd.DataFrame(
+            columns=["as_of_date", "community", "active_registry_children", "directors", "capacity"]
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -175,7 +181,9 @@ def capacity_for_date(table: pd.DataFrame, as_of_date) -> pd.Series:
     rows = table[pd.to_datetime(table["as_of_date"]) == pd.Timestamp(as_of_date)]
     if rows.empty:
         raise ValueError(f"no capacity for as-of date {as_of_date}")
-    return pd.Series(rows["capacity"].to_numpy(dtype="int64"), index=rows["community"].astype(str), name="capacity")
+    return pd.Series(
+        rows["capacity"].to_numpy(dtype="int64"), index=rows["community"].astype(str), name="capacity"
+    )
 
 
 def total_capacity(capacity: Mapping[str, int] | pd.Series) -> int:

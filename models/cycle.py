@@ -88,7 +88,9 @@ def run_target_cycle(
 
     nested = mlflow.active_run() is not None
     tracking.log_split_runs(result, tags=tags) if nested else None
-    with mlflow.start_run(run_name=f"{target}/model", nested=nested, tags={k: str(v) for k, v in (tags or {}).items()}):
+    with mlflow.start_run(
+        run_name=f"{target}/model", nested=nested, tags={k: str(v) for k, v in (tags or {}).items()}
+    ):
         if not nested:
             tracking.log_split_runs(result, tags=tags)
         mlflow.set_tags({"target": target, "kind": "model", "simulation": str(simulation)})
@@ -97,7 +99,9 @@ def run_target_cycle(
         name = tracking.model_name(target)
         approval = None
         if auto_approve:
-            approval = tracking.approve(name, version, by=AUTO_APPROVER, note="simulated input: approved automatically")
+            approval = tracking.approve(
+                name, version, by=AUTO_APPROVER, note="simulated input: approved automatically"
+            )
         ev = evaluate_target(
             result, matrix, feature_dictionary, capacity, model_name=name, model_version=version,
             mlflow_run_id=run_id, approval=approval, **kwargs,

@@ -107,7 +107,7 @@ def _pr_at_k(y, rank, test: pd.DataFrame, cap: pd.Series, factors, pcts, seed: i
         out.append(
             {
                 "k_per_community_factor": float(f),
-                "k_total": int(np.minimum(cap_f.reindex(test["community"].astype(str).unique()), np.inf).sum()),
+                "k_total": int(cap_f.reindex(test["community"].astype(str).unique()).sum()),
                 "precision": M.precision_at_k_per_community(y, rank, test["community"], cap_f, seed=seed),
                 "recall": M.recall_at_k_per_community(y, rank, test["community"], cap_f, seed=seed),
             }
@@ -116,7 +116,14 @@ def _pr_at_k(y, rank, test: pd.DataFrame, cap: pd.Series, factors, pcts, seed: i
     for p in pcts:
         k = M.k_for_pct(n, p)
         prec = M.precision_at_pct(y, rank, pct=p, seed=seed)
-        out.append({"k_total": int(k), "pct": float(p), "precision": prec, "recall": prec * k / pos if pos else math.nan})
+        out.append(
+            {
+                "k_total": int(k),
+                "pct": float(p),
+                "precision": prec,
+                "recall": prec * k / pos if pos else math.nan,
+            }
+        )
     return out
 
 
@@ -229,7 +236,9 @@ def evaluate_target(
         b.fit(train, y_train)
         scored[name] = _baseline_scores(b, test)
     if chk.missing_features_:
-        notes.append(f"checklist: {len(chk.missing_features_)} indicator features absent, scored 0: {chk.missing_features_}")
+        notes.append(
+            f"checklist: {len(chk.missing_features_)} indicator features absent, scored 0: {chk.missing_features_}"
+        )
 
     blocks = {name: _block(y_test, p, r, test, cap, n_boot, seed, ties) for name, (p, r) in scored.items()}
     beats = {}
@@ -278,7 +287,9 @@ def evaluate_target(
         if y_true_t.isna().any():
             raise ValueError("truth lacks outcomes for some test rows")
         yt = y_true_t.astype("float64").to_numpy()
-        truth_metrics = {name: _block(yt, p, r, test, cap, n_boot, seed, ties) for name, (p, r) in scored.items()}
+        truth_metrics = {
+            name: _block(yt, p, r, test, cap, n_boot, seed, ties) for name, (p, r) in scored.items()
+        }
         fairness_truth = fairness_audit(
             yt, selected, attrs, attribute_names=fairness_attributes, reference_groups=reference_groups,
             child_ids=test["child_token"], n_boot=n_boot, seed=seed,

@@ -42,7 +42,7 @@ def format_value(v: float):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
     v = float(v)
-    return int(round(v)) if abs(v - round(v)) < 1e-6 else round(v, 1)
+    return round(v) if abs(v - round(v)) < 1e-6 else round(v, 1)
 
 
 def reason_phrase(

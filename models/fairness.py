@@ -33,6 +33,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -83,27 +84,27 @@ def _prevalence(y_true, y_pred) -> float:
 
 
 def _tpr(y_true, y_pred) -> float:
-    tp, fp, fn, tn = _counts(y_true, y_pred)
+    tp, fp, fn, tn = _counts(y_true, y_pred)  # noqa: RUF059
     return _safe(tp, tp + fn)
 
 
 def _fnr(y_true, y_pred) -> float:
-    tp, fp, fn, tn = _counts(y_true, y_pred)
+    tp, fp, fn, tn = _counts(y_true, y_pred)  # noqa: RUF059
     return _safe(fn, tp + fn)
 
 
 def _for(y_true, y_pred) -> float:
-    tp, fp, fn, tn = _counts(y_true, y_pred)
+    tp, fp, fn, tn = _counts(y_true, y_pred)  # noqa: RUF059
     return _safe(fn, fn + tn)
 
 
 def _fpr(y_true, y_pred) -> float:
-    tp, fp, fn, tn = _counts(y_true, y_pred)
+    tp, fp, fn, tn = _counts(y_true, y_pred)  # noqa: RUF059
     return _safe(fp, fp + tn)
 
 
 def _precision(y_true, y_pred) -> float:
-    tp, fp, fn, tn = _counts(y_true, y_pred)
+    tp, fp, fn, tn = _counts(y_true, y_pred)  # noqa: RUF059
     return _safe(tp, tp + fp)
 
 
@@ -179,13 +180,10 @@ def _tpr_disparity_ci(
             tpr = tp / pos
             reps[b] = tpr / tpr[ref]
     reps[~np.isfinite(reps)] = np.nan
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lo = np.nanpercentile(reps, 2.5, axis=0)
-            hi = np.nanpercentile(reps, 97.5, axis=0)
+    with warnings.catch_warnings():  # all-NaN columns (a group without positives) give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo = np.nanpercentile(reps, 2.5, axis=0)
+        hi = np.nanpercentile(reps, 97.5, axis=0)
     return np.column_stack([lo, hi])
 
 
@@ -265,11 +263,17 @@ def fairness_audit(
                     "reference_group": ref,
                     "n": int(m["n"]),
                     "n_positive": int(m["n_positive"]),
-                    **{k: float(m[k]) for k in ("prevalence", "tpr", "fnr", "for", "fpr", "precision", "ppr", "pprev")},
+                    **{
+                        k: float(m[k])
+                        for k in ("prevalence", "tpr", "fnr", "for", "fpr", "precision", "ppr", "pprev")
+                    },
                     "tpr_disparity": _ratio(m["tpr"], r["tpr"]),
                     "tpr_disparity_ci95": [lo, hi],
                     "flag": bool(flag),
-                    **{f"{k}_disparity": _ratio(m[k], r[k]) for k in ("fnr", "for", "fpr", "precision", "ppr", "pprev")},
+                    **{
+                        f"{k}_disparity": _ratio(m[k], r[k])
+                        for k in ("fnr", "for", "fpr", "precision", "ppr", "pprev")
+                    },
                     "small_cell": bool(m["n"] < SMALL_CELL),
                 }
             )

@@ -133,7 +133,9 @@ def _capacity_per_row(communities: np.ndarray, capacity: Mapping[str, int] | pd.
     k = cap.reindex(pd.Index(communities)).to_numpy(dtype="float64", na_value=np.nan)
     if np.isnan(k).any():
         missing = sorted(set(pd.Index(communities)[np.isnan(k)].astype(str)))
-        raise ValueError(f"capacity is missing for communities: {missing[:10]}{' …' if len(missing) > 10 else ''}")
+        raise ValueError(
+            f"capacity is missing for communities: {missing[:10]}{' …' if len(missing) > 10 else ''}"
+        )
     if (k < 0).any():
         raise ValueError("capacity must be >= 0")
     return k
@@ -225,7 +227,7 @@ def select_top_k(
     """
     s = _as_scores(scores)
     comm = pd.Series(communities).astype("string").fillna("<NA>").to_numpy()
-    codes, uniques = pd.factorize(comm)
+    codes, _ = pd.factorize(comm)
     if ties != "stochastic" and y_true is None:
         raise ValueError("ties='best'/'worst' need y_true")
     y = _as_labels(y_true) if y_true is not None else np.zeros(len(s))
@@ -258,7 +260,9 @@ def _plan(scores: np.ndarray, codes: np.ndarray, tie_key: np.ndarray, k_row: np.
     return _ListPlan(order=order, group_start=group_start, k=None if k_row is None else k_row[order])
 
 
-def _list_hits(plan: _ListPlan, y: np.ndarray, w: np.ndarray, k_total: float | None = None) -> tuple[float, float]:
+def _list_hits(
+    plan: _ListPlan, y: np.ndarray, w: np.ndarray, k_total: float | None = None
+) -> tuple[float, float]:
     """Weighted (hits, number selected) of a list; each row counts ``w`` times (bootstrap)."""
     ws = w[plan.order]
     ys = y[plan.order]
@@ -303,12 +307,13 @@ def _ece_bins(proba: np.ndarray, n_bins: int) -> np.ndarray:
     return np.clip(np.floor(proba * n_bins).astype(np.int64), 0, n_bins - 1)
 
 
-def _brier_ece(proba: np.ndarray, y: np.ndarray, w: np.ndarray, bins: np.ndarray, n_bins: int) -> tuple[float, float]:
+def _brier_ece(
+    proba: np.ndarray, y: np.ndarray, w: np.ndarray, bins: np.ndarray, n_bins: int
+) -> tuple[float, float]:
     tot = w.sum()
     if tot <= 0:
         return math.nan, math.nan
     brier = float(w @ (proba - y) ** 2 / tot)
-    wb = np.bincount(bins, weights=w, minlength=n_bins)
     pb = np.bincount(bins, weights=w * proba, minlength=n_bins)
     yb = np.bincount(bins, weights=w * y, minlength=n_bins)
     ece = float(np.abs(pb - yb).sum() / tot)  # sum_b (W_b/W) |mean_p_b - mean_y_b|
@@ -380,7 +385,9 @@ def k_for_pct(n: float, pct: float) -> int:
     return max(1, math.ceil(pct / 100.0 * n - 1e-9)) if n > 0 else 0
 
 
-def precision_at_pct(y_true, scores, *, pct: float = 5.0, ties: str = "stochastic", seed: int = DEFAULT_SEED) -> float:
+def precision_at_pct(
+    y_true, scores, *, pct: float = 5.0, ties: str = "stochastic", seed: int = DEFAULT_SEED
+) -> float:
     """``precision@<pct>_pct``: precision of the city-wide top ``ceil(pct% × n)`` rows.
 
     Parameters
@@ -580,12 +587,10 @@ def evaluate_scores(
             w = draw[row_child].astype("float64")
             m = compute(w, ties, k_pct)
             reps[b] = [m[name] for name in METRIC_NAMES]
-        with np.errstate(all="ignore"):
-            lo = np.nanpercentile(reps, 2.5, axis=0) if np.isfinite(reps).any() else None
-            hi = np.nanpercentile(reps, 97.5, axis=0) if np.isfinite(reps).any() else None
         for j, name in enumerate(METRIC_NAMES):
-            if lo is not None and np.isfinite(reps[:, j]).any():
-                out[name]["ci95"] = [float(lo[j]), float(hi[j])]
+            col = reps[:, j][np.isfinite(reps[:, j])]
+            if len(col):
+                out[name]["ci95"] = [float(np.percentile(col, 2.5)), float(np.percentile(col, 97.5))]
     return out
 
 

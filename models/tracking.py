@@ -81,7 +81,9 @@ def configure(tracking_uri: str, artifact_root: Path | str, experiment: str) -> 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     exp = mlflow.get_experiment_by_name(experiment)
-    exp_id = exp.experiment_id if exp else mlflow.create_experiment(experiment, artifact_location=root.as_uri())
+    exp_id = (
+        exp.experiment_id if exp else mlflow.create_experiment(experiment, artifact_location=root.as_uri())
+    )
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
 
@@ -130,7 +132,9 @@ def log_split_runs(result: TrainResult, *, tags: Mapping | None = None) -> list[
     ids = []
     sm = result.split_metrics
     for si, split in enumerate(result.splits):
-        with mlflow.start_run(run_name=f"{result.target}/split {si}", nested=True, tags=_str_tags(tags)) as run:
+        with mlflow.start_run(
+            run_name=f"{result.target}/split {si}", nested=True, tags=_str_tags(tags)
+        ) as run:
             mlflow.set_tags({"target": result.target, "kind": "split", "split_index": str(si)})
             mlflow.log_params(
                 {
@@ -307,7 +311,9 @@ def log_evaluation(evaluation: Mapping, *, tables: Mapping[str, pd.DataFrame] | 
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "evaluation.json").write_text(json.dumps(evaluation, ensure_ascii=False, indent=1), encoding="utf-8")
+        (folder / "evaluation.json").write_text(
+            json.dumps(evaluation, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
         M.to_table(evaluation["metrics"]).to_csv(folder / "metrics.csv", index=False)
         pd.DataFrame(evaluation["fairness"]).to_csv(folder / "fairness.csv", index=False)
         pd.DataFrame(
@@ -353,7 +359,12 @@ def approve(model_name: str, version: str | int, *, by: str = "", note: str = ""
     at = datetime.now(UTC).isoformat(timespec="seconds")
     client.set_registered_model_alias(model_name, CHAMPION, version)
     client.set_registered_model_tag(model_name, _HISTORY_TAG, json.dumps(history))
-    for k, v in {"approval_status": "approved", "approved_by": by, "approved_at": at, "approval_note": note}.items():
+    for k, v in {
+        "approval_status": "approved",
+        "approved_by": by,
+        "approved_at": at,
+        "approval_note": note,
+    }.items():
         client.set_model_version_tag(model_name, version, k, v)
     return {"status": "approved", "by": by, "at": at, "note": note}
 

@@ -58,7 +58,12 @@ from models import metrics as M
 from models.capacity import capacity_for_date
 
 #: Default risk levels over city-wide ventiles (DESIGN §7); configuration may pass others.
-DEFAULT_LEVELS: dict[str, tuple[int, int]] = {"极危": (19, 20), "高危": (16, 18), "中危": (11, 15), "低危": (1, 10)}
+DEFAULT_LEVELS: dict[str, tuple[int, int]] = {
+    "极危": (19, 20),
+    "高危": (16, 18),
+    "中危": (11, 15),
+    "低危": (1, 10),
+}
 
 #: Columns of a training matrix that are never features.
 ID_COLUMNS = ("child_token", "as_of_date", "community", "township", "district")
@@ -499,7 +504,9 @@ def fit_model(
     )
     booster = lgb.train(params, ds, num_boost_round=int(config.get("num_boost_round", 200)))
     raw_cal = booster.predict(to_float32(cal_rows, feature_names), num_threads=2)
-    cal = fit_calibrator(raw_cal, y_cal, min_positives_isotonic=min_positives_isotonic, fit_as_of_dates=cal_dates)
+    cal = fit_calibrator(
+        raw_cal, y_cal, min_positives_isotonic=min_positives_isotonic, fit_as_of_dates=cal_dates
+    )
     return FittedModel(
         booster=booster,
         calibrator=cal,
@@ -632,7 +639,13 @@ def train_target(
             )
             raw = fm.raw_score(test)
             block = M.evaluate_scores(
-                y_test, fm.calibrator.transform(raw), test["community"], cap, rank_score=raw, n_boot=0, seed=seed
+                y_test,
+                fm.calibrator.transform(raw),
+                test["community"],
+                cap,
+                rank_score=raw,
+                n_boot=0,
+                seed=seed,
             )
             rows.append(
                 {"config_index": ci, "split_index": si, "test_as_of_date": split.test_as_of_date}

@@ -1,6 +1,5 @@
 """One IO manager for every stage (DESIGN.md §3): DataFrames as Parquet, documents as JSON."""
 
-from __future__ import annotations
 
 import json
 from pathlib import Path

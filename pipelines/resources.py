@@ -1,7 +1,6 @@
 """Dagster resources: the configuration, the keys, MLflow. Switched per environment by one variable
 (``HUMIAO_ENV``, read by the config loader)."""
 
-from __future__ import annotations
 
 from functools import cached_property
 
@@ -18,6 +17,14 @@ class HumiaoConfig(dg.ConfigurableResource):
     @cached_property
     def cfg(self) -> Config:
         return load_config(self.config_file)
+
+    @cached_property
+    def scanner(self):
+        """The leak scanner with the identities of the last ingest (encrypted index, scanner-only)."""
+        from humiao.stages import load_known_identities
+        from privacy.scanner import LeakScanner
+
+        return LeakScanner(known=load_known_identities(self.cfg))
 
 
 class PrivacyKeys(dg.ConfigurableResource):

@@ -15,7 +15,7 @@ Presidio docs: "Analyzer engine", "Customizing the NLP model", "Recognizer regis
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
@@ -31,7 +31,7 @@ _SHARED: dict = {}
 
 
 def build_analyzer(
-    nlp_engine: Optional[ChineseNlpEngine] = None,
+    nlp_engine: ChineseNlpEngine | None = None,
     extra_recognizers: Iterable[EntityRecognizer] = (),
     default_score_threshold: float = 0.0,
 ) -> AnalyzerEngine:

@@ -12,9 +12,9 @@ import os
 import re
 import tempfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from privacy.identifiers import LANDLINE, MOBILE, SERVICE, normalize_phone, normalize_text, validate_ric
 
@@ -63,6 +63,14 @@ def normalize_phone_value(value: object) -> str | None:
     return digits if len(digits) >= 8 else None
 
 
+_NORMALIZERS = {
+    "names": lambda v: (normalize_name(v) or None) if isinstance(v, str) else None,
+    "id_numbers": normalize_id_number,
+    "phones": normalize_phone_value,
+    "addresses": lambda v: (normalize_address(v) or None) if isinstance(v, str) else None,
+}
+
+
 @dataclass
 class KnownIdentities:
     """Sets of normalized personal values seen in the raw input.
@@ -79,14 +87,8 @@ class KnownIdentities:
     phones: set = field(default_factory=set)
     addresses: set = field(default_factory=set)
 
-    _NORMALIZERS = {
-        "names": lambda v: (normalize_name(v) or None) if isinstance(v, str) else None,
-        "id_numbers": normalize_id_number,
-        "phones": normalize_phone_value,
-        "addresses": lambda v: (normalize_address(v) or None) if isinstance(v, str) else None,
-    }
 
-    def add(self, kind: str, values: Iterable) -> "KnownIdentities":
+    def add(self, kind: str, values: Iterable) -> KnownIdentities:
         """Normalize and add ``values`` of one ``kind``; None/NaN/empty/invalid values are skipped.
 
         Parameters
@@ -107,7 +109,7 @@ class KnownIdentities:
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        norm = self._NORMALIZERS[kind]
+        norm = _NORMALIZERS[kind]
         target: set = getattr(self, kind)
         for v in dict.fromkeys(values):
             n = norm(v)
@@ -115,7 +117,7 @@ class KnownIdentities:
                 target.add(n)
         return self
 
-    def merge(self, other: "KnownIdentities") -> "KnownIdentities":
+    def merge(self, other: KnownIdentities) -> KnownIdentities:
         """Add every value of ``other`` to ``self`` (in place); returns ``self``."""
         for kind in KINDS:
             getattr(self, kind).update(getattr(other, kind))
@@ -162,7 +164,7 @@ class KnownIdentities:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, fernet_key: bytes) -> "KnownIdentities":
+    def load(cls, path: str | os.PathLike, fernet_key: bytes) -> KnownIdentities:
         """Read identities written by :meth:`save`.
 
         Raises

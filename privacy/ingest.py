@@ -781,6 +781,12 @@ class IngestSession:
                 texts = s.astype(object).where(s.notna(), None)
                 sub = pd.DataFrame({name: texts.to_numpy()})
                 findings = scanner.scan_dataframe(sub, location=p.rel, free_text_columns=(name,))
+                undeclared += [  # a finding in the column NAME (row None) is never a note
+                    {"file": p.rel, "column": name, "entity_type": f.entity_type, "masked": f.masked, "row": None}
+                    for f in findings
+                    if f.row is None
+                ]
+                findings = [f for f in findings if f.row is not None]
                 rows = sorted({int(f.row) for f in findings})
                 if rows:
                     new = texts.to_numpy().copy()
@@ -804,7 +810,7 @@ class IngestSession:
             uniq_text = [u if isinstance(u, str) else _cell_str(u) for u in uniques]
             sub = pd.DataFrame({name: uniq_text})
             for f in scanner.scan_dataframe(sub, location=p.rel, free_text_columns=()):
-                pos = first_pos.get(int(f.row), None)
+                pos = first_pos.get(int(f.row), None) if f.row is not None else None
                 undeclared.append(
                     {
                         "file": p.rel,

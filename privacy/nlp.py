@@ -35,8 +35,8 @@ import bisect
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Iterable, Iterator, List, Optional, Tuple
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
@@ -180,7 +180,7 @@ class ChineseNlpEngine(NlpEngine):
         return art
 
     def process_batch(self, texts: Iterable[str], language: str, batch_size: int = 1,
-                      n_process: int = 1, **kwargs) -> Iterator[Tuple[str, NlpArtifacts]]:
+                      n_process: int = 1, **kwargs) -> Iterator[tuple[str, NlpArtifacts]]:
         """Artifacts for each text (sequentially; parallelism is the caller's choice)."""
         for text in texts:
             text = str(text)
@@ -194,11 +194,11 @@ class ChineseNlpEngine(NlpEngine):
         """True when every character is punctuation or white space."""
         return _is_punct(word)
 
-    def get_supported_entities(self) -> List[str]:
+    def get_supported_entities(self) -> list[str]:
         """No NER in this engine."""
         return []
 
-    def get_supported_languages(self) -> List[str]:
+    def get_supported_languages(self) -> list[str]:
         """Only "zh"."""
         return [LANGUAGE]
 
@@ -321,15 +321,16 @@ class ChineseContextEnhancer(LemmaContextAwareEnhancer):
             haystack = "\x00".join(words)
             word = next((w for w in rec.context if w.lower() in haystack), "")
             if word:
-                result.score = min(max(result.score + self.context_similarity_factor,
-                                       self.min_score_with_context_similarity), self.MAX_SCORE)
+                # rounded: 0.3 + 0.35 is 0.6499999999999999 in binary floating point
+                result.score = round(min(max(result.score + self.context_similarity_factor,
+                                             self.min_score_with_context_similarity), self.MAX_SCORE), 6)
                 if result.analysis_explanation is not None:
                     result.analysis_explanation.set_supportive_context_word(word)
                     result.analysis_explanation.set_improved_score(result.score)
         return raw_results
 
-    def _surrounding(self, text: str, nlp_artifacts: NlpArtifacts, start: int, end: int) -> List[str]:
-        words: List[str] = []
+    def _surrounding(self, text: str, nlp_artifacts: NlpArtifacts, start: int, end: int) -> list[str]:
+        words: list[str] = []
         lemmas = nlp_artifacts.lemmas or []
         idx = nlp_artifacts.tokens_indices or []
         if lemmas and len(idx) == len(lemmas):

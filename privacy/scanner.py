@@ -36,9 +36,9 @@ import os
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
 
 import numpy as np
 import pandas as pd
@@ -70,8 +70,8 @@ class Finding:
     """
 
     location: str
-    column: Optional[str]
-    row: Optional[int]
+    column: str | None
+    row: int | None
     entity_type: str
     masked: str
 
@@ -100,15 +100,12 @@ _B = "0-9A-Za-z._"
 _CANDIDATE = re.compile(
     rf"(?<![{_B}+])(?:\+|00)?\(?[0-9][0-9Xx]*(?:(?:[ \-]|\)[ \-]?)[0-9][0-9Xx]*)*(?![{_B}])"
 )
-_STUDENT = re.compile(rf"(?<![{_B}])[GLJ]([0-9]{{17}}[0-9X])(?![{_B}])")
+_STUDENT = re.compile(rf"(?<![{_B}])[GL]([0-9]{{17}}[0-9X])(?![{_B}])")
 _SEP = re.compile(r"[ \-()]+")
-_GROUPED = [  # written forms in which separated groups make one number
-    re.compile(r"(?:\+?86|0086)?1[3-9]\d\d{4}\d{4}"),  # mobile 3-4-4 (checked on the digits)
-]
 _GROUP_SHAPES = {
     (3, 4, 4): "PHONE", (2, 3, 4, 4): "PHONE", (4, 3, 4, 4): "PHONE",  # mobile, 86/0086 + mobile
     (3, 8): "PHONE", (4, 8): "PHONE", (4, 7): "PHONE", (3, 7): "PHONE",  # landline area-subscriber
-    (4, 4, 4): "PHONE", (3, 4, 4, 1): None,
+    (4, 4, 4): "PHONE",
     (6, 8, 4): "ID", (6, 4, 4, 4): "ID",
     (4, 4, 4, 4): "CARD", (4, 4, 4, 4, 1): "CARD", (4, 4, 4, 4, 2): "CARD", (4, 4, 4, 4, 3): "CARD",
     (6, 13): "CARD", (6, 12): "CARD",
@@ -116,7 +113,7 @@ _GROUP_SHAPES = {
 _CARD_MII = frozenset("234569")
 
 
-def classify_digits(d: str) -> Optional[str]:
+def classify_digits(d: str) -> str | None:
     """Entity of a continuous digit string (upper-case X allowed at ID check positions), or None."""
     n = len(d)
     if n == 20 and d[18] in "1234567" and d[19] in "1234" and validate_ric(d[:18]).valid:
@@ -149,29 +146,44 @@ def _classify_candidate(s: str, start: int):
         d = body.upper()
         ent = classify_digits(d)
         if ent is None and (d.startswith("86") or d.startswith("0086")):
-            ent = "PHONE_NUMBER" if classify_digits(d[2:] if d.startswith("86") else d[4:]) == "PHONE_NUMBER" else None
+            rest = d[2:] if d.startswith("86") else d[4:]
+            ent = "PHONE_NUMBER" if classify_digits(rest) == "PHONE_NUMBER" else None
         if ent:
             yield ent, start, start + len(s)
         return
     parts = [(m.start(), m.end()) for m in re.finditer(r"[0-9Xx]+", body)]
-    shape = tuple(e - b for b, e in parts)
-    digits = "".join(body[b:e] for b, e in parts).upper()
-    kind = _GROUP_SHAPES.get(shape)
-    whole = None
+    i = 0
+    while i < len(parts):
+        for w in (5, 4, 3, 2, 1):  # the longest written form starting at group i, else the group alone
+            window = parts[i:i + w]
+            if len(window) < w:
+                continue
+            ent = _classify_groups(body, window, plus and i == 0)
+            if ent:
+                b, e = window[0][0], window[-1][1]
+                yield ent, (start if plus and i == 0 else offset + b), offset + e
+                i += w
+                break
+        else:
+            i += 1
+
+
+def _classify_groups(body: str, window: list, plus: bool) -> str | None:
+    """Entity of consecutive digit groups written in one of the known forms (or of one group)."""
+    if len(window) == 1:
+        b, e = window[0]
+        return classify_digits(body[b:e].upper())
+    kind = _GROUP_SHAPES.get(tuple(e - b for b, e in window))
+    if kind is None:
+        return None
+    digits = "".join(body[b:e] for b, e in window).upper()
     if kind == "PHONE":
-        if normalize_phone(("+" if plus else "") + body).kind in (MOBILE, LANDLINE):
-            whole = "PHONE_NUMBER"
-    elif kind == "ID":
-        whole = "CN_RIC" if validate_ric(digits).valid else None
-    elif kind == "CARD":
-        whole = "CN_BANK_CARD" if digits[0] in _CARD_MII and luhn_valid(digits) and not validate_ric(digits).valid else None
-    if whole:
-        yield whole, start, start + len(s)
-        return
-    for b, e in parts:  # each group on its own (dates and amounts stay apart)
-        ent = classify_digits(body[b:e].upper())
-        if ent:
-            yield ent, offset + b, offset + e
+        text = ("+" if plus else "") + body[window[0][0]:window[-1][1]]
+        return "PHONE_NUMBER" if normalize_phone(text).kind in (MOBILE, LANDLINE) else None
+    if kind == "ID":
+        return "CN_RIC" if validate_ric(digits).valid else None
+    ok = digits.isdigit() and digits[0] in _CARD_MII and luhn_valid(digits) and not validate_ric(digits).valid
+    return "CN_BANK_CARD" if ok else None
 
 
 def find_identifiers(norm: str) -> list[tuple[str, int, int]]:
@@ -214,13 +226,10 @@ class LeakScanner:
         Files skipped by the last :meth:`scan_path` / :meth:`scan_paths` call (binary, unreadable).
     """
 
-    TEXT_SUFFIXES = frozenset(".txt .log .md .markdown .rst .html .htm .xml .ini .cfg .toml .sql .py "
-                              ".j2 .tsv .out .err .csv .yaml .yml .json .jsonl .ndjson".split())
-    BINARY_SUFFIXES = frozenset(".pkl .pickle .joblib .npy .npz .png .jpg .jpeg .gif .pdf .zip .gz .bz2 "
-                                ".xz .7z .tar .whl .so .pyc .ubj .onnx .pt .bin .lgb .xls .ico .woff "
-                                ".woff2 .ttf .otf .svgz .feather .arrow .duckdb".split())
+    TEXT_SUFFIXES = frozenset([".txt", ".log", ".md", ".markdown", ".rst", ".html", ".htm", ".xml", ".ini", ".cfg", ".toml", ".sql", ".py", ".j2", ".tsv", ".out", ".err", ".csv", ".yaml", ".yml", ".json", ".jsonl", ".ndjson"])
+    BINARY_SUFFIXES = frozenset([".pkl", ".pickle", ".joblib", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".zip", ".gz", ".bz2", ".xz", ".7z", ".tar", ".whl", ".so", ".pyc", ".ubj", ".onnx", ".pt", ".bin", ".lgb", ".xls", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".svgz", ".feather", ".arrow", ".duckdb"])
 
-    def __init__(self, known: Optional[KnownIdentities] = None, skip_words: Iterable[str] = ()):
+    def __init__(self, known: KnownIdentities | None = None, skip_words: Iterable[str] = ()):
         import ahocorasick
 
         self.skip_words = frozenset(normalize_name(w) for w in skip_words if isinstance(w, str))
@@ -270,7 +279,7 @@ class LeakScanner:
     def _digit_bounded(s: str, start: int, end: int, entity: str) -> bool:
         before = s[start - 1] if start > 0 else ""
         after = s[end] if end < len(s) else ""
-        if after.isdigit() or after.isascii() and after.isalpha() and entity == "PHONE_NUMBER":
+        if after.isdigit() or (after.isascii() and after.isalpha() and entity == "PHONE_NUMBER"):
             return False
         if before.isdigit():
             return entity == "PHONE_NUMBER" and s[max(0, start - 2):start] == "86"
@@ -286,7 +295,7 @@ class LeakScanner:
             out.append(f)
         return out
 
-    def scan_text(self, text: Optional[str], *, free_text: bool = False) -> list[tuple[str, int, int]]:
+    def scan_text(self, text: str | None, *, free_text: bool = False) -> list[tuple[str, int, int]]:
         """Personal information in one string.
 
         Parameters
@@ -392,11 +401,17 @@ class LeakScanner:
             keep = np.isfinite(u) & (np.abs(u) >= 1e9) & (np.floor(u) == u)
             if pd.api.types.is_integer_dtype(dtype):
                 vals = np.asarray(uniques)
-                strings = [str(int(v)) if k else "" for v, k in zip(vals, keep)]
+                strings = [str(int(v)) if k else "" for v, k in zip(vals, keep, strict=True)]
             else:
-                strings = [str(int(v)) if k else "" for v, k in zip(u, keep)]
+                strings = [str(int(v)) if k else "" for v, k in zip(u, keep, strict=True)]
             return strings, np.asarray(codes, dtype=np.int64)
-        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        try:
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        except TypeError:  # list-valued cells (e.g. reasons as list<str>): scan their JSON text
+            col = col.map(lambda v: json.dumps(v.tolist() if isinstance(v, np.ndarray) else v,
+                                               ensure_ascii=False, default=str)
+                          if isinstance(v, (list, tuple, dict, np.ndarray)) else v)
+            codes, uniques = pd.factorize(col, use_na_sentinel=True)
         strings = []
         for v in uniques:
             if isinstance(v, str):
@@ -477,7 +492,7 @@ class LeakScanner:
                     df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                      sep="\t" if suffix == ".tsv" else ",")
                     return self.scan_dataframe(df, loc)
-                except Exception:  # noqa: BLE001 — a malformed CSV is scanned as text
+                except Exception:
                     return self._scan_lines(text, loc, False)
             if suffix in (".json", ".jsonl", ".ndjson", ".yaml", ".yml"):
                 structured = self._scan_structured(text, loc, suffix, prose)
@@ -491,7 +506,7 @@ class LeakScanner:
             return []
 
     @staticmethod
-    def _decode(data: bytes) -> Optional[str]:
+    def _decode(data: bytes) -> str | None:
         for enc in ("utf-8-sig", "gb18030"):
             try:
                 return data.decode(enc)
@@ -504,7 +519,7 @@ class LeakScanner:
         hits = self._scan_values(lines, free_text)
         return [Finding(loc, None, i, entity, masked) for i, entity, masked in hits]
 
-    def _scan_structured(self, text: str, loc: str, suffix: str, prose: bool) -> Optional[list[Finding]]:
+    def _scan_structured(self, text: str, loc: str, suffix: str, prose: bool) -> list[Finding] | None:
         try:
             if suffix in (".jsonl", ".ndjson"):
                 docs = [(i, json.loads(line)) for i, line in enumerate(text.splitlines()) if line.strip()]
@@ -514,7 +529,7 @@ class LeakScanner:
                 import yaml
 
                 docs = [(None, d) for d in yaml.safe_load_all(text)]
-        except Exception:  # noqa: BLE001 — not parseable: scanned as text by the caller
+        except Exception:
             return None
         paths, values, rows = [], [], []
         for row, doc in docs:
@@ -563,7 +578,7 @@ def _walk(obj, path: str):
         yield path, str(obj)
 
 
-def scan_paths(paths: Iterable[str | os.PathLike], known: Optional[KnownIdentities] = None,
+def scan_paths(paths: Iterable[str | os.PathLike], known: KnownIdentities | None = None,
                skip_words: Iterable[str] = ()) -> list[Finding]:
     """Scan files and directory trees with a new :class:`LeakScanner` (see :meth:`LeakScanner.scan_path`)."""
     if isinstance(paths, (str, os.PathLike)):

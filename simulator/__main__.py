@@ -13,13 +13,17 @@ from .core import simulate
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, simulate, print the row counts; returns the exit code."""
-    ap = argparse.ArgumentParser(prog="python -m simulator", description="Simulate the synthetic city's departmental exports.")
+    ap = argparse.ArgumentParser(
+        prog="python -m simulator", description="Simulate the synthetic city's departmental exports."
+    )
     ap.add_argument("--children", type=int, default=20000, help="children 0-17 in the city (default 20000)")
     ap.add_argument("--months", type=int, default=36, help="months in the exported window (default 36)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--end-month", default="2025-12", help="last simulated month, YYYY-MM (default 2025-12)")
     ap.add_argument("--out", type=Path, default=Path("data/raw"), help="raw zone (default data/raw)")
-    ap.add_argument("--truth", type=Path, default=Path("data/truth"), help="ground truth folder (default data/truth)")
+    ap.add_argument(
+        "--truth", type=Path, default=Path("data/truth"), help="ground truth folder (default data/truth)"
+    )
     a = ap.parse_args(argv)
     t = time.perf_counter()
     try:
@@ -27,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(json.dumps({"seconds": round(time.perf_counter() - t, 1), "rows": m["rows"]}, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {"seconds": round(time.perf_counter() - t, 1), "rows": m["rows"]}, ensure_ascii=False, indent=2
+        )
+    )
     return 0
 
 

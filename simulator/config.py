@@ -81,8 +81,26 @@ class DistrictSpec:
     legacy_codes: tuple[LegacyCode, ...] = ()
 
 
-_OLD_JIANGGAN = ("凯旋街道", "采荷街道", "闸弄口街道", "四季青街道", "笕桥街道", "丁兰街道", "九堡街道", "彭埠街道")
-_OLD_XIACHENG = ("武林街道", "天水街道", "朝晖街道", "潮鸣街道", "长庆街道", "文晖街道", "东新街道", "石桥街道")
+_OLD_JIANGGAN = (
+    "凯旋街道",
+    "采荷街道",
+    "闸弄口街道",
+    "四季青街道",
+    "笕桥街道",
+    "丁兰街道",
+    "九堡街道",
+    "彭埠街道",
+)
+_OLD_XIACHENG = (
+    "武林街道",
+    "天水街道",
+    "朝晖街道",
+    "潮鸣街道",
+    "长庆街道",
+    "文晖街道",
+    "东新街道",
+    "石桥街道",
+)
 
 
 def default_districts() -> tuple[DistrictSpec, ...]:
@@ -94,52 +112,293 @@ def default_districts() -> tuple[DistrictSpec, ...]:
     """
     L = LegacyCode
     return (
-        DistrictSpec("上城区", "330102", 0.1109, "core", 1.00, 0.33, 1.0,
-                     ("湖滨街道", "清波街道", "小营街道", "望江街道", "紫阳街道", "南星街道", *_OLD_JIANGGAN),
-                     (L("330104", "2021-04", _OLD_JIANGGAN),)),
-        DistrictSpec("拱墅区", "330105", 0.0939, "core", 1.00, 0.30, 1.0,
-                     ("米市巷街道", "湖墅街道", "小河街道", "和睦街道", "拱宸桥街道", "大关街道", "上塘街道",
-                      "祥符街道", "康桥街道", "半山街道", *_OLD_XIACHENG),
-                     (L("330103", "2021-04", _OLD_XIACHENG),)),
-        DistrictSpec("西湖区", "330106", 0.0933, "core", 0.92, 0.30, 1.0,
-                     ("北山街道", "西溪街道", "灵隐街道", "翠苑街道", "文新街道", "古荡街道", "留下街道",
-                      "转塘街道", "蒋村街道", "三墩镇", "双浦镇")),
-        DistrictSpec("滨江区", "330108", 0.0422, "core", 1.00, 0.35, 1.0, ("西兴街道", "长河街道", "浦沿街道")),
-        DistrictSpec("萧山区", "330109", 0.1685, "suburban", 0.70, 0.42, 1.0,
-                     ("城厢街道", "北干街道", "蜀山街道", "新塘街道", "宁围街道", "新街街道", "闻堰街道",
-                      "衙前镇", "瓜沥镇", "义桥镇", "所前镇", "戴村镇", "河上镇", "楼塔镇", "进化镇", "临浦镇",
-                      "浦阳镇", "益农镇", "党湾镇"),
-                     (L("330181", "2001-03", (), confirmed=False),)),
-        DistrictSpec("余杭区", "330110", 0.1028, "suburban", 0.75, 0.40, 1.0,
-                     ("余杭街道", "仓前街道", "闲林街道", "五常街道", "中泰街道", "仁和街道", "良渚街道",
-                      "瓶窑镇", "径山镇", "黄湖镇", "鸬鸟镇", "百丈镇"),
-                     (L("330184", "2001-03", (), confirmed=False),)),
-        DistrictSpec("临平区", "330113", 0.0985, "suburban", 0.80, 0.40, 1.0,
-                     ("临平街道", "东湖街道", "南苑街道", "星桥街道", "运河街道", "乔司街道", "崇贤街道", "塘栖镇"),
-                     (L("330184", "2001-03", (), confirmed=False), L("330110", "2021-04"))),
-        DistrictSpec("钱塘区", "330114", 0.0644, "suburban", 0.75, 0.42, 1.0,
-                     ("下沙街道", "白杨街道", "河庄街道", "义蓬街道", "新湾街道", "临江街道", "前进街道"),
-                     (L("330181", "2001-03", ("河庄街道", "义蓬街道", "新湾街道", "临江街道", "前进街道"), confirmed=False),
-                      L("330104", "2021-04", ("下沙街道", "白杨街道")),
-                      L("330109", "2021-04", ("河庄街道", "义蓬街道", "新湾街道", "临江街道", "前进街道")))),
-        DistrictSpec("富阳区", "330111", 0.0697, "outer", 0.55, 0.25, 1.0,
-                     ("富春街道", "春江街道", "东洲街道", "银湖街道", "鹿山街道", "新登镇", "场口镇", "常安镇",
-                      "万市镇", "洞桥镇", "胥口镇", "永昌镇", "里山镇", "渌渚镇", "湖源乡", "上官乡"),
-                     (L("330183", "2015-02", (), confirmed=False),)),
-        DistrictSpec("临安区", "330112", 0.0532, "outer", 0.50, 0.22, 0.85,
-                     ("锦城街道", "锦北街道", "锦南街道", "玲珑街道", "青山湖街道", "於潜镇", "太湖源镇", "天目山镇",
-                      "昌化镇", "河桥镇", "龙岗镇", "清凉峰镇", "岛石镇", "高虹镇", "太阳镇", "湍口镇"),
-                     (L("330185", "2017-09", (), confirmed=False),)),
-        DistrictSpec("桐庐县", "330122", 0.0380, "rural_county", 0.42, 0.15, 0.80,
-                     ("城南街道", "旧县街道", "桐君街道", "凤川街道", "分水镇", "富春江镇", "横村镇", "江南镇",
-                      "百江镇", "瑶琳镇", "钟山乡", "莪山畲族乡", "新合乡", "合村乡")),
-        DistrictSpec("淳安县", "330127", 0.0276, "rural_county", 0.35, 0.10, 0.80,
-                     ("千岛湖镇", "文昌镇", "石林镇", "临岐镇", "威坪镇", "姜家镇", "梓桐镇", "汾口镇", "中洲镇",
-                      "大墅镇", "枫树岭镇", "里商乡", "金峰乡", "富文乡", "左口乡", "屏门乡", "瑶山乡", "王阜乡",
-                      "宋村乡", "鸠坑乡", "浪川乡", "界首乡", "安阳乡")),
-        DistrictSpec("建德市", "330182", 0.0371, "rural_county", 0.45, 0.12, 0.80,
-                     ("新安江街道", "洋溪街道", "更楼街道", "梅城镇", "寿昌镇", "乾潭镇", "杨村桥镇", "下涯镇",
-                      "大洋镇", "三都镇", "大同镇", "李家镇", "航头镇", "大慈岩镇", "莲花镇", "钦堂乡")),
+        DistrictSpec(
+            "上城区",
+            "330102",
+            0.1109,
+            "core",
+            1.00,
+            0.33,
+            1.0,
+            ("湖滨街道", "清波街道", "小营街道", "望江街道", "紫阳街道", "南星街道", *_OLD_JIANGGAN),
+            (L("330104", "2021-04", _OLD_JIANGGAN),),
+        ),
+        DistrictSpec(
+            "拱墅区",
+            "330105",
+            0.0939,
+            "core",
+            1.00,
+            0.30,
+            1.0,
+            (
+                "米市巷街道",
+                "湖墅街道",
+                "小河街道",
+                "和睦街道",
+                "拱宸桥街道",
+                "大关街道",
+                "上塘街道",
+                "祥符街道",
+                "康桥街道",
+                "半山街道",
+                *_OLD_XIACHENG,
+            ),
+            (L("330103", "2021-04", _OLD_XIACHENG),),
+        ),
+        DistrictSpec(
+            "西湖区",
+            "330106",
+            0.0933,
+            "core",
+            0.92,
+            0.30,
+            1.0,
+            (
+                "北山街道",
+                "西溪街道",
+                "灵隐街道",
+                "翠苑街道",
+                "文新街道",
+                "古荡街道",
+                "留下街道",
+                "转塘街道",
+                "蒋村街道",
+                "三墩镇",
+                "双浦镇",
+            ),
+        ),
+        DistrictSpec(
+            "滨江区", "330108", 0.0422, "core", 1.00, 0.35, 1.0, ("西兴街道", "长河街道", "浦沿街道")
+        ),
+        DistrictSpec(
+            "萧山区",
+            "330109",
+            0.1685,
+            "suburban",
+            0.70,
+            0.42,
+            1.0,
+            (
+                "城厢街道",
+                "北干街道",
+                "蜀山街道",
+                "新塘街道",
+                "宁围街道",
+                "新街街道",
+                "闻堰街道",
+                "衙前镇",
+                "瓜沥镇",
+                "义桥镇",
+                "所前镇",
+                "戴村镇",
+                "河上镇",
+                "楼塔镇",
+                "进化镇",
+                "临浦镇",
+                "浦阳镇",
+                "益农镇",
+                "党湾镇",
+            ),
+            (L("330181", "2001-03", (), confirmed=False),),
+        ),
+        DistrictSpec(
+            "余杭区",
+            "330110",
+            0.1028,
+            "suburban",
+            0.75,
+            0.40,
+            1.0,
+            (
+                "余杭街道",
+                "仓前街道",
+                "闲林街道",
+                "五常街道",
+                "中泰街道",
+                "仁和街道",
+                "良渚街道",
+                "瓶窑镇",
+                "径山镇",
+                "黄湖镇",
+                "鸬鸟镇",
+                "百丈镇",
+            ),
+            (L("330184", "2001-03", (), confirmed=False),),
+        ),
+        DistrictSpec(
+            "临平区",
+            "330113",
+            0.0985,
+            "suburban",
+            0.80,
+            0.40,
+            1.0,
+            ("临平街道", "东湖街道", "南苑街道", "星桥街道", "运河街道", "乔司街道", "崇贤街道", "塘栖镇"),
+            (L("330184", "2001-03", (), confirmed=False), L("330110", "2021-04")),
+        ),
+        DistrictSpec(
+            "钱塘区",
+            "330114",
+            0.0644,
+            "suburban",
+            0.75,
+            0.42,
+            1.0,
+            ("下沙街道", "白杨街道", "河庄街道", "义蓬街道", "新湾街道", "临江街道", "前进街道"),
+            (
+                L(
+                    "330181",
+                    "2001-03",
+                    ("河庄街道", "义蓬街道", "新湾街道", "临江街道", "前进街道"),
+                    confirmed=False,
+                ),
+                L("330104", "2021-04", ("下沙街道", "白杨街道")),
+                L("330109", "2021-04", ("河庄街道", "义蓬街道", "新湾街道", "临江街道", "前进街道")),
+            ),
+        ),
+        DistrictSpec(
+            "富阳区",
+            "330111",
+            0.0697,
+            "outer",
+            0.55,
+            0.25,
+            1.0,
+            (
+                "富春街道",
+                "春江街道",
+                "东洲街道",
+                "银湖街道",
+                "鹿山街道",
+                "新登镇",
+                "场口镇",
+                "常安镇",
+                "万市镇",
+                "洞桥镇",
+                "胥口镇",
+                "永昌镇",
+                "里山镇",
+                "渌渚镇",
+                "湖源乡",
+                "上官乡",
+            ),
+            (L("330183", "2015-02", (), confirmed=False),),
+        ),
+        DistrictSpec(
+            "临安区",
+            "330112",
+            0.0532,
+            "outer",
+            0.50,
+            0.22,
+            0.85,
+            (
+                "锦城街道",
+                "锦北街道",
+                "锦南街道",
+                "玲珑街道",
+                "青山湖街道",
+                "於潜镇",
+                "太湖源镇",
+                "天目山镇",
+                "昌化镇",
+                "河桥镇",
+                "龙岗镇",
+                "清凉峰镇",
+                "岛石镇",
+                "高虹镇",
+                "太阳镇",
+                "湍口镇",
+            ),
+            (L("330185", "2017-09", (), confirmed=False),),
+        ),
+        DistrictSpec(
+            "桐庐县",
+            "330122",
+            0.0380,
+            "rural_county",
+            0.42,
+            0.15,
+            0.80,
+            (
+                "城南街道",
+                "旧县街道",
+                "桐君街道",
+                "凤川街道",
+                "分水镇",
+                "富春江镇",
+                "横村镇",
+                "江南镇",
+                "百江镇",
+                "瑶琳镇",
+                "钟山乡",
+                "莪山畲族乡",
+                "新合乡",
+                "合村乡",
+            ),
+        ),
+        DistrictSpec(
+            "淳安县",
+            "330127",
+            0.0276,
+            "rural_county",
+            0.35,
+            0.10,
+            0.80,
+            (
+                "千岛湖镇",
+                "文昌镇",
+                "石林镇",
+                "临岐镇",
+                "威坪镇",
+                "姜家镇",
+                "梓桐镇",
+                "汾口镇",
+                "中洲镇",
+                "大墅镇",
+                "枫树岭镇",
+                "里商乡",
+                "金峰乡",
+                "富文乡",
+                "左口乡",
+                "屏门乡",
+                "瑶山乡",
+                "王阜乡",
+                "宋村乡",
+                "鸠坑乡",
+                "浪川乡",
+                "界首乡",
+                "安阳乡",
+            ),
+        ),
+        DistrictSpec(
+            "建德市",
+            "330182",
+            0.0371,
+            "rural_county",
+            0.45,
+            0.12,
+            0.80,
+            (
+                "新安江街道",
+                "洋溪街道",
+                "更楼街道",
+                "梅城镇",
+                "寿昌镇",
+                "乾潭镇",
+                "杨村桥镇",
+                "下涯镇",
+                "大洋镇",
+                "三都镇",
+                "大同镇",
+                "李家镇",
+                "航头镇",
+                "大慈岩镇",
+                "莲花镇",
+                "钦堂乡",
+            ),
+        ),
     )
 
 
@@ -167,7 +426,11 @@ class SimulatorConfig:
     moved_within_city_share: float = 0.08  # ⚠ children whose ID carries another Hangzhou district's code
 
     # ---------------------------------------------------------------- people
-    children_per_household: tuple[float, float, float] = (0.55, 0.38, 0.07)  # ⚠ 1/2/3 children; mean size 2.36 [S1]
+    children_per_household: tuple[float, float, float] = (
+        0.55,
+        0.38,
+        0.07,
+    )  # ⚠ 1/2/3 children; mean size 2.36 [S1]
     child_sex_ratio: float = 1.08  # boys per girl [S1][S5] ⚠ child-specific ratio unconfirmed
     single_parent_share: float = 0.07  # ⚠ divorced/never-married one-parent households
     rural_hukou_share_in_villages: float = 0.85  # ⚠ local children living in a 村 with 农业家庭户口
@@ -179,19 +442,28 @@ class SimulatorConfig:
     maternal_grandparent_share: float = 0.20  # ⚠ 外祖父母 rather than 祖父母
     other_relative_fallback: float = 0.45  # ⚠ P(a relative steps in when no capable adult is left); 4% of LBC carers are other relatives [S15]
     migrant_household_leave_per_month: float = 0.010  # ⚠ migrant family leaves the city
-    migrant_household_arrive_per_month: float = 0.010  # ⚠ new migrant families during the window (share of stock)
+    migrant_household_arrive_per_month: float = (
+        0.010  # ⚠ new migrant families during the window (share of stock)
+    )
     local_household_moveout_per_month: float = 0.0015  # ⚠ 迁出
 
     # ---------------------------------------------------------------- standing stocks at the start
     orphan_per_1000: float = 0.4  # [S19][S17] ≈ (national 0.65, assume lower in the east)
     orphan_institution_share: float = 0.31  # ≈ [S19] 13.4万 of 19.3万 orphans are 散居
     de_facto_per_1000: float = 0.5  # [S18][S17] ≈ (national 0.85)
-    de_facto_causes: tuple[float, float, float, float] = (0.45, 0.27, 0.08, 0.20)  # [S18] one dead/missing+other, both severely disabled, prison, other
+    de_facto_causes: tuple[float, float, float, float] = (
+        0.45,
+        0.27,
+        0.08,
+        0.20,
+    )  # [S18] one dead/missing+other, both severely disabled, prison, other
     one_parent_dead_share: float = 0.006  # ⚠ households where one parent died before the window
     parent_severe_disability_share: float = 0.004  # ⚠ parent with grade 1–2 disability at start
 
     # ---------------------------------------------------------------- monthly hazards: parents
-    parent_death_per_month: float = 0.00012  # ⚠ ≈1.5/1,000/yr at ages 30–50 (city death rate 5.2‰ all ages [S5])
+    parent_death_per_month: float = (
+        0.00012  # ⚠ ≈1.5/1,000/yr at ages 30–50 (city death rate 5.2‰ all ages [S5])
+    )
     father_prison_per_month: float = 0.00006  # ⚠ raised ×k by household conflict propensity
     mother_prison_per_month: float = 0.00001  # ⚠
     prison_median_months: float = 20.0  # ⚠ lognormal sentence length
@@ -201,9 +473,10 @@ class SimulatorConfig:
     parent_inpatient_per_month: float = 0.0015  # ⚠ ordinary hospital stays of parents
 
     # leaving for work (local households only; migrant parents already work in the city)
-    leave_per_month: dict = field(default_factory=lambda: _dict(
-        core=0.0015, suburban=0.0008, outer=0.0013, rural_county=0.0018))  # ⚠ tuned to D§11.15
-    village_leave_multiplier: float = 3.0  # ⚠ rural 村 vs urban 社区
+    leave_per_month: dict = field(
+        default_factory=lambda: _dict(core=0.0017, suburban=0.0009, outer=0.0014, rural_county=0.0022)
+    )  # ⚠ tuned to D§11.15
+    village_leave_multiplier: float = 2.0  # ⚠ rural 村 vs urban 社区
     follow_per_month: float = 0.08  # ⚠ second parent follows the first (needs a carer at home)
     follow_without_grandparent: float = 0.25  # ⚠ multiplier when no co-resident grandparent
     return_per_month: float = 0.045  # ⚠ a parent comes home for good (mean stay ≈ 2 years)
@@ -211,7 +484,9 @@ class SimulatorConfig:
     away_destination_in_city: float = 0.25  # ⚠ parent works in urban Hangzhou, not another city
     away_insured_share: float = 0.60  # ⚠ parents away who get social insurance at the workplace
     away_insurance_delay_months: tuple[int, int] = (1, 4)  # brief: 1–4 months after leaving
-    local_insured_share: float = 0.78  # ⚠ resident working parents with social insurance (not researched [S29])
+    local_insured_share: float = (
+        0.78  # ⚠ resident working parents with social insurance (not researched [S29])
+    )
     migrant_insured_share: float = 0.60  # ⚠
 
     # ---------------------------------------------------------------- grandparents
@@ -223,7 +498,7 @@ class SimulatorConfig:
     # ---------------------------------------------------------------- income and 低保
     dibao_children_per_1000: float = 15.0  # [S21] ≈ 1.8% of households (target of the income process)
     near_dibao_children_per_1000: float = 10.0  # [S22] ⚠ (低保边缘, income < 2× standard)
-    poverty_onset_per_month: float = 0.0009  # ⚠ tuned to the two targets above
+    poverty_onset_per_month: float = 0.0011  # ⚠ tuned to the two targets above
     poverty_exit_per_month: float = 0.030  # ⚠
     near_poor_share_of_poor: float = 0.50  # ⚠ of households falling into poverty, the share that are 低保边缘
     dibao_approval_per_month: float = 0.30  # ⚠ after ≥ 2 months in poverty
@@ -241,26 +516,36 @@ class SimulatorConfig:
 
     # ---------------------------------------------------------------- disability
     disabled_children_per_1000: float = 15.0  # [S23c–e] ⚠ total unconfirmed
-    disability_types_children: tuple[float, ...] = (0.06, 0.10, 0.06, 0.20, 0.33, 0.05, 0.20)  # 视力 听力 言语 肢体 智力 精神 多重 [S23c] ⚠
+    disability_types_children: tuple[float, ...] = (
+        0.06,
+        0.10,
+        0.06,
+        0.20,
+        0.33,
+        0.05,
+        0.20,
+    )  # 视力 听力 言语 肢体 智力 精神 多重 [S23c] ⚠
     disability_severe_share: float = 0.30  # grades 1–2 [S23b] (all-age split)
     certificate_given_disabled: float = 0.60  # ⚠
     adult_disability_cert_share: float = 0.015  # ⚠ adults with a certificate (mild and severe)
 
     # ---------------------------------------------------------------- guardianship state
-    state_thresholds: tuple[float, float, float] = (1.15, 1.70, 2.60)  # ⚠ pressure cut-offs for states 1/2/3
-    household_frailty_sd: float = 0.55  # ⚠ stable household differences
-    pressure_noise_sd: float = 0.45  # ⚠ month-to-month noise (AR(1))
-    pressure_noise_rho: float = 0.80  # ⚠
+    state_thresholds: tuple[float, float, float] = (0.85, 1.35, 2.20)  # ⚠ pressure cut-offs for states 1/2/3
+    household_frailty_sd: float = 0.38  # ⚠ stable household differences
+    pressure_noise_sd: float = 0.22  # ⚠ month-to-month noise (AR(1))
+    pressure_noise_rho: float = 0.90  # ⚠
     support_after_detection: float = 0.6  # ⚠ pressure relief for 6 months after a visit finds a failure
     support_months: int = 6  # ⚠
 
     # ---------------------------------------------------------------- detection
     visit_monthly_categories: tuple[str, ...] = ("孤儿", "事实无人抚养儿童")  # ⚠ cadence unconfirmed [S30]
     visit_compliance: float = 0.85  # ⚠ share of scheduled visits that happen
-    visit_unregistered_per_month: dict = field(default_factory=lambda: _dict(
-        village=0.030, community=0.012, migrant=0.006))  # ⚠ surveillance bias
+    visit_unregistered_per_month: dict = field(
+        default_factory=lambda: _dict(village=0.030, community=0.012, migrant=0.006)
+    )  # ⚠ surveillance bias
     township_visit_sd: float = 0.35  # ⚠ lognormal spread of visit intensity by township
     township_visit_bias: dict = field(default_factory=dict)  # injected bias: {township name: multiplier}
+    visit_word_of_mouth: float = 2.0  # ⚠ extra unregistered visits to homes in state 2–3 (neighbours tell)
     high_risk_months: int = 6  # ⚠ monthly visits for this long after a failure is found
     event_visit_prob: float = 0.6  # ⚠ visit next month after a police or hospital notice
     visit_modes: tuple[float, float, float, float] = (0.72, 0.18, 0.04, 0.06)  # 入户 电话 视频 学校 ⚠
@@ -268,7 +553,9 @@ class SimulatorConfig:
     police_dv_detect: float = 0.05  # ⚠ per maltreated child-month in a conflict episode
     police_missing_child: tuple[float, float, float, float] = (0.00008, 0.0002, 0.0010, 0.0035)  # ⚠ by state
     police_guardian_lost: float = 0.50  # ⚠ a parent going missing is reported
-    police_background_per_month: float = 0.0006  # [S27c] ≈ incidents touching a child (fights, theft, traffic)
+    police_background_per_month: float = (
+        0.0006  # [S27c] ≈ incidents touching a child (fights, theft, traffic)
+    )
     injury_per_year: float = 0.09  # [S25a]
     injury_left_behind_per_year: float = 0.13  # [S25b]
     injury_maltreated_multiplier: float = 4.0  # ⚠
@@ -276,11 +563,12 @@ class SimulatorConfig:
 
     # ---------------------------------------------------------------- registration
     left_behind_target_per_1000_per_180d: float = 2.0  # [D§11.15] city-wide (informative, used in tests)
-    lb_find_per_month: dict = field(default_factory=lambda: _dict(
-        village_county=0.13, village=0.09, community=0.04))  # ⚠
+    lb_find_per_month: dict = field(
+        default_factory=lambda: _dict(village_county=0.13, village=0.09, community=0.06)
+    )  # ⚠
     lb_never_found_share: float = 0.25  # ⚠ left-behind households a director never finds
     lb_min_months_before_found: int = 2  # ⚠
-    lb_register_urban_hukou: float = 0.35  # ⚠ relative chance for non-agricultural hukou children
+    lb_register_urban_hukou: float = 0.50  # ⚠ relative chance for non-agricultural hukou children
     lb_age_limit: int = 16  # [S16] MCA definition: under 16
     lb_close_delay_months: tuple[int, int] = (1, 6)  # ⚠
     orphan_register_prob: float = 0.95  # ⚠
@@ -295,7 +583,9 @@ class SimulatorConfig:
     dropout_per_year: float = 0.005  # ⚠ ages 12–17
     dropout_risk_multiplier: float = 3.0  # ⚠ for de-facto unsupported and left-behind children
     absence_base_per_month: float = 0.6  # ⚠ mean days absent
-    boarding_share: dict = field(default_factory=lambda: _dict(village_junior=0.45, other_junior=0.08, senior=0.55))  # ⚠
+    boarding_share: dict = field(
+        default_factory=lambda: _dict(village_junior=0.45, other_junior=0.08, senior=0.55)
+    )  # ⚠
     health_check_missed: float = 0.05  # [S29a] management rate 94.9%
     attendance_missing_month_share: float = 0.01  # ⚠ school months a school did not report
 
@@ -305,10 +595,18 @@ class SimulatorConfig:
     # ---------------------------------------------------------------- messiness (rates per value)
     fullwidth_digit_rate: float = 0.004  # ⚠ IDs / phones with full-width digits
     lowercase_x_rate: float = 0.25  # ⚠ of IDs ending in X
-    legacy_id15_rate: dict = field(default_factory=lambda: _dict(
-        household_registry=0.01, subsistence_allowance=0.05, detention_records=0.10,
-        inpatient_admissions=0.05, child_registry=0.03, incidents=0.03, social_insurance=0.005,
-        residence_permits=0.02))  # D§11.14: adults born before 2000 only
+    legacy_id15_rate: dict = field(
+        default_factory=lambda: _dict(
+            household_registry=0.01,
+            subsistence_allowance=0.05,
+            detention_records=0.10,
+            inpatient_admissions=0.05,
+            child_registry=0.03,
+            incidents=0.03,
+            social_insurance=0.005,
+            residence_permits=0.02,
+        )
+    )  # D§11.14: adults born before 2000 only
     bad_checksum_rate: float = 0.0005  # brief: ~0.05% of IDs with a wrong check character
     duplicate_row_rate: float = 0.005  # brief: ~0.5% exact duplicate rows
     mixed_date_rate: float = 0.03  # ⚠ date cells in a format other than the table's usual one

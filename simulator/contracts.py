@@ -74,7 +74,11 @@ def load_contracts(contracts_dir: Path | None = None) -> dict[str, TableContract
         for tname, t in spec["tables"].items():
             cols = t["columns"]
             out[tname] = TableContract(
-                department=dept, table=tname, file=t["file"],
+                department=dept,
+                table=tname,
+                file=t["file"],
                 encoding=str(t.get("encoding", "utf-8")).lower(),
-                names=tuple(c["name"] for c in cols), headers=tuple(c["header"] for c in cols))
+                names=tuple(c["name"] for c in cols),
+                headers=tuple(c["header"] for c in cols),
+            )
     return out

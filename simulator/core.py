@@ -26,9 +26,22 @@ TRUTH_FILE = "child_month_truth.parquet"
 MANIFEST_VERSION = 1
 
 # the order tables are built in (some reuse what an earlier one computed, e.g. student numbers)
-_ORDER = ("household_registry", "residence_permits", "incidents", "child_registry", "subsistence_allowance",
-          "visit_records", "student_enrollment", "attendance", "child_health_checks", "injury_visits",
-          "inpatient_admissions", "disability_certificates", "social_insurance", "detention_records")
+_ORDER = (
+    "household_registry",
+    "residence_permits",
+    "incidents",
+    "child_registry",
+    "subsistence_allowance",
+    "visit_records",
+    "student_enrollment",
+    "attendance",
+    "child_health_checks",
+    "injury_visits",
+    "inpatient_admissions",
+    "disability_certificates",
+    "social_insurance",
+    "detention_records",
+)
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -36,8 +49,16 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
     return {n: np.random.default_rng([seed, i]) for i, n in enumerate(names)}
 
 
-def simulate(out_dir: Path, truth_dir: Path, *, children: int = 20000, months: int = 36, seed: int = 42,
-             end_month: str = "2025-12", config: SimulatorConfig | None = None) -> dict:
+def simulate(
+    out_dir: Path,
+    truth_dir: Path,
+    *,
+    children: int = 20000,
+    months: int = 36,
+    seed: int = 42,
+    end_month: str = "2025-12",
+    config: SimulatorConfig | None = None,
+) -> dict:
     """Simulate the city and write every departmental export, the manifest and the ground truth.
 
     Parameters
@@ -101,29 +122,41 @@ def simulate(out_dir: Path, truth_dir: Path, *, children: int = 20000, months: i
             continue
         c = contracts[t]
         df = getattr(b, f"table_{t}")()
-        id_cols = [col[len("_defect_"):] for col in df.columns if col.startswith("_defect_")]
+        id_cols = [col[len("_defect_") :] for col in df.columns if col.startswith("_defect_")]
         df = b.defects.finish(df, c.relpath, id_cols)
         path = write_table(df, c, out_dir, fixed, rs["writer"], config.mixed_date_rate)
         files[c.relpath] = sha256_file(path)
         rows[c.relpath] = len(df)
 
     truth = b.truth()
-    table = pa.table({
-        "id_number": pa.array(truth["id_number"].to_numpy(dtype=object), type=pa.string()),
-        "month": pa.array(truth["month"].to_numpy().astype("datetime64[D]"), type=pa.date32()),
-        "guardianship_state": pa.array(truth["guardianship_state"].to_numpy(), type=pa.int8()),
-        "true_left_behind": pa.array(truth["true_left_behind"].to_numpy(), type=pa.bool_()),
-        "maltreated": pa.array(truth["maltreated"].to_numpy(), type=pa.bool_()),
-        "guardianship_failure_event": pa.array(truth["guardianship_failure_event"].to_numpy(), type=pa.bool_()),
-    })
+    table = pa.table(
+        {
+            "id_number": pa.array(truth["id_number"].to_numpy(dtype=object), type=pa.string()),
+            "month": pa.array(truth["month"].to_numpy().astype("datetime64[D]"), type=pa.date32()),
+            "guardianship_state": pa.array(truth["guardianship_state"].to_numpy(), type=pa.int8()),
+            "true_left_behind": pa.array(truth["true_left_behind"].to_numpy(), type=pa.bool_()),
+            "maltreated": pa.array(truth["maltreated"].to_numpy(), type=pa.bool_()),
+            "guardianship_failure_event": pa.array(
+                truth["guardianship_failure_event"].to_numpy(), type=pa.bool_()
+            ),
+        }
+    )
     pq.write_table(table, truth_dir / TRUTH_FILE)
     b.child_attributes().to_parquet(truth_dir / "child_attributes.parquet", index=False)
     b.defects.frame().to_parquet(truth_dir / "injected_defects.parquet", index=False)
 
     manifest = {
-        "generator": "humiao.simulator", "version": MANIFEST_VERSION, "seed": int(seed), "children": int(children),
-        "months": int(months), "end_month": end_month, "config_hash": config_hash(config),
-        "files": dict(sorted(files.items())), "rows": dict(sorted(rows.items())),
+        "generator": "humiao.simulator",
+        "version": MANIFEST_VERSION,
+        "seed": int(seed),
+        "children": int(children),
+        "months": int(months),
+        "end_month": end_month,
+        "config_hash": config_hash(config),
+        "files": dict(sorted(files.items())),
+        "rows": dict(sorted(rows.items())),
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return manifest

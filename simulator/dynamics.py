@@ -43,7 +43,7 @@ from .config import SimulatorConfig
 from .places import City
 from .population import Population
 
-__all__ = ["BURN_IN", "CATEGORIES", "ASSESSMENTS", "NOTE_FLAGS", "History", "run_dynamics"]
+__all__ = ["ASSESSMENTS", "BURN_IN", "CATEGORIES", "NOTE_FLAGS", "History", "run_dynamics"]
 
 BURN_IN = 24  # months simulated before the exported window
 NONE = -(10**7)  # no pending registration
@@ -52,18 +52,34 @@ CATEGORIES = ("孤儿", "事实无人抚养儿童", "留守儿童", "重病重�
 ASSESSMENTS = ("良好", "一般", "监护不当", "监护缺失")
 MODES = ("入户走访", "电话回访", "视频回访", "学校见面")
 # bits of a visit's note: which circumstances the director wrote down
-NOTE_FLAGS = ("parents_away", "father_away_long", "gp_hospital", "gp_frail", "poverty", "conflict",
-              "harm_signs", "nobody_home", "school_absence", "disability", "parent_prison", "parent_sick",
-              "parent_dead", "mother_away", "good")
+NOTE_FLAGS = (
+    "parents_away",
+    "father_away_long",
+    "gp_hospital",
+    "gp_frail",
+    "poverty",
+    "conflict",
+    "harm_signs",
+    "nobody_home",
+    "school_absence",
+    "disability",
+    "parent_prison",
+    "parent_sick",
+    "parent_dead",
+    "mother_away",
+    "good",
+)
 _F = {n: 1 << i for i, n in enumerate(NOTE_FLAGS)}
 
 # assessment probabilities (良好, 一般, 监护不当, 监护缺失) of an in-home visit, by true state (⚠ judgment)
-_ASSESS = np.array([
-    [0.86, 0.13, 0.008, 0.002],
-    [0.52, 0.41, 0.06, 0.01],
-    [0.20, 0.40, 0.33, 0.07],
-    [0.06, 0.18, 0.24, 0.52],
-])
+_ASSESS = np.array(
+    [
+        [0.86, 0.13, 0.008, 0.002],
+        [0.52, 0.41, 0.06, 0.01],
+        [0.20, 0.40, 0.33, 0.07],
+        [0.06, 0.18, 0.24, 0.52],
+    ]
+)
 _MODE_BLUR = np.array([0.0, 0.6, 0.5, 0.4])  # share of the assessment that looks like "adequate"
 
 
@@ -134,8 +150,15 @@ def _month_index(dates: np.ndarray, start_month: np.datetime64) -> np.ndarray:
     return out
 
 
-def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: int,
-                 start_month: np.datetime64, rng: np.random.Generator, burn_in: int = BURN_IN) -> History:
+def run_dynamics(
+    config: SimulatorConfig,
+    city: City,
+    pop: Population,
+    months: int,
+    start_month: np.datetime64,
+    rng: np.random.Generator,
+    burn_in: int = BURN_IN,
+) -> History:
     """Simulate ``burn_in + months`` months of the causal process.
 
     Parameters
@@ -178,7 +201,9 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     new_mig = migrant & (rng.random(H) < min(0.45, cfg.migrant_household_arrive_per_month * months))
     arrive[new_mig] = rng.integers(burn_in, G, new_mig.sum())
     first_present = np.maximum(arrive, burn_in)
-    leave_rate = np.where(migrant, cfg.migrant_household_leave_per_month, cfg.local_household_moveout_per_month)
+    leave_rate = np.where(
+        migrant, cfg.migrant_household_leave_per_month, cfg.local_household_moveout_per_month
+    )
     # every child is in the city for at least one month of the window: a family leaves only after its
     # youngest child is born
     youngest_gb = np.full(H, -(10**6))
@@ -191,24 +216,27 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     hh["leave_g"] = leave
 
     # ---- children
-    role = persons["role"].to_numpy()
     ph = persons["hh"].to_numpy()
     kids = pop.children
     C = len(kids)
     ch_h = ph[kids]
     ch_birth = persons["birth"].to_numpy()[kids]
     ch_gb = _month_index(ch_birth, start_month)
-    ch_male = persons["male"].to_numpy()[kids]
     ch_local = local[ch_h]
     # disability: 60% congenital, else onset during childhood [S23]
     disabled = rng.random(C) < cfg.disabled_children_per_1000 / 1000
-    dtypes = rng.choice(7, size=C, p=np.array(cfg.disability_types_children) / sum(cfg.disability_types_children))
+    dtypes = rng.choice(
+        7, size=C, p=np.array(cfg.disability_types_children) / sum(cfg.disability_types_children)
+    )
     severe = rng.random(C) < cfg.disability_severe_share
     age_end = (G - ch_gb) / 12.0
     onset_age = np.where(rng.random(C) < 0.6, 0.0, rng.random(C) * np.maximum(age_end, 0.1))
     dis_onset = ch_gb + (onset_age * 12).astype(int)
-    cert_g = np.where(disabled & (rng.random(C) < cfg.certificate_given_disabled),
-                      dis_onset + rng.integers(3, 31, C), -(10**6))
+    cert_g = np.where(
+        disabled & (rng.random(C) < cfg.certificate_given_disabled),
+        dis_onset + rng.integers(3, 31, C),
+        -(10**6),
+    )
     cert_g = np.where(cert_g >= G, -(10**6), cert_g)
     hh_severe_child = np.zeros(H, bool)
     np.logical_or.at(hh_severe_child, ch_h[disabled & severe], True)
@@ -217,12 +245,19 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     par = np.stack([pop.father, pop.mother], axis=1)
     p_ex = par >= 0
     init = pop.init
-    dead_g = np.stack([_month_index(init["father_dead"], start_month), _month_index(init["mother_dead"], start_month)], 1)
+    dead_g = np.stack(
+        [_month_index(init["father_dead"], start_month), _month_index(init["mother_dead"], start_month)], 1
+    )
     p_alive = p_ex & (dead_g < -(10**5))
     dead_g = np.where(p_alive | ~p_ex, -(10**6), dead_g)
     p_sick = np.stack([init["father_sick"], init["mother_sick"]], 1) & p_alive
-    miss_g0 = np.stack([_month_index(init["father_missing"], start_month),
-                        _month_index(init["mother_missing"], start_month)], 1)
+    miss_g0 = np.stack(
+        [
+            _month_index(init["father_missing"], start_month),
+            _month_index(init["mother_missing"], start_month),
+        ],
+        1,
+    )
     p_missing = p_alive & (miss_g0 > -(10**5))
     p_prison_until = np.full((H, 2), -(10**6))
     p_prison_row = np.full((H, 2), -1)
@@ -234,7 +269,9 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         p_prison_until[h, s] = until
         p_prison_row[h, s] = len(prison_rows)
         prison_rows.append([par[h, s], int(pstart[h]), until, -1])
-    missing_rows: list[list] = [[par[h, s], int(miss_g0[h, s]), -1] for h, s in zip(*np.nonzero(p_missing), strict=True)]
+    missing_rows: list[list] = [
+        [par[h, s], int(miss_g0[h, s]), -1] for h, s in zip(*np.nonzero(p_missing), strict=True)
+    ]
     p_missing_row = np.full((H, 2), -1)
     for i, (h, s) in enumerate(zip(*np.nonzero(p_missing), strict=True)):
         p_missing_row[h, s] = i
@@ -247,13 +284,17 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     away_rows: list[list] = []
     # community-level propensity to migrate for work
     comm_leave = np.exp(rng.normal(0, 0.35, len(city.communities)))[comm]
-    leave_base = np.array([cfg.leave_per_month[k] for k in kinds]) * np.where(village, cfg.village_leave_multiplier, 1.0)
+    leave_base = np.array([cfg.leave_per_month[k] for k in kinds]) * np.where(
+        village, cfg.village_leave_multiplier, 1.0
+    )
     leave_base = leave_base * comm_leave * local * ~institution
     # initial stock of parents away (roughly stationary): P(away) ≈ leave / (leave + return)
     stat = leave_base / (leave_base + cfg.return_per_month)
     gp_ex = pop.gp >= 0
     has_gp = gp_ex.any(1)
-    first_away = p_alive & ~p_missing & ~pr0 & ~p_sick & (rng.random((H, 2)) < stat[:, None] * np.array([1.0, 0.6]))
+    first_away = (
+        p_alive & ~p_missing & ~pr0 & ~p_sick & (rng.random((H, 2)) < stat[:, None] * np.array([1.0, 0.6]))
+    )
     follow_share = np.where(has_gp, 0.55, 0.2)
     both = first_away.any(1) & (rng.random(H) < follow_share)
     start_away = first_away | (both[:, None] & p_alive & ~p_missing & ~pr0 & ~p_sick)
@@ -263,7 +304,9 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
 
     # ---- grandparents (H, 2)
     gp_pid = pop.gp
-    gp_birth = np.where(gp_ex, persons["birth"].to_numpy()[np.maximum(gp_pid, 0)], np.datetime64("2000-01-01"))
+    gp_birth = np.where(
+        gp_ex, persons["birth"].to_numpy()[np.maximum(gp_pid, 0)], np.datetime64("2000-01-01")
+    )
     gp_by = gp_birth.astype("datetime64[M]").astype(int) / 12.0 + 1970
     gp_alive = gp_ex.copy()
     gp_frail = gp_ex & (rng.random((H, 2)) < np.clip(0.04 * 2 ** ((2020 - gp_by - 65) / 8), 0, 0.7))
@@ -275,14 +318,24 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     # ---- income
     p_on = cfg.poverty_onset_per_month
     p_ex_rate = cfg.poverty_exit_per_month
-    pov_mult0 = (1 + 0.6 * agri + 1.2 * hh["single"].to_numpy() + 2.0 * p_sick.any(1) + 2.0 * pr0.any(1)
-                 + 1.5 * (~p_alive & p_ex).any(1)) * (1 + 0.3 * migrant)
+    pov_mult0 = (
+        1
+        + 0.6 * agri
+        + 1.2 * hh["single"].to_numpy()
+        + 2.0 * p_sick.any(1)
+        + 2.0 * pr0.any(1)
+        + 1.5 * (~p_alive & p_ex).any(1)
+    ) * (1 + 0.3 * migrant)
     stat_p = p_on * pov_mult0 / (p_on * pov_mult0 + p_ex_rate)
-    poverty = np.where(rng.random(H) < stat_p, np.where(rng.random(H) < cfg.near_poor_share_of_poor, 1, 2), 0).astype(np.int8)
+    poverty = np.where(
+        rng.random(H) < stat_p, np.where(rng.random(H) < cfg.near_poor_share_of_poor, 1, 2), 0
+    ).astype(np.int8)
     pov_months = np.where(poverty > 0, rng.integers(1, 40, H), 0)
     takeup = rng.random(H) < cfg.dibao_takeup
     allowance = np.where((poverty > 0) & local & takeup & (rng.random(H) < 0.85), poverty, 0)
-    allowance = np.where(allowance == 2, 1, np.where(allowance == 1, 2, 0)).astype(np.int8)  # poor->低保(1), near->边缘(2)
+    allowance = np.where(allowance == 2, 1, np.where(allowance == 1, 2, 0)).astype(
+        np.int8
+    )  # poor->低保(1), near->边缘(2)
     allow_rows: list[list] = []
     allow_row = np.full(H, -1)
     for h in np.flatnonzero(allowance > 0):
@@ -304,12 +357,21 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     reg_rows: list[list] = []
     lb_months = np.zeros(C, int)
     lb_findable = hh["lb_findable"].to_numpy() & (agri | (rng.random(H) < cfg.lb_register_urban_hukou))
-    lb_find = np.where(village, np.where(county, cfg.lb_find_per_month["village_county"], cfg.lb_find_per_month["village"]),
-                       cfg.lb_find_per_month["community"])
+    lb_find = np.where(
+        village,
+        np.where(county, cfg.lb_find_per_month["village_county"], cfg.lb_find_per_month["village"]),
+        cfg.lb_find_per_month["community"],
+    )
     c_mult = city.communities["visit_multiplier"].to_numpy()[comm]
-    unreg_rate = np.where(migrant, cfg.visit_unregistered_per_month["migrant"],
-                          np.where(village, cfg.visit_unregistered_per_month["village"],
-                                   cfg.visit_unregistered_per_month["community"]))
+    unreg_rate = np.where(
+        migrant,
+        cfg.visit_unregistered_per_month["migrant"],
+        np.where(
+            village,
+            cfg.visit_unregistered_per_month["village"],
+            cfg.visit_unregistered_per_month["community"],
+        ),
+    )
     monthly_cats = np.isin(np.array(CATEGORIES), np.array(cfg.visit_monthly_categories))
 
     # stock registrations made before the simulation start (orphans, de-facto, severe disability, 低保)
@@ -335,7 +397,7 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
     noise = rng.normal(0, cfg.pressure_noise_sd, H)
     rho = cfg.pressure_noise_rho
     c1, c2, c3 = cfg.state_thresholds
-    base_mal = np.array([0.0008, 0.0045, 0.028, 0.06])
+    base_mal = np.array([0.0003, 0.0035, 0.035, 0.07])
     police_missing = np.array(cfg.police_missing_child)
     ages_gp = np.zeros((H, 2))
 
@@ -362,7 +424,11 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
             p_away &= ~die
         k_sqrt = np.sqrt(conflict_k)[:, None]
         u = rng.random((H, 2))
-        jail_rate = np.array([cfg.father_prison_per_month, cfg.mother_prison_per_month])[None, :] * k_sqrt * (1 + (poverty > 0)[:, None])
+        jail_rate = (
+            np.array([cfg.father_prison_per_month, cfg.mother_prison_per_month])[None, :]
+            * k_sqrt
+            * (1 + (poverty > 0)[:, None])
+        )
         jail = alive_free & pres[:, None] & (u < jail_rate)
         if jail.any():
             months_ = np.exp(rng.normal(np.log(cfg.prison_median_months), 0.6, jail.sum())).astype(int) + 3
@@ -375,7 +441,12 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
             p_away &= ~jail
             event_flag[np.isin(ch_h, np.flatnonzero(jail.any(1)))] = True
         u = rng.random((H, 2))
-        go_missing = alive_free & ~jail & pres[:, None] & (u < cfg.parent_missing_per_month * (1 + 2 * (poverty > 0))[:, None] * k_sqrt)
+        go_missing = (
+            alive_free
+            & ~jail
+            & pres[:, None]
+            & (u < cfg.parent_missing_per_month * (1 + 2 * (poverty > 0))[:, None] * k_sqrt)
+        )
         if go_missing.any():
             for h, s in zip(*np.nonzero(go_missing), strict=True):
                 p_missing_row[h, s] = len(missing_rows)
@@ -402,7 +473,9 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         hosp_p = home_par & (u < cfg.parent_inpatient_per_month * np.where(p_sick, 6.0, 1.0)) & pres[:, None]
         if hosp_p.any():
             hp = par[hosp_p]
-            adm_rows.append(np.stack([hp, np.full(len(hp), g), rng.integers(2, 15, len(hp)), np.zeros(len(hp), int)], 1))
+            adm_rows.append(
+                np.stack([hp, np.full(len(hp), g), rng.integers(2, 15, len(hp)), np.zeros(len(hp), int)], 1)
+            )
 
         # leaving for work / returning (local households)
         able_gp = gp_ex & gp_alive & ~gp_frail
@@ -410,8 +483,13 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         can_leave = home_par & ~p_away & ~p_sick & pres[:, None]
         other_away = p_away[:, ::-1] | ~p_ex[:, ::-1] | ~p_alive[:, ::-1]
         first = leave_base[:, None] * np.array([1.0, 0.6])[None, :] * (1 + 0.3 * (poverty > 0))[:, None]
-        follow = cfg.follow_per_month * np.where(gp_ok, 1.0, cfg.follow_without_grandparent)[:, None] * local[:, None] \
-            * ~institution[:, None] * np.array([0.7, 1.0])[None, :]
+        follow = (
+            cfg.follow_per_month
+            * np.where(gp_ok, 1.0, cfg.follow_without_grandparent)[:, None]
+            * local[:, None]
+            * ~institution[:, None]
+            * np.array([0.7, 1.0])[None, :]
+        )
         rate = np.where(other_away & p_ex[:, ::-1] & p_alive[:, ::-1], follow, first)
         leave_now = can_leave & (rng.random((H, 2)) < rate)
         if leave_now.any():
@@ -433,33 +511,63 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         # ---------------- 3. grandparents
         ages_gp = year - gp_by
         u = rng.random((H, 2))
-        gdie = gp_ex & gp_alive & (u < cfg.gp_death_at_70_per_month * 2 ** ((ages_gp - 70) / 8)) & pres[:, None]
+        gdie = (
+            gp_ex & gp_alive & (u < cfg.gp_death_at_70_per_month * 2 ** ((ages_gp - 70) / 8)) & pres[:, None]
+        )
         if gdie.any():
             for h, s in zip(*np.nonzero(gdie), strict=True):
                 death_rows.append([gp_pid[h, s], g])
             gp_alive &= ~gdie
         u = rng.random((H, 2))
-        ghosp = gp_ex & gp_alive & (u < cfg.gp_inpatient_at_65_per_month * 2 ** ((ages_gp - 65) / 12)
-                                    * np.where(gp_frail, 1.8, 1.0)) & pres[:, None]
+        ghosp = (
+            gp_ex
+            & gp_alive
+            & (
+                u
+                < cfg.gp_inpatient_at_65_per_month * 2 ** ((ages_gp - 65) / 12) * np.where(gp_frail, 1.8, 1.0)
+            )
+            & pres[:, None]
+        )
         if ghosp.any():
             hp = gp_pid[ghosp]
-            adm_rows.append(np.stack([hp, np.full(len(hp), g), rng.integers(4, 30, len(hp)), np.ones(len(hp), int)], 1))
+            adm_rows.append(
+                np.stack([hp, np.full(len(hp), g), rng.integers(4, 30, len(hp)), np.ones(len(hp), int)], 1)
+            )
             gp_frail |= ghosp & (rng.random((H, 2)) < cfg.gp_frail_after_admission)
-        gp_frail |= gp_ex & gp_alive & (rng.random((H, 2)) < cfg.gp_frail_onset_per_month * 2 ** ((ages_gp - 65) / 10))
+        gp_frail |= (
+            gp_ex
+            & gp_alive
+            & (rng.random((H, 2)) < cfg.gp_frail_onset_per_month * 2 ** ((ages_gp - 65) / 10))
+        )
         gp_inhosp = ghosp
 
         # ---------------- 4. income and allowances
         recent_death = ((g - dead_g) < 12).any(1)
-        mult = (1 + 0.6 * agri + 1.2 * hh["single"].to_numpy() * 0 + 2.0 * p_sick.any(1) + 2.0 * in_prison.any(1)
-                + 3.0 * recent_death) * (1 + 0.3 * migrant)
+        mult = (
+            1
+            + 0.6 * agri
+            + 1.2 * hh["single"].to_numpy() * 0
+            + 2.0 * p_sick.any(1)
+            + 2.0 * in_prison.any(1)
+            + 3.0 * recent_death
+        ) * (1 + 0.3 * migrant)
         u = rng.random(H)
         fall = (poverty == 0) & (u < p_on * mult)
-        poverty = np.where(fall, np.where(rng.random(H) < cfg.near_poor_share_of_poor, 1, 2), poverty).astype(np.int8)
+        poverty = np.where(fall, np.where(rng.random(H) < cfg.near_poor_share_of_poor, 1, 2), poverty).astype(
+            np.int8
+        )
         rise = (poverty > 0) & ~fall & (rng.random(H) < p_ex_rate / (1 + 0.5 * (mult > 2)))
         poverty = np.where(rise, 0, poverty).astype(np.int8)
         pov_months = np.where(poverty > 0, pov_months + 1, 0)
-        approve = (allowance == 0) & (poverty > 0) & (pov_months >= 2) & local & takeup & pres & \
-            (rng.random(H) < cfg.dibao_approval_per_month)
+        approve = (
+            (allowance == 0)
+            & (poverty > 0)
+            & (pov_months >= 2)
+            & local
+            & takeup
+            & pres
+            & (rng.random(H) < cfg.dibao_approval_per_month)
+        )
         for h in np.flatnonzero(approve):
             allowance[h] = 1 if poverty[h] == 2 else 2
             allow_row[h] = len(allow_rows)
@@ -476,10 +584,22 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
 
         # ---------------- 5. conflict
         adults_home = (home_par & ~p_away).any(1) | (gp_ex & gp_alive).any(1)
-        start_c = (conflict_left == 0) & adults_home & pres & (rng.random(H) < cfg.conflict_onset_per_month * conflict_k
-                                                               * np.where(village, cfg.conflict_rural_multiplier, 1.0)
-                                                               * (1 + 0.8 * (poverty > 0)) * ~institution)
-        conflict_left = np.where(start_c, rng.geometric(1 / cfg.conflict_mean_months, H), np.maximum(conflict_left - 1, 0))
+        start_c = (
+            (conflict_left == 0)
+            & adults_home
+            & pres
+            & (
+                rng.random(H)
+                < cfg.conflict_onset_per_month
+                * conflict_k
+                * np.where(village, cfg.conflict_rural_multiplier, 1.0)
+                * (1 + 0.8 * (poverty > 0))
+                * ~institution
+            )
+        )
+        conflict_left = np.where(
+            start_c, rng.geometric(1 / cfg.conflict_mean_months, H), np.maximum(conflict_left - 1, 0)
+        )
         conflict = conflict_left > 0
         conf_hist[:, g] = conflict
 
@@ -497,19 +617,25 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         absent = nobody & ~weak_gp & ~fallback & ~institution
         n_par_ex = p_ex.sum(1)
         noise = rho * noise + np.sqrt(1 - rho**2) * rng.normal(0, cfg.pressure_noise_sd, H)
-        z = (frailty + noise + 0.15 * migrant
-             + 0.45 * ((cp == 0) & (cg > 0))
-             + 0.25 * ((cp == 1) & (n_par_ex == 2))
-             + 0.30 * ((cp == 1) & (n_par_ex == 1))
-             + 1.6 * weak_only + 1.4 * relative
-             + 0.55 * (poverty == 2) + 0.3 * (poverty == 1)
-             + 1.5 * conflict
-             + 0.5 * in_prison.any(1)
-             + 0.8 * recent_death
-             + 0.35 * hh_severe_child
-             + 0.25 * (p_sick & at_home).any(1)
-             + 0.12 * (n_children - 1)
-             - cfg.support_after_detection * (support_until >= g))
+        z = (
+            frailty
+            + noise
+            + 0.15 * migrant
+            + 0.60 * ((cp == 0) & (cg > 0))
+            + 0.25 * ((cp == 1) & (n_par_ex == 2))
+            + 0.30 * ((cp == 1) & (n_par_ex == 1))
+            + 1.6 * weak_only
+            + 1.4 * relative
+            + 0.80 * (poverty == 2)
+            + 0.4 * (poverty == 1)
+            + 1.5 * conflict
+            + 0.9 * in_prison.any(1)
+            + 1.0 * recent_death
+            + 0.5 * hh_severe_child
+            + 0.5 * (p_sick & at_home).any(1)
+            + 0.12 * (n_children - 1)
+            - cfg.support_after_detection * (support_until >= g)
+        )
         st = np.digitize(z, [c1, c2, c3]).astype(np.int8)
         st = np.where(absent, 3, st)
         st = np.where(institution, np.minimum(st, 1), st).astype(np.int8)
@@ -517,19 +643,25 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
 
         # ---------------- 7. child harm
         cst = st[ch_h]
-        lb = ch_exists & ch_local & (ch_age < cfg.lb_age_limit) & (
-            p_away.all(1) | (p_away.any(1) & ~(able_par.any(1))) | ((n_par_ex == 1) & p_away.any(1)))[ch_h]
+        lb = (
+            ch_exists
+            & ch_local
+            & (ch_age < cfg.lb_age_limit)
+            & (p_away.all(1) | (p_away.any(1) & ~(able_par.any(1))) | ((n_par_ex == 1) & p_away.any(1)))[ch_h]
+        )
         lb &= ~institution[ch_h]
         lb_hist[:, g] = lb
         lb_months = np.where(lb, lb_months + 1, 0)
-        pm = base_mal[cst] * (1 + 1.5 * conflict[ch_h]) * np.where(lb, cfg.left_behind_neglect_or ** 0.5, 1.0)
+        pm = base_mal[cst] * (1 + 2.5 * conflict[ch_h]) * np.where(lb, cfg.left_behind_neglect_or**0.5, 1.0)
         pm = pm * (cfg.maltreatment_per_1000_per_year / 30.0)
         mal = ch_exists & (rng.random(C) < np.where(mal_prev, np.minimum(0.55 + pm, 0.9), pm))
         mal_hist[:, g] = mal
         mal_prev = mal
         # injuries
         inj_rate = np.where(lb, cfg.injury_left_behind_per_year, cfg.injury_per_year) / 12.0
-        inj_rate = inj_rate * np.where(mal, cfg.injury_maltreated_multiplier, 1.0) * np.where(cst >= 2, 1.4, 1.0)
+        inj_rate = (
+            inj_rate * np.where(mal, cfg.injury_maltreated_multiplier, 1.0) * np.where(cst >= 2, 1.4, 1.0)
+        )
         inj = ch_exists & (rng.random(C) < inj_rate)
         if inj.any():
             ci = np.flatnonzero(inj)
@@ -553,7 +685,9 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         aband = ch_exists & (ch_age < 1) & (cst == 3) & (rng.random(C) < 0.01)
         for c in np.flatnonzero(aband).tolist():
             inc_rows.append([g, "遗弃", c, -1, int(ch_h[c])])
-        bg_rate = cfg.police_background_per_month * np.where(ch_age >= 10, 2.0, 0.5) * np.where(cst >= 2, 1.5, 1.0)
+        bg_rate = (
+            cfg.police_background_per_month * np.where(ch_age >= 10, 2.0, 0.5) * np.where(cst >= 2, 1.5, 1.0)
+        )
         bg = ch_exists & (rng.random(C) < bg_rate)
         for c in np.flatnonzero(bg).tolist():
             cat = ("打架斗殴", "盗窃", "交通事故", "其他")[int(rng.choice(4, p=[0.3, 0.2, 0.3, 0.2]))]
@@ -577,8 +711,13 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         conds = {0: orphan_c & ch_local, 1: de_facto_c & ch_local, 3: dis_c, 4: dibao_c & ch_local}
         for cat, cond in conds.items():
             cond = cond & ch_exists & (ch_age < 18)
-            prob = (cfg.orphan_register_prob, cfg.de_facto_register_prob, 0, cfg.disabled_register_prob,
-                    cfg.dibao_child_register_prob)[cat]
+            prob = (
+                cfg.orphan_register_prob,
+                cfg.de_facto_register_prob,
+                0,
+                cfg.disabled_register_prob,
+                cfg.dibao_child_register_prob,
+            )[cat]
             new = cond & (reg_open[:, cat] < 0) & (pending[:, cat] == NONE)
             if new.any():
                 ni = np.flatnonzero(new)
@@ -605,7 +744,12 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         reg_any = (reg_open >= 0).any(1)
         monthly = ((reg_open >= 0) & monthly_cats[None, :]).any(1) | (high_risk_until >= g)
         due_q = reg_any & ((g + phase) % 3 == 0)
-        pv = np.where(monthly | due_q, cfg.visit_compliance, np.where(reg_any, 0.03, unreg_rate[ch_h]))
+        # word of mouth: neighbours tell the director about troubled homes
+        pv = np.where(
+            monthly | due_q,
+            cfg.visit_compliance,
+            np.where(reg_any, 0.03, unreg_rate[ch_h] * (1 + cfg.visit_word_of_mouth * (cst >= 2))),
+        )
         pv = np.where(event_flag, np.maximum(pv, cfg.event_visit_prob), pv)
         pv = np.clip(pv * np.where(monthly | due_q, np.sqrt(c_mult[ch_h]), c_mult[ch_h]), 0, 0.97)
         vis = ch_exists & (ch_age < 18) & (rng.random(C) < pv)
@@ -616,7 +760,10 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
             mode = rng.choice(4, size=n, p=np.array(cfg.visit_modes) / sum(cfg.visit_modes))
             mode = np.where((ch_age[vi] < 6) & (mode == 3), 0, mode)
             s_ = cst[vi]
-            pa = _ASSESS[s_] * (1 - _MODE_BLUR[mode])[:, None] + _ASSESS[0][None, :] * _MODE_BLUR[mode][:, None]
+            pa = (
+                _ASSESS[s_] * (1 - _MODE_BLUR[mode])[:, None]
+                + _ASSESS[0][None, :] * _MODE_BLUR[mode][:, None]
+            )
             m_ = mal[vi]
             shift = np.where(m_, np.where(mode == 0, 0.3, 0.1), 0.0)
             pa = pa.copy()
@@ -634,27 +781,27 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
             aw = p_away[hv]
             away_len = np.where(aw[:, 0], g - p_away_start[hv, 0], 0)
 
-            def put(name: str, truth: np.ndarray, p_true: float, p_false: float = 0.0) -> None:
-                nonlocal flags
+            rules = (  # (flag, true circumstance, P(written | true), P(written | false))
+                ("parents_away", aw.all(1), 0.7, 0.01),
+                ("father_away_long", aw[:, 0] & (away_len >= 6), 0.55, 0.005),
+                ("mother_away", aw[:, 1] & ~aw[:, 0], 0.5, 0.005),
+                ("gp_hospital", gp_inhosp[hv].any(1) | ghosp[hv].any(1), 0.65, 0.01),
+                ("gp_frail", (gp_present[hv] & (gp_frail[hv] | (ages_gp[hv] >= 80))).any(1), 0.45, 0.02),
+                ("poverty", poverty[hv] > 0, 0.5, 0.03),
+                ("conflict", conflict[hv], 0.35, 0.01),
+                ("harm_signs", m_, 0.3, 0.003),
+                ("nobody_home", (s_ == 3) & (mode == 0), 0.6, 0.004),
+                ("school_absence", (s_ >= 2) & (ch_age[vi] >= 6), 0.25, 0.02),
+                ("disability", disabled[vi] & (dis_onset[vi] <= g), 0.6, 0.0),
+                ("parent_prison", in_prison[hv].any(1), 0.5, 0.0),
+                ("parent_sick", (p_sick[hv] & p_alive[hv]).any(1), 0.5, 0.01),
+                ("parent_dead", recent_death[hv], 0.6, 0.0),
+                ("good", s_ == 0, 0.6, 0.15),
+            )
+            for name, truth, p_true, p_false in rules:
                 i = NOTE_FLAGS.index(name)
                 hit = np.where(truth, r[:, i] < p_true * see, r[:, i] < p_false)
                 flags |= np.where(hit, _F[name], 0)
-
-            put("parents_away", aw.all(1), 0.7, 0.01)
-            put("father_away_long", aw[:, 0] & (away_len >= 6), 0.55, 0.005)
-            put("mother_away", aw[:, 1] & ~aw[:, 0], 0.5, 0.005)
-            put("gp_hospital", gp_inhosp[hv].any(1) | ghosp[hv].any(1), 0.65, 0.01)
-            put("gp_frail", (gp_present[hv] & (gp_frail[hv] | (ages_gp[hv] >= 80))).any(1), 0.45, 0.02)
-            put("poverty", poverty[hv] > 0, 0.5, 0.03)
-            put("conflict", conflict[hv], 0.35, 0.01)
-            put("harm_signs", m_, 0.3, 0.003)
-            put("nobody_home", (s_ == 3) & (mode == 0), 0.6, 0.004)
-            put("school_absence", (s_ >= 2) & (ch_age[vi] >= 6), 0.25, 0.02)
-            put("disability", disabled[vi] & (dis_onset[vi] <= g), 0.6, 0.0)
-            put("parent_prison", in_prison[hv].any(1), 0.5, 0.0)
-            put("parent_sick", (p_sick[hv] & p_alive[hv]).any(1), 0.5, 0.01)
-            put("parent_dead", recent_death[hv], 0.6, 0.0)
-            put("good", s_ == 0, 0.6, 0.15)
             visit_rows.append(np.stack([vi, np.full(n, g), mode, assess, flags, away_len], 1))
             bad = vi[assess >= 2]
             if len(bad):
@@ -669,12 +816,21 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         visited[vi] = True
 
         # ---------------- 9b. left-behind discovery, 其他困境, closings
-        eligible = lb & (lb_months >= cfg.lb_min_months_before_found) & lb_findable[ch_h] & (reg_open[:, 2] < 0)
+        eligible = (
+            lb & (lb_months >= cfg.lb_min_months_before_found) & lb_findable[ch_h] & (reg_open[:, 2] < 0)
+        )
         pf = lb_find[ch_h] * np.where(visited, 2.0, 1.0) * (1.0 if g > 0 else 0.0)
         found = eligible & (rng.random(C) < pf)
         # a few registrations where only one parent is away and the other is at home (misjudged)
-        one_away = ch_exists & ch_local & (ch_age < cfg.lb_age_limit) & p_away.any(1)[ch_h] & ~lb & \
-            (reg_open[:, 2] < 0) & lb_findable[ch_h]
+        one_away = (
+            ch_exists
+            & ch_local
+            & (ch_age < cfg.lb_age_limit)
+            & p_away.any(1)[ch_h]
+            & ~lb
+            & (reg_open[:, 2] < 0)
+            & lb_findable[ch_h]
+        )
         found |= one_away & (rng.random(C) < 0.0015)
         if found.any():
             open_reg(np.flatnonzero(found), 2, np.full(found.sum(), g))
@@ -716,11 +872,24 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         return pd.DataFrame(rows, columns=cols)
 
     return History(
-        start_month=start_month, G=G, burn_in=burn_in,
-        state=state_hist, present=present, maltreated=mal_hist, left_behind=lb_hist, away=away_hist,
-        poverty=pov_hist, allowance=allow_hist, conflict=conf_hist,
-        child_g_birth=ch_gb, child_hh=ch_h, child_disabled=disabled, child_dis_type=dtypes,
-        child_dis_severe=severe, child_dis_onset_g=dis_onset, child_cert_g=cert_g,
+        start_month=start_month,
+        G=G,
+        burn_in=burn_in,
+        state=state_hist,
+        present=present,
+        maltreated=mal_hist,
+        left_behind=lb_hist,
+        away=away_hist,
+        poverty=pov_hist,
+        allowance=allow_hist,
+        conflict=conf_hist,
+        child_g_birth=ch_gb,
+        child_hh=ch_h,
+        child_disabled=disabled,
+        child_dis_type=dtypes,
+        child_dis_severe=severe,
+        child_dis_onset_g=dis_onset,
+        child_cert_g=cert_g,
         deaths=frame(death_rows, ["pid", "g"]),
         admissions=frame(adm_rows, ["pid", "g", "los", "is_gp"]),
         away_spells=frame(away_rows, ["pid", "g_start", "g_end", "in_city", "hh", "slot"]),
@@ -731,5 +900,6 @@ def run_dynamics(config: SimulatorConfig, city: City, pop: Population, months: i
         incidents=frame(inc_rows, ["g", "category", "child", "adult", "hh"]),
         injuries=frame(inj_rows, ["child", "g", "from_harm"]),
         registry=frame(reg_rows, ["child", "cat", "g_start", "g_end"]),
-        insured_away=insured_away, insure_delay=insure_delay,
+        insured_away=insured_away,
+        insure_delay=insure_delay,
     )

@@ -24,11 +24,46 @@ WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=
 CHECK_CHARS = "10X98765432"
 
 # Mobile prefixes in use in mainland China (incl. 16x/19x segments), ⚠ weights are a judgment.
-MOBILE_PREFIXES = np.array([
-    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "150", "151", "152", "153",
-    "155", "156", "157", "158", "159", "166", "173", "177", "180", "181", "182", "183", "185", "186",
-    "187", "188", "189", "191", "193", "195", "198", "199",
-])
+MOBILE_PREFIXES = np.array(
+    [
+        "130",
+        "131",
+        "132",
+        "133",
+        "134",
+        "135",
+        "136",
+        "137",
+        "138",
+        "139",
+        "150",
+        "151",
+        "152",
+        "153",
+        "155",
+        "156",
+        "157",
+        "158",
+        "159",
+        "166",
+        "173",
+        "177",
+        "180",
+        "181",
+        "182",
+        "183",
+        "185",
+        "186",
+        "187",
+        "188",
+        "189",
+        "191",
+        "193",
+        "195",
+        "198",
+        "199",
+    ]
+)
 
 
 def check_char(body17: str) -> str:
@@ -55,7 +90,9 @@ def _check_chars_vec(bodies: np.ndarray) -> np.ndarray:
     return np.array(list(CHECK_CHARS))[r]
 
 
-def make_id_numbers(rng: np.random.Generator, area: np.ndarray, birth: np.ndarray, male: np.ndarray) -> np.ndarray:
+def make_id_numbers(
+    rng: np.random.Generator, area: np.ndarray, birth: np.ndarray, male: np.ndarray
+) -> np.ndarray:
     """Unique, checksum-valid 18-digit resident IDs.
 
     Parameters

@@ -18,9 +18,32 @@ __all__ = ["DATE_STYLES", "Defects", "format_dates", "format_months", "fullwidth
 DATE_STYLES = ("iso", "slash", "compact", "cn", "dot")
 _FW = str.maketrans("0123456789", "０１２３４５６７８９")
 # visually or phonetically confusable characters for name typos
-_TYPO = {"王": "汪", "张": "章", "李": "理", "陈": "程", "林": "琳", "杨": "扬", "华": "化", "明": "铭",
-         "伟": "玮", "军": "君", "丽": "莉", "静": "婧", "杰": "洁", "涛": "滔", "芳": "方", "红": "虹",
-         "英": "瑛", "浩": "皓", "宇": "雨", "轩": "萱", "欣": "馨", "怡": "宜", "梓": "子", "涵": "寒"}
+_TYPO = {
+    "王": "汪",
+    "张": "章",
+    "李": "理",
+    "陈": "程",
+    "林": "琳",
+    "杨": "扬",
+    "华": "化",
+    "明": "铭",
+    "伟": "玮",
+    "军": "君",
+    "丽": "莉",
+    "静": "婧",
+    "杰": "洁",
+    "涛": "滔",
+    "芳": "方",
+    "红": "虹",
+    "英": "瑛",
+    "浩": "皓",
+    "宇": "雨",
+    "轩": "萱",
+    "欣": "馨",
+    "怡": "宜",
+    "梓": "子",
+    "涵": "寒",
+}
 
 
 def fullwidth(s: str) -> str:
@@ -36,8 +59,9 @@ def _ymd(dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, m, day
 
 
-def format_dates(dates: np.ndarray, style: str, rng: np.random.Generator | None = None,
-                 mixed_rate: float = 0.0) -> np.ndarray:
+def format_dates(
+    dates: np.ndarray, style: str, rng: np.random.Generator | None = None, mixed_rate: float = 0.0
+) -> np.ndarray:
     """Format day dates as text in a department's usual style, a share in other styles.
 
     Parameters
@@ -86,8 +110,9 @@ def format_dates(dates: np.ndarray, style: str, rng: np.random.Generator | None 
     return out
 
 
-def format_months(months: np.ndarray, style: str, rng: np.random.Generator | None = None,
-                  mixed_rate: float = 0.0) -> np.ndarray:
+def format_months(
+    months: np.ndarray, style: str, rng: np.random.Generator | None = None, mixed_rate: float = 0.0
+) -> np.ndarray:
     """Format months: ``dash`` 2025-03, ``compact`` 202503, ``cn`` 2025年3月, ``slash`` 2025/03."""
     mo_all = np.asarray(months, dtype="datetime64[M]")
     if len(mo_all) == 0:
@@ -177,7 +202,7 @@ class Defects:
             x = v[i]
             if isinstance(x, str) and len(x) >= 2:
                 j = 1 + int(rng.integers(0, len(x) - 1))
-                v[i] = x[:j] + _TYPO.get(x[j], x[j]) + x[j + 1:]
+                v[i] = x[:j] + _TYPO.get(x[j], x[j]) + x[j + 1 :]
         df[col] = v
 
     def blanks(self, df: pd.DataFrame, cols: list[str]) -> None:
@@ -203,14 +228,23 @@ class Defects:
         source_row = np.arange(len(out)) + 2  # header is row/line 1
         logs = []
         if is_copy.any():
-            logs.append(pd.DataFrame({"file": relpath, "source_row": source_row[is_copy], "column": "",
-                                      "defect": "DUPLICATE_ROW"}))
+            logs.append(
+                pd.DataFrame(
+                    {
+                        "file": relpath,
+                        "source_row": source_row[is_copy],
+                        "column": "",
+                        "defect": "DUPLICATE_ROW",
+                    }
+                )
+            )
         for c in id_cols:
             k = out[f"_defect_{c}"].to_numpy(dtype=object)
             m = k != ""
             if m.any():
-                logs.append(pd.DataFrame({"file": relpath, "source_row": source_row[m], "column": c,
-                                          "defect": k[m]}))
+                logs.append(
+                    pd.DataFrame({"file": relpath, "source_row": source_row[m], "column": c, "defect": k[m]})
+                )
         self.rows.extend(logs)
         return out.drop(columns=[c for c in out.columns if c.startswith("_defect_")])
 

@@ -17,25 +17,256 @@ from .config import SimulatorConfig
 
 __all__ = ["City", "build_city"]
 
-_URBAN_PREFIX = (
-    "翠苑 文华 景湖 金沙 春晓 明月 锦绣 和平 东方 紫荆 桂花 丽水 清泰 望湖 南都 德胜 新安 嘉绿 古墩 朝阳 红梅 天城 江锦 "
-    "云河 星辰 映月 濮家 杨柳 柳营 秋涛 观音 兰亭 荷花 青枫 枫林 银杏 香樟 梧桐 玉泉 宝石 月桂 长乐 康乐 安居 福缘 瑞丰 "
-    "金色 紫金 晴川 禾丰 湘湖 知章 通惠 江寺 城河 高桥 崇化 广德 永兴 凤凰 白马 学院 府苑 景芳 三里 华丰 新华 东园 西园 "
-    "南苑 北苑 蓝桥 绿城 星洲 海月 水澄 彩虹 新城 明珠 君悦 万家 金都 华鼎 逸林 锦江 世纪 阳光 滨和 闻涛 钱潮 之江"
-).split()
+_URBAN_PREFIX = [
+    "翠苑",
+    "文华",
+    "景湖",
+    "金沙",
+    "春晓",
+    "明月",
+    "锦绣",
+    "和平",
+    "东方",
+    "紫荆",
+    "桂花",
+    "丽水",
+    "清泰",
+    "望湖",
+    "南都",
+    "德胜",
+    "新安",
+    "嘉绿",
+    "古墩",
+    "朝阳",
+    "红梅",
+    "天城",
+    "江锦",
+    "云河",
+    "星辰",
+    "映月",
+    "濮家",
+    "杨柳",
+    "柳营",
+    "秋涛",
+    "观音",
+    "兰亭",
+    "荷花",
+    "青枫",
+    "枫林",
+    "银杏",
+    "香樟",
+    "梧桐",
+    "玉泉",
+    "宝石",
+    "月桂",
+    "长乐",
+    "康乐",
+    "安居",
+    "福缘",
+    "瑞丰",
+    "金色",
+    "紫金",
+    "晴川",
+    "禾丰",
+    "湘湖",
+    "知章",
+    "通惠",
+    "江寺",
+    "城河",
+    "高桥",
+    "崇化",
+    "广德",
+    "永兴",
+    "凤凰",
+    "白马",
+    "学院",
+    "府苑",
+    "景芳",
+    "三里",
+    "华丰",
+    "新华",
+    "东园",
+    "西园",
+    "南苑",
+    "北苑",
+    "蓝桥",
+    "绿城",
+    "星洲",
+    "海月",
+    "水澄",
+    "彩虹",
+    "新城",
+    "明珠",
+    "君悦",
+    "万家",
+    "金都",
+    "华鼎",
+    "逸林",
+    "锦江",
+    "世纪",
+    "阳光",
+    "滨和",
+    "闻涛",
+    "钱潮",
+    "之江",
+]
 _URBAN_MID = ("", "苑", "新村", "花园", "家园", "里", "坊", "一区", "二区", "三区")
-_RURAL_PREFIX = (
-    "石门 上叶 下徐 金家 黄泥 杨梅 里洪 外沙 前山 后溪 大路 小坑 高峰 新桥 东坞 西岭 南堡 北庄 青龙 白沙 桃源 竹林 "
-    "茶园 枫树 梅林 古城 长林 双溪 三联 五星 红星 胜利 光明 建新 同心 联合 永丰 合丰 上方 下方 王家 李家 徐家 陈家 "
-    "周家 吴家 郑家 方家 汪家 余家 胡家 潘家 叶家 邵家 程家 姜家 洪家 俞家 钱家 毛家 严家 章家 柴家 童家 鲍家 应家 "
-    "麻车 芝厦 塘源 云溪 富山 松坑 杏林 龙门 凤林 桂溪 岩下 坪山 仙岩 湖源 樟村 梓桐 航坞 金星 和睦 民主 新民 共和"
-).split()
+_RURAL_PREFIX = [
+    "石门",
+    "上叶",
+    "下徐",
+    "金家",
+    "黄泥",
+    "杨梅",
+    "里洪",
+    "外沙",
+    "前山",
+    "后溪",
+    "大路",
+    "小坑",
+    "高峰",
+    "新桥",
+    "东坞",
+    "西岭",
+    "南堡",
+    "北庄",
+    "青龙",
+    "白沙",
+    "桃源",
+    "竹林",
+    "茶园",
+    "枫树",
+    "梅林",
+    "古城",
+    "长林",
+    "双溪",
+    "三联",
+    "五星",
+    "红星",
+    "胜利",
+    "光明",
+    "建新",
+    "同心",
+    "联合",
+    "永丰",
+    "合丰",
+    "上方",
+    "下方",
+    "王家",
+    "李家",
+    "徐家",
+    "陈家",
+    "周家",
+    "吴家",
+    "郑家",
+    "方家",
+    "汪家",
+    "余家",
+    "胡家",
+    "潘家",
+    "叶家",
+    "邵家",
+    "程家",
+    "姜家",
+    "洪家",
+    "俞家",
+    "钱家",
+    "毛家",
+    "严家",
+    "章家",
+    "柴家",
+    "童家",
+    "鲍家",
+    "应家",
+    "麻车",
+    "芝厦",
+    "塘源",
+    "云溪",
+    "富山",
+    "松坑",
+    "杏林",
+    "龙门",
+    "凤林",
+    "桂溪",
+    "岩下",
+    "坪山",
+    "仙岩",
+    "湖源",
+    "樟村",
+    "梓桐",
+    "航坞",
+    "金星",
+    "和睦",
+    "民主",
+    "新民",
+    "共和",
+]
 _RURAL_SUFFIX = ("村", "坞村", "畈村", "桥村", "山村", "溪村", "塘村", "湾村", "岭村", "坑村")
-_STREET_WORDS = (
-    "文一 文二 文三 天目山 莫干山 解放 庆春 凤起 体育场 延安 中山 建国 钱江 江南 滨盛 江陵 人民 市心 金城 通惠 新塘 "
-    "育才 星光 迎宾 东湖 藕花洲 世纪 振兴 兴业 富春 新登 千岛湖 新安 环城 滨江 明珠 丰收 建设 工人 学院 商业 园林 "
-    "青年 长安 华丰 东新 德胜 湖墅 余杭塘 良渚 古墩 紫金港 留和 之江 转塘 西溪 五常 文化 梅花碑 望江 秋涛 九堡 笕桥"
-).split()
+_STREET_WORDS = [
+    "文一",
+    "文二",
+    "文三",
+    "天目山",
+    "莫干山",
+    "解放",
+    "庆春",
+    "凤起",
+    "体育场",
+    "延安",
+    "中山",
+    "建国",
+    "钱江",
+    "江南",
+    "滨盛",
+    "江陵",
+    "人民",
+    "市心",
+    "金城",
+    "通惠",
+    "新塘",
+    "育才",
+    "星光",
+    "迎宾",
+    "东湖",
+    "藕花洲",
+    "世纪",
+    "振兴",
+    "兴业",
+    "富春",
+    "新登",
+    "千岛湖",
+    "新安",
+    "环城",
+    "滨江",
+    "明珠",
+    "丰收",
+    "建设",
+    "工人",
+    "学院",
+    "商业",
+    "园林",
+    "青年",
+    "长安",
+    "华丰",
+    "东新",
+    "德胜",
+    "湖墅",
+    "余杭塘",
+    "良渚",
+    "古墩",
+    "紫金港",
+    "留和",
+    "之江",
+    "转塘",
+    "西溪",
+    "五常",
+    "文化",
+    "梅花碑",
+    "望江",
+    "秋涛",
+    "九堡",
+    "笕桥",
+]
 _HOSPITALS_CITY = ("杭州市第一人民医院", "杭州市儿童医院", "浙江省人民医院", "杭州市中医院")
 _ORDINALS = "一二三四五六七八九十"
 
@@ -119,9 +350,17 @@ def build_city(config: SimulatorConfig, children: int, rng: np.random.Generator)
 
     for di, d in enumerate(config.districts):
         n_d = children * d.census_share / total_share
-        dist_rows.append(dict(district=d.name, code=d.code, kind=d.kind, dibao_tier=d.dibao_tier,
-                              census_share=d.census_share / total_share, urban_share=d.urban_share,
-                              nonlocal_share=d.nonlocal_share))
+        dist_rows.append(
+            dict(
+                district=d.name,
+                code=d.code,
+                kind=d.kind,
+                dibao_tier=d.dibao_tier,
+                census_share=d.census_share / total_share,
+                urban_share=d.urban_share,
+                nonlocal_share=d.nonlocal_share,
+            )
+        )
         n_comm = max(2, round(n_d / config.children_per_community))
         n_village = round(n_comm * (1.0 - d.urban_share))
         if d.urban_share < 1.0 and n_village == 0:
@@ -156,12 +395,26 @@ def build_city(config: SimulatorConfig, children: int, rng: np.random.Generator)
         home_r = t_idx_tw or t_idx_st
         for k in range(n_urban):
             ti = home_u[k % len(home_u)]
-            comm_rows.append(dict(community=next_name("u"), township_idx=ti, district_idx=di, is_village=False,
-                                  weight=d.urban_share / n_urban))
+            comm_rows.append(
+                dict(
+                    community=next_name("u"),
+                    township_idx=ti,
+                    district_idx=di,
+                    is_village=False,
+                    weight=d.urban_share / n_urban,
+                )
+            )
         for k in range(n_village):
             ti = home_r[k % len(home_r)]
-            comm_rows.append(dict(community=next_name("r"), township_idx=ti, district_idx=di, is_village=True,
-                                  weight=(1.0 - d.urban_share) / n_village))
+            comm_rows.append(
+                dict(
+                    community=next_name("r"),
+                    township_idx=ti,
+                    district_idx=di,
+                    is_village=True,
+                    weight=(1.0 - d.urban_share) / n_village,
+                )
+            )
 
     districts = pd.DataFrame(dist_rows)
     townships = pd.DataFrame(town_rows)
@@ -195,4 +448,6 @@ def build_city(config: SimulatorConfig, children: int, rng: np.random.Generator)
     for _, row in districts.iterrows():
         short = row["district"]
         hospitals.append([f"{short}第一人民医院", f"{short}中医院", *_HOSPITALS_CITY])
-    return City(districts, townships, communities, streets, schools, hospitals, [[] for _ in range(len(communities))])
+    return City(
+        districts, townships, communities, streets, schools, hospitals, [[] for _ in range(len(communities))]
+    )

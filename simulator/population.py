@@ -25,20 +25,32 @@ from .config import SimulatorConfig
 from .ids import make_id_numbers, make_phones
 from .places import City
 
-__all__ = ["ORIGINS", "Population", "build_population", "NameMaker"]
+__all__ = ["ORIGINS", "NameMaker", "Population", "build_population"]
 
 # Origins of migrant families (area code, hukou origin as written in residence permits).
 ORIGINS = (
-    ("341221", "安徽省阜阳市临泉县"), ("341222", "安徽省阜阳市太和县"), ("340826", "安徽省安庆市宿松县"),
-    ("411521", "河南省信阳市罗山县"), ("412723", "河南省周口市商水县"), ("430524", "湖南省邵阳市隆回县"),
-    ("511321", "四川省南充市南部县"), ("360124", "江西省南昌市进贤县"), ("362421", "江西省吉安市吉安县"),
-    ("421127", "湖北省黄冈市黄梅县"), ("421182", "湖北省黄冈市武穴市"), ("500101", "重庆市万州区"),
-    ("330324", "浙江省温州市永嘉县"), ("330381", "浙江省温州市瑞安市"), ("331081", "浙江省台州市温岭市"),
+    ("341221", "安徽省阜阳市临泉县"),
+    ("341222", "安徽省阜阳市太和县"),
+    ("340826", "安徽省安庆市宿松县"),
+    ("411521", "河南省信阳市罗山县"),
+    ("412723", "河南省周口市商水县"),
+    ("430524", "湖南省邵阳市隆回县"),
+    ("511321", "四川省南充市南部县"),
+    ("360124", "江西省南昌市进贤县"),
+    ("362421", "江西省吉安市吉安县"),
+    ("421127", "湖北省黄冈市黄梅县"),
+    ("421182", "湖北省黄冈市武穴市"),
+    ("500101", "重庆市万州区"),
+    ("330324", "浙江省温州市永嘉县"),
+    ("330381", "浙江省温州市瑞安市"),
+    ("331081", "浙江省台州市温岭市"),
     ("320721", "江苏省连云港市赣榆县"),
 )
 _ORIGIN_W = np.array([10, 8, 6, 7, 6, 6, 6, 6, 5, 5, 4, 5, 4, 3, 3, 2], dtype=float)
 
-_MODERN_M = list("浩宇轩睿泽子梓俊博文哲一辰诚明涵晨皓铭杰航天然逸嘉凯瑞翔昊宸煜阳乐锦鹏鑫昕彦毅恒骏霖安铭远朗")
+_MODERN_M = list(
+    "浩宇轩睿泽子梓俊博文哲一辰诚明涵晨皓铭杰航天然逸嘉凯瑞翔昊宸煜阳乐锦鹏鑫昕彦毅恒骏霖安铭远朗"
+)
 _MODERN_F = list("欣怡雨涵梓萱诗可馨思佳琪悦语彤若汐依雅婷菲晴妍瑶嘉一诺心月蕊静宁婉梦颖童沐雯琳晨")
 
 ROLE_CHILD, ROLE_FATHER, ROLE_MOTHER, ROLE_GP = 0, 1, 2, 3
@@ -77,8 +89,11 @@ class NameMaker:
         b_f = self.new_f[rng.integers(0, len(self.new_f), n)]
         new = np.where(male, a_m, a_f)
         new = np.where(two, new + np.where(male, b_m, b_f), new)
-        oldn = np.where(male, self.old_m[rng.integers(0, len(self.old_m), n)],
-                        self.old_f[rng.integers(0, len(self.old_f), n)])
+        oldn = np.where(
+            male,
+            self.old_m[rng.integers(0, len(self.old_m), n)],
+            self.old_f[rng.integers(0, len(self.old_f), n)],
+        )
         out[:] = np.where(old, oldn, new)
         # avoid doubled characters such as 浩浩 only half of the time (they exist, but rarely)
         return out
@@ -131,8 +146,9 @@ def _days(years: np.ndarray) -> np.ndarray:
     return (np.asarray(years) * 365.25).astype("int64").astype("timedelta64[D]")
 
 
-def area_codes(config: SimulatorConfig, city: City, district_idx: np.ndarray, township_idx: np.ndarray,
-               birth: np.ndarray) -> np.ndarray:
+def area_codes(
+    config: SimulatorConfig, city: City, district_idx: np.ndarray, township_idx: np.ndarray, birth: np.ndarray
+) -> np.ndarray:
     """GB/T 2260 address code a person registered at birth in that place carries in their ID [S11][S14]."""
     out = np.empty(len(district_idx), dtype=object)
     tnames = city.townships["township"].to_numpy()
@@ -156,8 +172,15 @@ def area_codes(config: SimulatorConfig, city: City, district_idx: np.ndarray, to
     return out
 
 
-def build_population(config: SimulatorConfig, city: City, n_children: int, end_month: np.datetime64,
-                     start_g_month: np.datetime64, rng: np.random.Generator, names: NameMaker) -> Population:
+def build_population(
+    config: SimulatorConfig,
+    city: City,
+    n_children: int,
+    end_month: np.datetime64,
+    start_g_month: np.datetime64,
+    rng: np.random.Generator,
+    names: NameMaker,
+) -> Population:
     """Draw households and persons for a city of exactly ``n_children`` children.
 
     Parameters
@@ -211,10 +234,17 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
     nonlocal_ = dists["nonlocal_share"].to_numpy()[d_idx]
     migrant = rng.random(H) < nonlocal_
     urban_share = dists["urban_share"].to_numpy()[d_idx]
-    p_vill_local = np.clip(((1 - urban_share) - nonlocal_ * config.migrant_village_share * (urban_share < 1))
-                           / np.maximum(1 - nonlocal_, 1e-9), 0, 1)
-    want_village = np.where(migrant, (urban_share < 1) & (rng.random(H) < config.migrant_village_share),
-                            rng.random(H) < p_vill_local)
+    p_vill_local = np.clip(
+        ((1 - urban_share) - nonlocal_ * config.migrant_village_share * (urban_share < 1))
+        / np.maximum(1 - nonlocal_, 1e-9),
+        0,
+        1,
+    )
+    want_village = np.where(
+        migrant,
+        (urban_share < 1) & (rng.random(H) < config.migrant_village_share),
+        rng.random(H) < p_vill_local,
+    )
     c_idx = np.empty(H, dtype=np.int64)
     c_d = comms["district_idx"].to_numpy()
     c_v = comms["is_village"].to_numpy()
@@ -231,17 +261,28 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
             c_idx[m] = rng.choice(cand, size=m.sum(), p=w)
     is_village = c_v[c_idx]
     t_idx = comms["township_idx"].to_numpy()[c_idx]
-    agri = np.where(migrant, rng.random(H) < 0.75,
-                    rng.random(H) < np.where(is_village, config.rural_hukou_share_in_villages,
-                                             config.rural_hukou_share_in_communities))
+    agri = np.where(
+        migrant,
+        rng.random(H) < 0.75,
+        rng.random(H)
+        < np.where(is_village, config.rural_hukou_share_in_villages, config.rural_hukou_share_in_communities),
+    )
     origin_i = rng.choice(len(ORIGINS), size=H, p=_ORIGIN_W / _ORIGIN_W.sum())
 
     # ---- standing stocks (household level; the probability equals the per-child rate, see docs)
     # per-household probability = per-child rate, rescaled to the households that can hold a stock
     ok_share = max(stock_ok.mean(), 0.05)
-    orphan = stock_ok & ~migrant & (rng.random(H) < config.orphan_per_1000 / 1000 / ok_share / (1 - nonlocal_.mean()))
-    de_facto = stock_ok & (~orphan) & ~migrant & (
-        rng.random(H) < config.de_facto_per_1000 / 1000 / ok_share / (1 - nonlocal_.mean()))
+    orphan = (
+        stock_ok
+        & ~migrant
+        & (rng.random(H) < config.orphan_per_1000 / 1000 / ok_share / (1 - nonlocal_.mean()))
+    )
+    de_facto = (
+        stock_ok
+        & (~orphan)
+        & ~migrant
+        & (rng.random(H) < config.de_facto_per_1000 / 1000 / ok_share / (1 - nonlocal_.mean()))
+    )
     de_facto_cause = np.where(de_facto, _pick(rng, config.de_facto_causes, H), -1)
     institution = orphan & (rng.random(H) < config.orphan_institution_share)
     single = (~orphan) & (~de_facto) & (rng.random(H) < config.single_parent_share)
@@ -259,9 +300,15 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
     father_birth = mother_birth - _days(rng.uniform(-1, 5, H))
 
     # grandparents
-    gp_n = np.where(migrant, _pick(rng, config.coresident_grandparents_migrant, H),
-                    np.where(agri, _pick(rng, config.coresident_grandparents_rural, H),
-                             _pick(rng, config.coresident_grandparents_urban, H)))
+    gp_n = np.where(
+        migrant,
+        _pick(rng, config.coresident_grandparents_migrant, H),
+        np.where(
+            agri,
+            _pick(rng, config.coresident_grandparents_rural, H),
+            _pick(rng, config.coresident_grandparents_urban, H),
+        ),
+    )
     need_carer = (orphan & ~institution) | de_facto
     gp_n = np.where(need_carer & (gp_n == 0) & (rng.random(H) < 0.8), 1, gp_n)
     gp_n = np.where(institution, 0, gp_n)
@@ -292,9 +339,15 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
     for j, gh, gm in ((0, g0, g0_male), (1, g1, g1_male)):
         gb = gp_base[gh] - _days(rng.uniform(22, 32, len(gh))) - _days(np.where(gm, 2.0, 0.0))
         add(gh, ROLE_GP + j, gm, gb, maternal[gh].astype(int))
-    persons = pd.DataFrame({
-        "hh": np.concatenate(rows_hh), "role": np.concatenate(rows_role), "male": np.concatenate(rows_male),
-        "birth": np.concatenate(rows_birth).astype("datetime64[D]"), "gp_side": np.concatenate(rows_side)})
+    persons = pd.DataFrame(
+        {
+            "hh": np.concatenate(rows_hh),
+            "role": np.concatenate(rows_role),
+            "male": np.concatenate(rows_male),
+            "birth": np.concatenate(rows_birth).astype("datetime64[D]"),
+            "gp_side": np.concatenate(rows_side),
+        }
+    )
     persons = persons.sort_values(["hh", "role"], kind="stable").reset_index(drop=True)
     P = len(persons)
     ph = persons["hh"].to_numpy()
@@ -351,8 +404,9 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
     persons["id18"] = ids
     persons["area"] = area
     phones = make_phones(rng, P)
-    has_phone = np.where(is_child, (by <= 2011) & (rng.random(P) < 0.3),
-                         rng.random(P) < np.where(is_gp, 0.65, 0.97))
+    has_phone = np.where(
+        is_child, (by <= 2011) & (rng.random(P) < 0.3), rng.random(P) < np.where(is_gp, 0.65, 0.97)
+    )
     persons["phone"] = np.where(has_phone, phones, None)
 
     # ---- household numbers (户号) and addresses
@@ -386,20 +440,35 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
 
     # ---- presence window (global months) and hukou registration dates
     G_end = 10**6
-    arrive_g = np.full(H, -10**6)
+    arrive_g = np.full(H, -(10**6))
     leave_g = np.full(H, G_end)
     frailty = rng.normal(0, config.household_frailty_sd, H)
     conflict_k = np.exp(rng.normal(-0.3, 0.9, H))
-    hh = pd.DataFrame({
-        "hh_number": hn.astype(str), "community": c_idx, "township": t_idx, "district": d_idx,
-        "is_village": is_village, "agri": agri, "migrant": migrant, "institution": institution,
-        "orphan0": orphan, "de_facto0": de_facto, "single": single,
-        "fallback": rng.random(H) < config.other_relative_fallback,
-        "frailty": frailty, "conflict_k": conflict_k,
-        "lb_findable": rng.random(H) >= config.lb_never_found_share,
-        "address": address, "origin": np.array([o for _, o in ORIGINS], dtype=object)[origin_i],
-        "arrive_g": arrive_g, "leave_g": leave_g, "n_children": counts, "eldest_birth": eldest_birth,
-    })
+    hh = pd.DataFrame(
+        {
+            "hh_number": hn.astype(str),
+            "community": c_idx,
+            "township": t_idx,
+            "district": d_idx,
+            "is_village": is_village,
+            "agri": agri,
+            "migrant": migrant,
+            "institution": institution,
+            "orphan0": orphan,
+            "de_facto0": de_facto,
+            "single": single,
+            "fallback": rng.random(H) < config.other_relative_fallback,
+            "frailty": frailty,
+            "conflict_k": conflict_k,
+            "lb_findable": rng.random(H) >= config.lb_never_found_share,
+            "address": address,
+            "origin": np.array([o for _, o in ORIGINS], dtype=object)[origin_i],
+            "arrive_g": arrive_g,
+            "leave_g": leave_g,
+            "n_children": counts,
+            "eldest_birth": eldest_birth,
+        }
+    )
 
     # ---- standing stocks of parents' conditions (dates before the simulation start)
     start_day = start_g_month.astype("datetime64[D]")
@@ -416,10 +485,16 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
     father_dead = orphan | (one_dead & which) | ((de_facto_cause == 0) & which)
     mother_dead = orphan | (one_dead & ~which) | ((de_facto_cause == 0) & ~which & (rng.random(H) < 0.5))
     mother_missing = (de_facto_cause == 0) & ~which & ~mother_dead
-    father_sick = ((de_facto_cause == 0) & ~which) | (de_facto_cause == 1) | \
-        ((~orphan) & (rng.random(H) < config.parent_severe_disability_share))
-    mother_sick = ((de_facto_cause == 0) & which) | (de_facto_cause == 1) | \
-        ((~orphan) & (rng.random(H) < config.parent_severe_disability_share * 0.8))
+    father_sick = (
+        ((de_facto_cause == 0) & ~which)
+        | (de_facto_cause == 1)
+        | ((~orphan) & (rng.random(H) < config.parent_severe_disability_share))
+    )
+    mother_sick = (
+        ((de_facto_cause == 0) & which)
+        | (de_facto_cause == 1)
+        | ((~orphan) & (rng.random(H) < config.parent_severe_disability_share * 0.8))
+    )
     father_prison = de_facto_cause == 2
     mother_prison = (de_facto_cause == 2) & (rng.random(H) < 0.5)
     mother_missing |= (de_facto_cause == 2) & ~mother_prison
@@ -429,13 +504,18 @@ def build_population(config: SimulatorConfig, city: City, n_children: int, end_m
     mother_sick &= ~mother_dead & ~mother_missing
     father_sick &= ~father_dead
     prison_start = before_start(father_prison | mother_prison)
-    prison_len = np.exp(rng.normal(np.log(config.prison_median_months * 2), 0.5, H))  # long sentences for a stock
+    prison_len = np.exp(
+        rng.normal(np.log(config.prison_median_months * 2), 0.5, H)
+    )  # long sentences for a stock
     init = {
         "father_dead": before_start(father_dead & has_father),
         "mother_dead": before_start(mother_dead & has_mother),
-        "father_sick": father_sick & has_father, "mother_sick": mother_sick & has_mother,
-        "father_prison": father_prison & has_father, "mother_prison": mother_prison & has_mother,
-        "prison_start": prison_start, "prison_months": prison_len,
+        "father_sick": father_sick & has_father,
+        "mother_sick": mother_sick & has_mother,
+        "father_prison": father_prison & has_father,
+        "mother_prison": mother_prison & has_mother,
+        "prison_start": prison_start,
+        "prison_months": prison_len,
         "father_missing": before_start(father_missing & has_father),
         "mother_missing": before_start(mother_missing & has_mother),
         "de_facto_cause": de_facto_cause,

@@ -21,8 +21,20 @@ from .text import incident_summary, visit_note
 
 __all__ = ["Builder"]
 
-_AWAY_CITIES = ("上海市", "宁波市", "苏州市", "深圳市", "广州市", "嘉兴市", "绍兴市", "金华市", "温州市", "南京市",
-                "无锡市", "厦门市")
+_AWAY_CITIES = (
+    "上海市",
+    "宁波市",
+    "苏州市",
+    "深圳市",
+    "广州市",
+    "嘉兴市",
+    "绍兴市",
+    "金华市",
+    "温州市",
+    "南京市",
+    "无锡市",
+    "厦门市",
+)
 _INJURY_HARM = ("钝器伤", "烧烫伤", "跌倒", "其他")
 _INJURY_HARM_P = (0.35, 0.25, 0.3, 0.1)
 _INJURY = ("跌倒", "烧烫伤", "动物咬伤", "交通伤", "钝器伤", "中毒", "其他")
@@ -30,7 +42,20 @@ _INJURY_P = (0.45, 0.1, 0.1, 0.08, 0.07, 0.03, 0.17)
 _WARDS_OLD = ("心血管内科", "呼吸内科", "骨科", "神经内科", "肿瘤科", "普通外科", "内分泌科")
 _WARDS_ADULT = ("普通外科", "骨科", "消化内科", "妇产科", "泌尿外科", "心血管内科")
 _DIS_TYPES = ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
-_GRADE_ZH = ("一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级", "高一", "高二", "高三")
+_GRADE_ZH = (
+    "一年级",
+    "二年级",
+    "三年级",
+    "四年级",
+    "五年级",
+    "六年级",
+    "七年级",
+    "八年级",
+    "九年级",
+    "高一",
+    "高二",
+    "高三",
+)
 # school days per calendar month (winter break in February, summer in July/August) ⚠
 _SCHOOL_DAYS = np.array([13, 6, 22, 20, 19, 20, 3, 0, 20, 16, 21, 22])
 # rough growth reference (WHO-like medians) by age in months: height cm, weight kg
@@ -55,9 +80,17 @@ class Builder:
     end_month : numpy.datetime64[M]
     """
 
-    def __init__(self, config: SimulatorConfig, city: City, pop: Population, hist: History,
-                 contracts: dict[str, TableContract], rng: np.random.Generator, names: NameMaker,
-                 end_month: np.datetime64) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        city: City,
+        pop: Population,
+        hist: History,
+        contracts: dict[str, TableContract],
+        rng: np.random.Generator,
+        names: NameMaker,
+        end_month: np.datetime64,
+    ) -> None:
         self.cfg = config
         self.city = city
         self.pop = pop
@@ -119,8 +152,10 @@ class Builder:
         head = np.full(H, -1)
         for j in (1, 0):
             g = pop.gp[:, j]
-            ok = (g >= 0)
-            ok &= np.where(ok, self.pid_male[np.maximum(g, 0)] & (self.pid_side[np.maximum(g, 0)] == 0), False)
+            ok = g >= 0
+            ok &= np.where(
+                ok, self.pid_male[np.maximum(g, 0)] & (self.pid_side[np.maximum(g, 0)] == 0), False
+            )
             head = np.where((head < 0) & ok, g, head)
         for arr in (pop.father, pop.mother, pop.gp[:, 0], pop.gp[:, 1]):
             head = np.where((head < 0) & (arr >= 0), arr, head)
@@ -132,7 +167,11 @@ class Builder:
         reg = self.h.registry
         comm_of_child = self.hh_c[self.h.child_hh]
         n_c = len(self.city.communities)
-        counts = np.bincount(comm_of_child[reg["child"].to_numpy()], minlength=n_c) if len(reg) else np.zeros(n_c, int)
+        counts = (
+            np.bincount(comm_of_child[reg["child"].to_numpy()], minlength=n_c)
+            if len(reg)
+            else np.zeros(n_c, int)
+        )
         n_dir = np.maximum(1, np.ceil(counts / 3 / self.cfg.children_per_director)).astype(int)
         tot = int(n_dir.sum())
         male = self.rng.random(tot) < 0.3
@@ -140,7 +179,7 @@ class Builder:
         self.directors = []
         k = 0
         for c in range(n_c):
-            self.directors.append(list(nm[k:k + n_dir[c]]))
+            self.directors.append(list(nm[k : k + n_dir[c]]))
             k += n_dir[c]
 
     def rel_word(self, pid: int, child: int) -> str:
@@ -181,12 +220,17 @@ class Builder:
                 end = r.g_released if r.g_released >= 0 else r.g_expected
                 self._unavail.setdefault(int(r.pid), []).append((int(r.g_start), int(end)))
             for _, r in self.h.missing.iterrows():
-                self._unavail.setdefault(int(r.pid), []).append((int(r.g_start), int(r.g_end) if r.g_end >= 0 else 10**6))
+                self._unavail.setdefault(int(r.pid), []).append(
+                    (int(r.g_start), int(r.g_end) if r.g_end >= 0 else 10**6)
+                )
         return any(a <= g <= b for a, b in self._unavail.get(pid, ()))
 
     def place_cols(self, h: np.ndarray) -> dict:
-        return {"district": self.dname[self.hh_d[h]], "township": self.tname[self.hh_t[h]],
-                "community": self.cname[self.hh_c[h]]}
+        return {
+            "district": self.dname[self.hh_d[h]],
+            "township": self.tname[self.hh_t[h]],
+            "community": self.cname[self.hh_c[h]],
+        }
 
     # ------------------------------------------------------------------ public security
     def table_household_registry(self) -> pd.DataFrame:
@@ -209,13 +253,22 @@ class Builder:
         hp = (hrole == ROLE_FATHER) | (hrole == ROLE_MOTHER)
         rel[hp & child] = np.where(male[hp & child], "子", "女")
         rel[hp & ~is_head & ((role == ROLE_MOTHER) | (role == ROLE_FATHER))] = "配偶"
-        own_parents = hp & (role >= ROLE_GP) & (((hrole == ROLE_FATHER) & (self.pid_side[p] == 0))
-                                                 | ((hrole == ROLE_MOTHER) & (self.pid_side[p] == 1)))
+        own_parents = (
+            hp
+            & (role >= ROLE_GP)
+            & (
+                ((hrole == ROLE_FATHER) & (self.pid_side[p] == 0))
+                | ((hrole == ROLE_MOTHER) & (self.pid_side[p] == 1))
+            )
+        )
         rel[own_parents] = np.where(male[own_parents], "父亲", "母亲")
         # head is a grandparent
         hg = hrole >= ROLE_GP
-        rel[hg & child] = np.where(hside[hg & child] == 0, np.where(male[hg & child], "孙子", "孙女"),
-                                   np.where(male[hg & child], "外孙子", "外孙女"))
+        rel[hg & child] = np.where(
+            hside[hg & child] == 0,
+            np.where(male[hg & child], "孙子", "孙女"),
+            np.where(male[hg & child], "外孙子", "外孙女"),
+        )
         rel[hg & ~is_head & (role >= ROLE_GP)] = "配偶"
         own_child = hg & (((role == ROLE_FATHER) & (hside == 0)) | ((role == ROLE_MOTHER) & (hside == 1)))
         rel[own_child] = np.where(male[own_child], "子", "女")
@@ -225,10 +278,15 @@ class Builder:
         dcodes = [{d.code, *(r.code for r in d.legacy_codes)} for d in self.cfg.districts]
         born_here = np.array([a in dcodes[d] for a, d in zip(area, self.hh_d[h], strict=True)])
         movein_span = np.maximum(((self.end_day - birth).astype(int) - 20 * 365), 30)
-        movein = birth + (20 * 365 + self.rng.random(len(p)) * movein_span).astype(int).astype("timedelta64[D]")
+        movein = birth + (20 * 365 + self.rng.random(len(p)) * movein_span).astype(int).astype(
+            "timedelta64[D]"
+        )
         movein = np.where(child, birth + self.rng.integers(1, 400, len(p)).astype("timedelta64[D]"), movein)
-        reg = np.where(born_here | (child & (self.rng.random(len(p)) < 0.9)),
-                       birth + self.rng.integers(3, 60, len(p)).astype("timedelta64[D]"), movein)
+        reg = np.where(
+            born_here | (child & (self.rng.random(len(p)) < 0.9)),
+            birth + self.rng.integers(3, 60, len(p)).astype("timedelta64[D]"),
+            movein,
+        )
         reg = np.minimum(reg, self.end_day)
         dg = self.death_g[p]
         dead = dg < self.h.G
@@ -247,15 +305,25 @@ class Builder:
         agri = hh["agri"].to_numpy()[h]
         pc = self.place_cols(h)
         addr = hh["address"].to_numpy()[h]
-        df = pd.DataFrame({
-            "name": self.pid_name[p], "id_number": self.pid_id[p], "sex": np.where(male, "男", "女"),
-            "birth_date": format_dates(birth, "compact", self.rng, self.cfg.mixed_date_rate),
-            "household_number": hh["hh_number"].to_numpy()[h], "relation_to_head": rel, "address": addr,
-            "hukou_type": np.where(agri, "农业家庭户口", "非农业家庭户口"), **pc,
-            "registered_date": self.dstyle(reg, "compact"), "moved_out_date": self.dstyle(moved_out, "compact"),
-            "deregistered_date": self.dstyle(dereg, "compact"), "deregistration_reason": reason,
-            "_birth": birth, "_sort": h * 10 + role,
-        })[keep]
+        df = pd.DataFrame(
+            {
+                "name": self.pid_name[p],
+                "id_number": self.pid_id[p],
+                "sex": np.where(male, "男", "女"),
+                "birth_date": format_dates(birth, "compact", self.rng, self.cfg.mixed_date_rate),
+                "household_number": hh["hh_number"].to_numpy()[h],
+                "relation_to_head": rel,
+                "address": addr,
+                "hukou_type": np.where(agri, "农业家庭户口", "非农业家庭户口"),
+                **pc,
+                "registered_date": self.dstyle(reg, "compact"),
+                "moved_out_date": self.dstyle(moved_out, "compact"),
+                "deregistered_date": self.dstyle(dereg, "compact"),
+                "deregistration_reason": reason,
+                "_birth": birth,
+                "_sort": h * 10 + role,
+            }
+        )[keep]
         df = df.sort_values(["household_number", "_sort"], kind="stable").reset_index(drop=True)
         self.defects.ids(df, "id_number", df["_birth"].to_numpy(), "household_registry", adult=True)
         self._no_legacy_for_children(df, "id_number", df["_birth"].to_numpy())
@@ -266,7 +334,9 @@ class Builder:
         """Safety net for DESIGN §11.14: nobody born in 2000 or later carries a 15-digit ID."""
         b = np.asarray(births, dtype="datetime64[D]")
         v = df[col].to_numpy(dtype=object)
-        bad = np.array([isinstance(x, str) and len(x) == 15 for x in v]) & (b >= np.datetime64("2000-01-01"))
+        bad = np.array([isinstance(x, str) and len(x) == 15 for x in v], dtype=bool) & (
+            b >= np.datetime64("2000-01-01")
+        )
         assert not bad.any(), "15-digit ID for a person born after 1999"
 
     def table_residence_permits(self) -> pd.DataFrame:
@@ -278,9 +348,12 @@ class Builder:
         p = p[(role != ROLE_CHILD) | (self.rng.random(len(p)) < 0.5)]
         h = self.pid_hh[p]
         arrive = hh["arrive_g"].to_numpy()[h]
-        arr_day = np.where(arrive >= 0, self.gdate(np.maximum(arrive, 0)),
-                           (self.h.start_month + self.g0).astype("datetime64[D]")
-                           - (self.rng.random(len(p)) * 8 * 365 + 30).astype(int).astype("timedelta64[D]"))
+        arr_day = np.where(
+            arrive >= 0,
+            self.gdate(np.maximum(arrive, 0)),
+            (self.h.start_month + self.g0).astype("datetime64[D]")
+            - (self.rng.random(len(p)) * 8 * 365 + 30).astype(int).astype("timedelta64[D]"),
+        )
         birth = self.pid_birth[p]
         regd = np.maximum(arr_day, birth + np.timedelta64(30, "D"))
         leave = hh["leave_g"].to_numpy()[h]
@@ -289,11 +362,19 @@ class Builder:
         canc[left] = self.gdate(leave[left])
         keep = regd <= self.end_day
         pc = self.place_cols(h)
-        df = pd.DataFrame({
-            "name": self.pid_name[p], "id_number": self.pid_id[p], "address": hh["address"].to_numpy()[h], **pc,
-            "hukou_origin": hh["origin"].to_numpy()[h], "registered_date": self.dstyle(regd, "iso"),
-            "cancelled_date": self.dstyle(canc, "iso"), "_birth": birth, "_d": regd,
-        })[keep]
+        df = pd.DataFrame(
+            {
+                "name": self.pid_name[p],
+                "id_number": self.pid_id[p],
+                "address": hh["address"].to_numpy()[h],
+                **pc,
+                "hukou_origin": hh["origin"].to_numpy()[h],
+                "registered_date": self.dstyle(regd, "iso"),
+                "cancelled_date": self.dstyle(canc, "iso"),
+                "_birth": birth,
+                "_d": regd,
+            }
+        )[keep]
         df = df.sort_values(["_d", "id_number"], kind="stable").reset_index(drop=True)
         self.defects.ids(df, "id_number", df["_birth"].to_numpy(), "residence_permits", adult=True)
         self.defects.names(df, "name")
@@ -338,9 +419,17 @@ class Builder:
             else:
                 kind = cat
             rel = self.rel_word(a, cp) if a >= 0 else ""
-            summary = incident_summary(rng, kind, cname, (rel + perp) if cat == "家庭暴力" else perp,
-                                       f"{rep_word}{self.pid_name[reporter_p]}" if reporter_p >= 0 else "群众",
-                                       rel, age, self.tname[self.hh_t[h]], hosp)
+            summary = incident_summary(
+                rng,
+                kind,
+                cname,
+                (rel + perp) if cat == "家庭暴力" else perp,
+                f"{rep_word}{self.pid_name[reporter_p]}" if reporter_p >= 0 else "群众",
+                rel,
+                age,
+                self.tname[self.hh_t[h]],
+                hosp,
+            )
             involved = []
             if cp >= 0:
                 role = "受害人" if cat in ("家庭暴力", "儿童走失", "遗弃", "监护人失联") else "当事人"
@@ -358,22 +447,38 @@ class Builder:
             if reporter_p >= 0 and rng.random() < 0.7 and all(reporter_p != x for x, _ in involved):
                 involved.append((reporter_p, "报警人"))
             for pid, role in involved:
-                rows.append((iid, ts[i], cat, pid, role, summary, self.dname[self.hh_d[h]], self.tname[self.hh_t[h]]))
-        df = pd.DataFrame(rows, columns=["incident_id", "_ts", "category", "_pid", "role", "summary", "district", "township"])
+                rows.append(
+                    (iid, ts[i], cat, pid, role, summary, self.dname[self.hh_d[h]], self.tname[self.hh_t[h]])
+                )
+        df = pd.DataFrame(
+            rows,
+            columns=["incident_id", "_ts", "category", "_pid", "role", "summary", "district", "township"],
+        )
         if df.empty:
             df["_pid"] = df["_pid"].astype(int)
         pids = df["_pid"].to_numpy(dtype=int)
         ts_s = pd.to_datetime(df["_ts"]).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)
         alt = rng.random(len(df)) < self.cfg.mixed_date_rate
         ts_s[alt] = pd.to_datetime(df["_ts"][alt]).dt.strftime("%Y/%m/%d %H:%M").to_numpy(dtype=object)
-        out = pd.DataFrame({
-            "incident_id": df["incident_id"], "reported_at": ts_s, "category": df["category"],
-            "involved_id_number": self.pid_id[pids] if len(pids) else [], "involved_name": self.pid_name[pids] if len(pids) else [],
-            "role": df["role"], "summary": df["summary"], "district": df["district"], "township": df["township"],
-        })
-        self.defects.ids(out, "involved_id_number", self.pid_birth[pids] if len(pids) else None, "incidents",
-                         adult=True)
-        self._no_legacy_for_children(out, "involved_id_number", self.pid_birth[pids] if len(pids) else np.array([], "datetime64[D]"))
+        out = pd.DataFrame(
+            {
+                "incident_id": df["incident_id"],
+                "reported_at": ts_s,
+                "category": df["category"],
+                "involved_id_number": self.pid_id[pids] if len(pids) else [],
+                "involved_name": self.pid_name[pids] if len(pids) else [],
+                "role": df["role"],
+                "summary": df["summary"],
+                "district": df["district"],
+                "township": df["township"],
+            }
+        )
+        self.defects.ids(
+            out, "involved_id_number", self.pid_birth[pids] if len(pids) else None, "incidents", adult=True
+        )
+        self._no_legacy_for_children(
+            out, "involved_id_number", self.pid_birth[pids] if len(pids) else np.array([], "datetime64[D]")
+        )
         self.defects.names(out, "involved_name")
         return out
 
@@ -406,7 +511,11 @@ class Builder:
                     if q >= 0 and self.death_g[q] > gs:
                         mat = self.pid_side[q] == 1
                         pid = q
-                        rel = ("外祖父" if mat else "祖父") if self.pid_male[q] else ("外祖母" if mat else "祖母")
+                        rel = (
+                            ("外祖父" if mat else "祖父")
+                            if self.pid_male[q]
+                            else ("外祖母" if mat else "祖母")
+                        )
                         if not self.pid_male[q]:
                             break
                 if pid < 0:
@@ -430,8 +539,11 @@ class Builder:
                     g_id.append("")
                     g_phone.append("0571-" + str(int(rng.integers(8000_0000, 8999_9999))))
                 else:
-                    g_name.append(self.names.full(self.names.surname(1), np.array([rng.random() < 0.5]),
-                                                  np.array([1965]))[0])
+                    g_name.append(
+                        self.names.full(
+                            self.names.surname(1), np.array([rng.random() < 0.5]), np.array([1965])
+                        )[0]
+                    )
                     g_id.append("")
                     g_phone.append("")
                 g_birth.append(np.datetime64("NaT"))
@@ -453,15 +565,27 @@ class Builder:
         seq = np.arange(1, len(reg) + 1)
         rid = [f"HZ{y}{s:06d}" for y, s in zip(year, seq, strict=True)]
         pc = self.place_cols(h)
-        df = pd.DataFrame({
-            "record_id": rid, "child_name": self.pid_name[p], "child_id_number": self.pid_id[p],
-            "category": np.array(CATEGORIES, dtype=object)[reg["cat"].to_numpy()],
-            "guardian_name": g_name, "guardian_id_number": g_id, "guardian_relation": g_rel,
-            "guardian_phone": g_phone, "address": self.pop.hh["address"].to_numpy()[h], **pc,
-            "registered_date": start, "closed_date": end, "remarks": remarks,
-        })
+        df = pd.DataFrame(
+            {
+                "record_id": rid,
+                "child_name": self.pid_name[p],
+                "child_id_number": self.pid_id[p],
+                "category": np.array(CATEGORIES, dtype=object)[reg["cat"].to_numpy()],
+                "guardian_name": g_name,
+                "guardian_id_number": g_id,
+                "guardian_relation": g_rel,
+                "guardian_phone": g_phone,
+                "address": self.pop.hh["address"].to_numpy()[h],
+                **pc,
+                "registered_date": start,
+                "closed_date": end,
+                "remarks": remarks,
+            }
+        )
         self.defects.ids(df, "child_id_number", None, "child_registry", adult=False)
-        self.defects.ids(df, "guardian_id_number", np.array(g_birth, dtype="datetime64[D]"), "child_registry", adult=True)
+        self.defects.ids(
+            df, "guardian_id_number", np.array(g_birth, dtype="datetime64[D]"), "child_registry", adult=True
+        )
         self.defects.phones(df, "guardian_phone")
         self.defects.names(df, "child_name")
         return df
@@ -480,15 +604,25 @@ class Builder:
         year = np.clip(start.astype("datetime64[Y]").astype(int) + 1970, 2010, 2100)
         tier = np.array([self.cfg.districts[d].dibao_tier for d in self.hh_d[h]])
         std = self.cfg.dibao_standard_2018 * (1 + self.cfg.dibao_growth_per_year) ** (year - 2018) * tier
-        frac = np.where(al["type"].to_numpy() == 1, self.rng.uniform(0.3, 1.0, len(al)), self.rng.uniform(0.1, 0.35, len(al)))
+        frac = np.where(
+            al["type"].to_numpy() == 1,
+            self.rng.uniform(0.3, 1.0, len(al)),
+            self.rng.uniform(0.1, 0.35, len(al)),
+        )
         amount = np.round(std * size * frac).astype(int)
         pc = self.place_cols(h)
-        df = pd.DataFrame({
-            "head_name": self.pid_name[head], "head_id_number": self.pid_id[head], "household_size": size,
-            "allowance_type": np.where(al["type"].to_numpy() == 1, "低保", "低保边缘"),
-            "monthly_amount": amount.astype(str), "start_date": self.dstyle(start, "slash"),
-            "end_date": self.dstyle(end, "slash"), **pc,
-        })
+        df = pd.DataFrame(
+            {
+                "head_name": self.pid_name[head],
+                "head_id_number": self.pid_id[head],
+                "household_size": size,
+                "allowance_type": np.where(al["type"].to_numpy() == 1, "低保", "低保边缘"),
+                "monthly_amount": amount.astype(str),
+                "start_date": self.dstyle(start, "slash"),
+                "end_date": self.dstyle(end, "slash"),
+                **pc,
+            }
+        )
         df["household_size"] = df["household_size"].astype(str)
         self.defects.ids(df, "head_id_number", self.pid_birth[head], "subsistence_allowance", adult=True)
         self.defects.names(df, "head_name")
@@ -505,12 +639,14 @@ class Builder:
         lag = np.where(rng.random(len(v)) < 0.5, 0, rng.integers(1, 21, len(v)))
         filed = vd + lag.astype("timedelta64[D]")
         notes, visitor = [], []
-        vg, vmode, vflags, vass, vaway = (v[k].to_numpy(dtype=np.int64) for k in ("g", "mode", "flags", "assessment", "away_len"))
+        vg, vmode, vflags, vass, vaway = (
+            v[k].to_numpy(dtype=np.int64) for k in ("g", "mode", "flags", "assessment", "away_len")
+        )
         for i in range(len(v)):
             hi, ci, pi = int(h[i]), int(c[i]), int(p[i])
             g = int(vg[i])
             mode = int(vmode[i])
-            cpid, rel = self.carer(hi, g)
+            cpid, _ = self.carer(hi, g)
             gp_word = "奶奶"
             for j in (0, 1):
                 q = self.pop.gp[hi, j]
@@ -530,19 +666,38 @@ class Builder:
             if rng.random() < 0.08:
                 a = self.hh_addr[hi]
                 addr = a.replace("杭州市", "", 1)
-            notes.append(visit_note(rng, int(vflags[i]), NOTE_FLAGS, mode, int(vass[i]),
-                                    child_txt, carer_txt, gp_word, int(vaway[i]), phone, addr))
+            notes.append(
+                visit_note(
+                    rng,
+                    int(vflags[i]),
+                    NOTE_FLAGS,
+                    mode,
+                    int(vass[i]),
+                    child_txt,
+                    carer_txt,
+                    gp_word,
+                    int(vaway[i]),
+                    phone,
+                    addr,
+                )
+            )
             dirs = self.directors[self.hh_c[hi]]
             visitor.append(dirs[ci % len(dirs)])
         ym = vd.astype("datetime64[M]")
         vid = [f"ZF{str(m).replace('-', '')}{i + 1:07d}" for i, m in enumerate(ym)]
-        df = pd.DataFrame({
-            "visit_id": vid, "visit_date": self.dstyle(vd, "iso"), "child_id_number": self.pid_id[p],
-            "child_name": self.pid_name[p], "visitor_name": visitor,
-            "visit_mode": np.array(MODES, dtype=object)[v["mode"].to_numpy()],
-            "guardianship_assessment": np.array(ASSESSMENTS, dtype=object)[v["assessment"].to_numpy()],
-            "notes": notes, "filed_date": self.dstyle(filed, "iso"),
-        })
+        df = pd.DataFrame(
+            {
+                "visit_id": vid,
+                "visit_date": self.dstyle(vd, "iso"),
+                "child_id_number": self.pid_id[p],
+                "child_name": self.pid_name[p],
+                "visitor_name": visitor,
+                "visit_mode": np.array(MODES, dtype=object)[v["mode"].to_numpy()],
+                "guardianship_assessment": np.array(ASSESSMENTS, dtype=object)[v["assessment"].to_numpy()],
+                "notes": notes,
+                "filed_date": self.dstyle(filed, "iso"),
+            }
+        )
         self.defects.ids(df, "child_id_number", None, "visit_records", adult=False)
         self.defects.names(df, "child_name")
         return df
@@ -560,7 +715,6 @@ class Builder:
         after_aug = (birth.astype("datetime64[M]").astype(int) % 12) >= 8
         entry_year = by + 6 + after_aug  # the September a child enters 一年级
         win_start = (self.h.start_month + self.g0).astype("datetime64[D]")
-        hh = self.pop.hh
         h = self.h.child_hh
         stages = []  # (child, stage, first_grade_idx, start_year, n_years)
         spec = (("kindergarten", -3, 3), ("primary", 0, 6), ("junior", 6, 3), ("senior", 9, 3))
@@ -577,13 +731,20 @@ class Builder:
                 ok &= go_s
             for ci in np.flatnonzero(ok):
                 stages.append((ci, si, first, int(sy[ci]), n, s_start[ci], s_end[ci]))
-        plan = pd.DataFrame(stages, columns=["child", "stage", "first", "start_year", "n", "s_start", "s_end"])
+        plan = pd.DataFrame(
+            stages, columns=["child", "stage", "first", "start_year", "n", "s_start", "s_end"]
+        )
         # dropout (ages 12–17): monthly hazard raised for left-behind / de-facto and by the state [⚠]
         G = self.h.G
         age_m = np.arange(G)[None, :] - self.h.child_g_birth[:, None]
         st = self.h.state[h]
         lbm = self.h.left_behind
-        haz = self.cfg.dropout_per_year / 12 * np.where(lbm, self.cfg.dropout_risk_multiplier, 1.0) * (1 + 1.5 * (st >= 2))
+        haz = (
+            self.cfg.dropout_per_year
+            / 12
+            * np.where(lbm, self.cfg.dropout_risk_multiplier, 1.0)
+            * (1 + 1.5 * (st >= 2))
+        )
         haz = np.where((age_m >= 144) & (age_m < 216), haz, 0.0)
         haz[:, : self.g0] = 0.0
         u = rng.random(haz.shape)
@@ -601,8 +762,11 @@ class Builder:
         rows = []
         kids = self.kids
         C = len(kids)
-        stud_no = np.where(rng.random(C) < 0.96, np.char.add("G", self.pid_id[kids].astype(str)).astype(object),
-                           np.array([f"L{x:017d}" for x in rng.integers(10**16, 10**17 - 1, C)], dtype=object))
+        stud_no = np.where(
+            rng.random(C) < 0.96,
+            np.char.add("G", self.pid_id[kids].astype(str)).astype(object),
+            np.array([f"L{x:017d}" for x in rng.integers(10**16, 10**17 - 1, C)], dtype=object),
+        )
         self.student_number = stud_no
         boarding_p = self.cfg.boarding_share
         win_start = (self.h.start_month + self.g0).astype("datetime64[D]")
@@ -641,8 +805,10 @@ class Builder:
                 bp = boarding_p["senior"]
             else:
                 bp = 0.0
-            boarding = rng.random() < bp * (1.3 if self.h.left_behind[ci, max(0, min(g_enr, self.h.G - 1))] else 1.0)
-            cp, _rel = self.carer(h, max(g_enr, 0))
+            boarding = rng.random() < bp * (
+                1.3 if self.h.left_behind[ci, max(0, min(g_enr, self.h.G - 1))] else 1.0
+            )
+            cp, _ = self.carer(h, max(g_enr, 0))
             if cp < 0 or not isinstance(self.pid_phone[cp], str):
                 alt = self.pop.mother[h] if self.pop.mother[h] >= 0 else self.pop.father[h]
                 cp = alt if alt >= 0 else cp
@@ -674,17 +840,37 @@ class Builder:
                 rows.append([*base, "幼儿园" if gi < 0 else _GRADE_ZH[min(gi, 11)], status, eday, enrolled])
                 if status in ("辍学", "转学", "毕业"):
                     break
-        df = pd.DataFrame(rows, columns=["_c", "school", "boarding", "guardian_name", "guardian_phone", "grade",
-                                         "status", "_sd", "_ed"])
+        df = pd.DataFrame(
+            rows,
+            columns=[
+                "_c",
+                "school",
+                "boarding",
+                "guardian_name",
+                "guardian_phone",
+                "grade",
+                "status",
+                "_sd",
+                "_ed",
+            ],
+        )
         df = df.sort_values(["_sd", "_c"], kind="stable").reset_index(drop=True)
         c = df["_c"].to_numpy(dtype=int)
-        out = pd.DataFrame({
-            "student_number": stud_no[c], "name": self.pid_name[kids[c]], "id_number": self.pid_id[kids[c]],
-            "school": df["school"], "grade": df["grade"], "boarding": np.where(df["boarding"], "是", "否"),
-            "guardian_name": df["guardian_name"], "guardian_phone": df["guardian_phone"], "status": df["status"],
-            "status_date": self.dstyle(df["_sd"].to_numpy().astype("datetime64[D]"), "iso"),
-            "enrolled_date": self.dstyle(df["_ed"].to_numpy().astype("datetime64[D]"), "iso"),
-        })
+        out = pd.DataFrame(
+            {
+                "student_number": stud_no[c],
+                "name": self.pid_name[kids[c]],
+                "id_number": self.pid_id[kids[c]],
+                "school": df["school"],
+                "grade": df["grade"],
+                "boarding": np.where(df["boarding"], "是", "否"),
+                "guardian_name": df["guardian_name"],
+                "guardian_phone": df["guardian_phone"],
+                "status": df["status"],
+                "status_date": self.dstyle(df["_sd"].to_numpy().astype("datetime64[D]"), "iso"),
+                "enrolled_date": self.dstyle(df["_ed"].to_numpy().astype("datetime64[D]"), "iso"),
+            }
+        )
         self.defects.ids(out, "id_number", None, "student_enrollment", adult=False)
         self.defects.phones(out, "guardian_phone")
         self.defects.names(out, "name")
@@ -722,7 +908,8 @@ class Builder:
         mal = h.maltreated[c]
         dis = h.child_disabled[c]
         indiv = rng.gamma(2.0, 0.5, len(c))
-        mu = self.cfg.absence_base_per_month * indiv[:, None] * np.array([1.0, 1.3, 2.0, 3.2])[st]
+        mu = self.cfg.absence_base_per_month * indiv[:, None] * np.array([1.0, 1.5, 2.5, 4.0])[st]
+        mu = mu * np.where(h.conflict[hh_of], 1.3, 1.0)
         mu = mu * np.where(mal, 1.6, 1.0) * np.where(dis, 1.8, 1.0)[:, None] * (sd[None, :] / 20.0)
         # absences rise in the months before a drop-out
         for k, add in ((1, 8.0), (2, 5.0), (3, 3.0)):
@@ -731,10 +918,16 @@ class Builder:
         days = np.minimum(rng.poisson(mu), sd[None, :])
         r, gcol = np.nonzero(active)
         m_str = format_months(months[gcol], "dash", rng, self.cfg.mixed_date_rate)
-        df = pd.DataFrame({
-            "student_number": self.student_number[c[r]], "month": m_str,
-            "days_absent": days[r, gcol].astype(str), "school_days": sd[gcol].astype(str), "_g": gcol, "_c": c[r],
-        })
+        df = pd.DataFrame(
+            {
+                "student_number": self.student_number[c[r]],
+                "month": m_str,
+                "days_absent": days[r, gcol].astype(str),
+                "school_days": sd[gcol].astype(str),
+                "_g": gcol,
+                "_c": c[r],
+            }
+        )
         df = df.sort_values(["_g", "_c"], kind="stable").reset_index(drop=True)
         return df.drop(columns=["_g", "_c"])
 
@@ -747,9 +940,12 @@ class Builder:
         rows_c, rows_d, rows_age = [], [], []
         win_start = (h.start_month + self.g0).astype("datetime64[D]")
         for a in _CHECK_AGES:
-            due = birth + (a * 30.44).astype(int).astype("timedelta64[D]") if False else \
-                (birth.astype("datetime64[M]") + int(a)).astype("datetime64[D]") + \
-                (birth - birth.astype("datetime64[M]").astype("datetime64[D]"))
+            due = (
+                birth + (a * 30.44).astype(int).astype("timedelta64[D]")
+                if False
+                else (birth.astype("datetime64[M]") + int(a)).astype("datetime64[D]")
+                + (birth - birth.astype("datetime64[M]").astype("datetime64[D]"))
+            )
             ok = (due >= win_start) & (due <= self.end_day)
             ci = np.flatnonzero(ok)
             rows_c.append(ci)
@@ -764,7 +960,12 @@ class Builder:
         st = h.state[hh_of, g]
         mig = self.pop.hh["migrant"].to_numpy()[hh_of]
         lb = h.left_behind[c, g]
-        miss = self.cfg.health_check_missed * np.array([1.0, 1.6, 2.8, 4.5])[st] * np.where(mig, 1.5, 1.0) * np.where(lb, 1.3, 1.0)
+        miss = (
+            self.cfg.health_check_missed
+            * np.array([1.0, 1.6, 2.8, 4.5])[st]
+            * np.where(mig, 1.5, 1.0)
+            * np.where(lb, 1.3, 1.0)
+        )
         done = present & (rng.random(len(c)) >= miss)
         delay = (rng.exponential(10.0, len(c)) * np.array([1.0, 1.5, 2.5, 3.5])[st]).astype(int)
         date = np.maximum(due + delay.astype("timedelta64[D]") - np.timedelta64(5, "D"), win_start)
@@ -776,15 +977,26 @@ class Builder:
         neglect = np.where(st >= 2, 0.96, 1.0)
         height = hm * rng.normal(1.0, 0.035, len(c))
         weight = wm * neglect * rng.normal(1.0, 0.1, len(c))
-        df = pd.DataFrame({"_c": c, "_d": date, "height": np.round(height, 1), "weight": np.round(weight, 1),
-                           "on": np.where(delay <= 25, "是", "否")})
+        df = pd.DataFrame(
+            {
+                "_c": c,
+                "_d": date,
+                "height": np.round(height, 1),
+                "weight": np.round(weight, 1),
+                "on": np.where(delay <= 25, "是", "否"),
+            }
+        )
         df = df.sort_values(["_d", "_c"], kind="stable").reset_index(drop=True)
         cc = df["_c"].to_numpy()
-        out = pd.DataFrame({
-            "id_number": self.pid_id[kids[cc]], "check_date": self.dstyle(df["_d"].to_numpy().astype("datetime64[D]"), "slash"),
-            "height_cm": df["height"].map(lambda x: f"{x:.1f}"), "weight_kg": df["weight"].map(lambda x: f"{x:.1f}"),
-            "on_schedule": df["on"],
-        })
+        out = pd.DataFrame(
+            {
+                "id_number": self.pid_id[kids[cc]],
+                "check_date": self.dstyle(df["_d"].to_numpy().astype("datetime64[D]"), "slash"),
+                "height_cm": df["height"].map(lambda x: f"{x:.1f}"),
+                "weight_kg": df["weight"].map(lambda x: f"{x:.1f}"),
+                "on_schedule": df["on"],
+            }
+        )
         self.defects.ids(out, "id_number", None, "child_health_checks", adult=False)
         self.defects.blanks(out, ["weight_kg"])
         return out
@@ -800,15 +1012,22 @@ class Builder:
         typ = np.where(harm, np.array(_INJURY_HARM, dtype=object)[t_h], np.array(_INJURY, dtype=object)[t_o])
         c = inj["child"].to_numpy()
         d = self.gdate(inj["g"].to_numpy())
-        hosp = [self.city.hospitals[self.hh_d[self.h.child_hh[ci]]][int(rng.choice(5, p=[0.45, 0.15, 0.1, 0.25, 0.05]))]
-                for ci in c]
+        hosp = [
+            self.city.hospitals[self.hh_d[self.h.child_hh[ci]]][
+                int(rng.choice(5, p=[0.45, 0.15, 0.1, 0.25, 0.05]))
+            ]
+            for ci in c
+        ]
         df = pd.DataFrame({"_d": d, "_c": c, "injury_type": typ, "hospital": hosp})
         df = df.sort_values(["_d", "_c"], kind="stable").reset_index(drop=True)
-        out = pd.DataFrame({
-            "id_number": self.pid_id[self.kids[df["_c"].to_numpy(dtype=int)]],
-            "visit_date": self.dstyle(df["_d"].to_numpy().astype("datetime64[D]"), "iso"),
-            "injury_type": df["injury_type"], "hospital": df["hospital"],
-        })
+        out = pd.DataFrame(
+            {
+                "id_number": self.pid_id[self.kids[df["_c"].to_numpy(dtype=int)]],
+                "visit_date": self.dstyle(df["_d"].to_numpy().astype("datetime64[D]"), "iso"),
+                "injury_type": df["injury_type"],
+                "hospital": df["hospital"],
+            }
+        )
         self.defects.ids(out, "id_number", None, "injury_visits", adult=False)
         return out
 
@@ -834,15 +1053,26 @@ class Builder:
         d = self.gdate(g)
         dis = d + los.astype("timedelta64[D]")
         dis = np.where(dis > self.end_day, np.datetime64("NaT"), dis)
-        ward = np.where(kind == 1, np.array(_WARDS_OLD, dtype=object)[rng.integers(0, len(_WARDS_OLD), len(g))],
-                        np.where(kind == 2, "儿科", np.array(_WARDS_ADULT, dtype=object)[rng.integers(0, len(_WARDS_ADULT), len(g))]))
+        ward = np.where(
+            kind == 1,
+            np.array(_WARDS_OLD, dtype=object)[rng.integers(0, len(_WARDS_OLD), len(g))],
+            np.where(
+                kind == 2,
+                "儿科",
+                np.array(_WARDS_ADULT, dtype=object)[rng.integers(0, len(_WARDS_ADULT), len(g))],
+            ),
+        )
         df = pd.DataFrame({"_p": pid, "_d": d, "_dis": dis, "ward": ward})
         df = df.sort_values(["_d", "_p"], kind="stable").reset_index(drop=True)
         p = df["_p"].to_numpy(dtype=int)
-        out = pd.DataFrame({
-            "id_number": self.pid_id[p], "admission_date": self.dstyle(df["_d"].to_numpy().astype("datetime64[D]"), "iso"),
-            "discharge_date": self.dstyle(df["_dis"].to_numpy().astype("datetime64[D]"), "iso"), "ward": df["ward"],
-        })
+        out = pd.DataFrame(
+            {
+                "id_number": self.pid_id[p],
+                "admission_date": self.dstyle(df["_d"].to_numpy().astype("datetime64[D]"), "iso"),
+                "discharge_date": self.dstyle(df["_dis"].to_numpy().astype("datetime64[D]"), "iso"),
+                "ward": df["ward"],
+            }
+        )
         self.defects.ids(out, "id_number", self.pid_birth[p], "inpatient_admissions", adult=True)
         self._no_legacy_for_children(out, "id_number", self.pid_birth[p])
         return out
@@ -862,13 +1092,18 @@ class Builder:
         par = np.stack([self.pop.father, self.pop.mother], 1)
         sick = np.stack([init["father_sick"], init["mother_sick"]], 1) & (par >= 0)
         pa = par[sick & (rng.random(sick.shape) < 0.7)]
-        adults = np.flatnonzero((self.pid_role != ROLE_CHILD) & (rng.random(len(self.pid_role)) < self.cfg.adult_disability_cert_share))
+        adults = np.flatnonzero(
+            (self.pid_role != ROLE_CHILD)
+            & (rng.random(len(self.pid_role)) < self.cfg.adult_disability_cert_share)
+        )
         pa_all = np.unique(np.concatenate([pa, adults]))
         severe_a = np.isin(pa_all, pa)
         cat_a = rng.choice(7, size=len(pa_all), p=[0.15, 0.2, 0.02, 0.35, 0.05, 0.13, 0.1])
         grade_a = np.where(severe_a, rng.integers(0, 2, len(pa_all)), rng.integers(1, 4, len(pa_all)))
         age_days = (self.end_day - self.pid_birth[pa_all]).astype(int)
-        issued_a = self.end_day - (rng.random(len(pa_all)) * np.minimum(age_days - 18 * 365, 15 * 365).clip(30)).astype(int).astype("timedelta64[D]")
+        issued_a = self.end_day - (
+            rng.random(len(pa_all)) * np.minimum(age_days - 18 * 365, 15 * 365).clip(30)
+        ).astype(int).astype("timedelta64[D]")
         p = np.concatenate([pid_c, pa_all])
         cat = np.concatenate([cat_c, cat_a])
         grade = np.concatenate([grade_c, grade_a])
@@ -878,11 +1113,16 @@ class Builder:
         order = np.lexsort((p, issued))
         p, cat, grade, issued = p[order], cat[order], grade[order], issued[order]
         cert = [f"{self.pid_id[x]}{k + 1}{gr + 1}" for x, k, gr in zip(p, cat, grade, strict=True)]
-        df = pd.DataFrame({
-            "certificate_number": cert, "name": self.pid_name[p], "id_number": self.pid_id[p],
-            "category": np.array(_DIS_TYPES, dtype=object)[cat],
-            "grade": np.array(["一级", "二级", "三级", "四级"], dtype=object)[grade], "issued_date": issued,
-        })
+        df = pd.DataFrame(
+            {
+                "certificate_number": cert,
+                "name": self.pid_name[p],
+                "id_number": self.pid_id[p],
+                "category": np.array(_DIS_TYPES, dtype=object)[cat],
+                "grade": np.array(["一级", "二级", "三级", "四级"], dtype=object)[grade],
+                "issued_date": issued,
+            }
+        )
         self.defects.ids(df, "id_number", self.pid_birth[p], "disability_certificates", adult=True)
         self._no_legacy_for_children(df, "id_number", self.pid_birth[p])
         return df
@@ -896,17 +1136,18 @@ class Builder:
         G = h.G
         T = G - self.g0
         par = np.stack([pop.father, pop.mother], 1)
-        H = len(hh)
         hs, ss = np.nonzero(par >= 0)
         pid = par[hs, ss]
         n = len(pid)
         mig = hh["migrant"].to_numpy()[hs]
         works = rng.random(n) < np.where(ss == 0, 1.0, 0.8)
-        insured_home = works & (rng.random(n) < np.where(mig, self.cfg.migrant_insured_share, self.cfg.local_insured_share))
+        insured_home = works & (
+            rng.random(n) < np.where(mig, self.cfg.migrant_insured_share, self.cfg.local_insured_share)
+        )
         gw = np.arange(self.g0, G)
         alive = self.death_g[pid][:, None] > gw[None, :]
-        pres = h.present[hs][:, self.g0:]
-        away = h.away[hs, ss][:, self.g0:]
+        pres = h.present[hs][:, self.g0 :]
+        away = h.away[hs, ss][:, self.g0 :]
         blocked = np.zeros((n, T), bool)
         pos = {int(x): i for i, x in enumerate(pid)}
         for df_, endcol in ((h.prison, "g_released"), (h.missing, "g_end")):
@@ -918,7 +1159,7 @@ class Builder:
                 e = (r.g_expected if endcol == "g_released" else 10**6) if e < 0 else e
                 a0, a1 = max(int(r.g_start) - self.g0, 0), min(int(e) - self.g0, T - 1)
                 if a1 >= a0:
-                    blocked[i, a0:a1 + 1] = True
+                    blocked[i, a0 : a1 + 1] = True
         sick = np.stack([pop.init["father_sick"], pop.init["mother_sick"]], 1)[hs, ss]
         base = alive & ~blocked & ~sick[:, None]
         home_ins = base & ~away & pres & insured_home[:, None]
@@ -940,9 +1181,12 @@ class Builder:
         ins = home_ins | away_ins
         r, t = np.nonzero(ins)
         dname = self.dname[self.hh_d[hs]]
-        home_city = np.where(rng.random(n) < 0.15, np.char.add("杭州市", dname.astype(str)).astype(object), "杭州市")
+        home_city = np.where(
+            rng.random(n) < 0.15, np.char.add("杭州市", dname.astype(str)).astype(object), "杭州市"
+        )
         city_ = np.where(away_ins[r, t], dest[r], home_city[r])
         from faker import Faker
+
         fk = Faker("zh_CN")
         fk.seed_instance(int(rng.integers(0, 2**31)))
         pool = np.array([fk.company() for _ in range(max(50, min(2000, n // 10)))], dtype=object)
@@ -951,11 +1195,16 @@ class Builder:
         emp = np.where(away_ins[r, t], emp_away[r], emp_home[r])
         emp = np.where(rng.random(len(r)) < self.cfg.missing_value_rate, "", emp)
         months = h.start_month + gw[t]
-        df = pd.DataFrame({
-            "id_number": self.pid_id[pid[r]], "insured_city": city_,
-            "month": format_months(months, "compact", rng, self.cfg.mixed_date_rate), "employer": emp,
-            "_t": t, "_p": pid[r],
-        })
+        df = pd.DataFrame(
+            {
+                "id_number": self.pid_id[pid[r]],
+                "insured_city": city_,
+                "month": format_months(months, "compact", rng, self.cfg.mixed_date_rate),
+                "employer": emp,
+                "_t": t,
+                "_p": pid[r],
+            }
+        )
         df = df.sort_values(["_t", "_p"], kind="stable").reset_index(drop=True)
         births = self.pid_birth[df["_p"].to_numpy(dtype=int)]
         df = df.drop(columns=["_t", "_p"])
@@ -974,10 +1223,15 @@ class Builder:
         rel[rel_g >= 0] = self.gdate(rel_g[rel_g >= 0])
         rel = np.where(rel > self.end_day, np.datetime64("NaT"), rel)
         rel = np.where(~np.isnat(rel) & (rel < start), start + np.timedelta64(60, "D"), rel)
-        df = pd.DataFrame({
-            "id_number": self.pid_id[p], "name": self.pid_name[p], "start_date": self.dstyle(start, "cn"),
-            "expected_release_date": self.dstyle(exp_, "cn"), "released_date": self.dstyle(rel, "cn"),
-        })
+        df = pd.DataFrame(
+            {
+                "id_number": self.pid_id[p],
+                "name": self.pid_name[p],
+                "start_date": self.dstyle(start, "cn"),
+                "expected_release_date": self.dstyle(exp_, "cn"),
+                "released_date": self.dstyle(rel, "cn"),
+            }
+        )
         self.defects.ids(df, "id_number", self.pid_birth[p], "detention_records", adult=True)
         self.defects.names(df, "name")
         return df
@@ -989,39 +1243,48 @@ class Builder:
         G = h.G
         ch = h.child_hh
         gw = np.arange(self.g0, G)
-        exists = (gw[None, :] >= h.child_g_birth[:, None]) & h.present[ch][:, self.g0:]
+        exists = (gw[None, :] >= h.child_g_birth[:, None]) & h.present[ch][:, self.g0 :]
         st = h.state[ch]
         mal = h.maltreated
         fe = np.zeros_like(mal)
         fe[:, 1:] = ((st[:, 1:] >= 2) & (st[:, :-1] < 2)) | (mal[:, 1:] & ~mal[:, :-1])
         # a child born into (or arriving in) a failing household: the failure is new to them
-        first = (np.arange(G)[None, :] == np.maximum(h.child_g_birth, 0)[:, None])
+        first = np.arange(G)[None, :] == np.maximum(h.child_g_birth, 0)[:, None]
         fe |= first & ((st >= 2) | mal)
         r, t = np.nonzero(exists)
         gg = gw[t]
         months = (h.start_month + gg).astype("datetime64[D]")
-        return pd.DataFrame({
-            "id_number": self.pid_id[self.kids[r]].astype(str),
-            "month": months,
-            "guardianship_state": st[r, gg].astype(np.int8),
-            "true_left_behind": h.left_behind[r, gg],
-            "maltreated": mal[r, gg],
-            "guardianship_failure_event": fe[r, gg],
-        })
+        return pd.DataFrame(
+            {
+                "id_number": self.pid_id[self.kids[r]].astype(str),
+                "month": months,
+                "guardianship_state": st[r, gg].astype(np.int8),
+                "true_left_behind": h.left_behind[r, gg],
+                "maltreated": mal[r, gg],
+                "guardianship_failure_event": fe[r, gg],
+            }
+        )
 
     def child_attributes(self) -> pd.DataFrame:
         """Static attributes of every child (truth side, for fairness checks on true outcomes)."""
         hh = self.pop.hh
         h = self.h.child_hh
         p = self.kids
-        return pd.DataFrame({
-            "id_number": self.pid_id[p].astype(str), "birth_date": self.pid_birth[p],
-            "sex": np.where(self.pid_male[p], "男", "女"),
-            "hukou_type": np.where(hh["migrant"].to_numpy()[h], "非本地户籍",
-                                   np.where(hh["agri"].to_numpy()[h], "农业家庭户口", "非农业家庭户口")),
-            "urban_rural": np.where(hh["is_village"].to_numpy()[h], "农村", "城镇"),
-            "district": self.dname[self.hh_d[h]], "township": self.tname[self.hh_t[h]],
-            "community": self.cname[self.hh_c[h]],
-            "disabled": self.h.child_disabled,
-            "household_number": hh["hh_number"].to_numpy()[h],
-        })
+        return pd.DataFrame(
+            {
+                "id_number": self.pid_id[p].astype(str),
+                "birth_date": self.pid_birth[p],
+                "sex": np.where(self.pid_male[p], "男", "女"),
+                "hukou_type": np.where(
+                    hh["migrant"].to_numpy()[h],
+                    "非本地户籍",
+                    np.where(hh["agri"].to_numpy()[h], "农业家庭户口", "非农业家庭户口"),
+                ),
+                "urban_rural": np.where(hh["is_village"].to_numpy()[h], "农村", "城镇"),
+                "district": self.dname[self.hh_d[h]],
+                "township": self.tname[self.hh_t[h]],
+                "community": self.cname[self.hh_c[h]],
+                "disabled": self.h.child_disabled,
+                "household_number": hh["hh_number"].to_numpy()[h],
+            }
+        )

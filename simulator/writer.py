@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -38,8 +39,14 @@ def _csv(df: pd.DataFrame, path: Path, encoding: str) -> None:
     path.write_bytes(text.encode(encoding))
 
 
-def _xlsx(df: pd.DataFrame, path: Path, fixed: dt.datetime, date_cols: set[str], rng: np.random.Generator,
-          mixed_rate: float) -> None:
+def _xlsx(
+    df: pd.DataFrame,
+    path: Path,
+    fixed: dt.datetime,
+    date_cols: set[str],
+    rng: np.random.Generator,
+    mixed_rate: float,
+) -> None:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Sheet1")
     ws.append(list(df.columns))
@@ -57,7 +64,10 @@ def _xlsx(df: pd.DataFrame, path: Path, fixed: dt.datetime, date_cols: set[str],
                     continue
                 d = pd.Timestamp(x).date()
                 if as_text[c][i]:
-                    cell = WriteOnlyCell(ws, value=f"{d.year}年{d.month}月{d.day}日" if i % 2 else f"{d.year}.{d.month}.{d.day}")
+                    cell = WriteOnlyCell(
+                        ws,
+                        value=f"{d.year}年{d.month}月{d.day}日" if i % 2 else f"{d.year}.{d.month}.{d.day}",
+                    )
                     cell.number_format = "@"
                 else:
                     cell = WriteOnlyCell(ws, value=dt.datetime(d.year, d.month, d.day))
@@ -82,12 +92,26 @@ def _xlsx(df: pd.DataFrame, path: Path, fixed: dt.datetime, date_cols: set[str],
             zi = zipfile.ZipInfo(info.filename, date_time=ts)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o600 << 16
-            z.writestr(zi, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' with the wall clock on save
+                stamp = fixed.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp + rb"\g<2>",
+                    data,
+                )
+            z.writestr(zi, data)
     path.write_bytes(out.getvalue())
 
 
-def write_table(df: pd.DataFrame, contract: TableContract, out_dir: Path, fixed: dt.datetime,
-                rng: np.random.Generator, mixed_rate: float) -> Path:
+def write_table(
+    df: pd.DataFrame,
+    contract: TableContract,
+    out_dir: Path,
+    fixed: dt.datetime,
+    rng: np.random.Generator,
+    mixed_rate: float,
+) -> Path:
     """Write one table under ``<out_dir>/<department>/<file>`` with the contract's Chinese headers.
 
     Parameters

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import List, Optional
+from typing import ClassVar
 
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
@@ -30,7 +30,7 @@ LANGUAGE = "zh"
 
 
 @lru_cache(maxsize=512)
-def normalize_with_offsets(text: str) -> tuple[str, Optional[tuple[int, ...]]]:
+def normalize_with_offsets(text: str) -> tuple[str, tuple[int, ...] | None]:
     """NFKC-normalize ``text`` and return an offset map back to the original.
 
     Parameters
@@ -71,7 +71,7 @@ def normalize_with_offsets(text: str) -> tuple[str, Optional[tuple[int, ...]]]:
     return "".join(out), tuple(offsets)
 
 
-def to_original(offsets: Optional[tuple[int, ...]], start: int, end: int) -> tuple[int, int]:
+def to_original(offsets: tuple[int, ...] | None, start: int, end: int) -> tuple[int, int]:
     """Map a ``[start, end)`` span of the normalized text back to the original text."""
     if offsets is None:
         return start, end
@@ -107,11 +107,11 @@ class ChinesePatternRecognizer(PatternRecognizer):
     """
 
     ENTITY = "UNKNOWN"
-    PATTERNS: list = []
-    CONTEXT: list[str] = []
+    PATTERNS: ClassVar[list] = []
+    CONTEXT: ClassVar[list[str]] = []
 
     def __init__(self, patterns=None, context=None, supported_language: str = LANGUAGE,
-                 supported_entity: Optional[str] = None, name: Optional[str] = None):
+                 supported_entity: str | None = None, name: str | None = None):
         super().__init__(
             supported_entity=supported_entity or self.ENTITY,
             patterns=patterns if patterns is not None else [p for p in self.PATTERNS],
@@ -120,8 +120,8 @@ class ChinesePatternRecognizer(PatternRecognizer):
             name=name,
         )
 
-    def analyze(self, text: str, entities: List[str], nlp_artifacts=None,
-                regex_flags: Optional[int] = None) -> List[RecognizerResult]:
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
         """Run the patterns on the NFKC form of ``text``; return spans in ``text`` coordinates."""
         normalized, offsets = normalize_with_offsets(text)
         results = super().analyze(normalized, entities, nlp_artifacts, regex_flags)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import ClassVar
 
 import regex
-from presidio_analyzer import Pattern, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, Pattern, RecognizerResult
 
-from privacy.recognizers._base import token_list, HAN, ChinesePatternRecognizer, normalize_with_offsets, to_original
+from privacy.recognizers._base import (
+    HAN,
+    ChinesePatternRecognizer,
+    normalize_with_offsets,
+    to_original,
+    token_list,
+)
 
 #: A number written in digits or Chinese numerals (三组, 十二号).
 NUM = r"(?:\d{1,5}|[一二三四五六七八九十百零〇两]{1,4})"
@@ -27,6 +33,19 @@ _TRIGGER = regex.compile(
 )
 
 
+def _is_han(c: str) -> bool:
+    return "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"
+
+
+#: The fine parts the address analysis is anchored on: (regex, score, pattern name); each needs Han
+#: characters (the place chain) right before it.
+_TAILS = [
+    (regex.compile(rf"{ROAD}\s?{NUM}\s?(?:号|弄)(?:{NUM}号)?{UNIT}*"), 0.6, "road + number"),
+    (regex.compile(rf"{ESTATE}\s?{NUM}\s?(?:号楼|栋|幢|座|号|组){UNIT}*"), 0.55, "estate + building"),
+    (regex.compile(rf"{NUM}\s?(?:栋|幢|号楼){UNIT}+"), 0.5, "building/unit/room"),
+]
+
+
 class CnAddressRecognizer(ChinesePatternRecognizer):
     """Recognize Chinese street addresses that reach a house number, building, room or village group.
 
@@ -38,7 +57,8 @@ class CnAddressRecognizer(ChinesePatternRecognizer):
 
     Regex/segmentation hybrid: the patterns find the fine part and the text before it; the start is then
     moved past the last trigger word (家住, 地址, 在, punctuation…) so that the span holds the place chain
-    only; with NLP artifacts, leading tokens that are verbs, pronouns or time words are dropped too.
+    only; with NLP artifacts, leading tokens that are prepositions, pronouns, adverbs, time words or
+    role words (孩子, 奶奶) are dropped too.
     Digits may be full-width (NFKC).
 
     References
@@ -47,31 +67,61 @@ class CnAddressRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_ADDRESS"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("road + number", rf"{HAN}{{1,30}}?{ROAD}\s?{NUM}\s?(?:号|弄)(?:{NUM}号)?{UNIT}*", 0.6),
         Pattern("estate + building", rf"{HAN}{{1,30}}?{ESTATE}\s?{NUM}\s?(?:号楼|栋|幢|座|号|组){UNIT}*", 0.55),
         Pattern("building/unit/room", rf"{HAN}{{1,30}}?{NUM}\s?(?:栋|幢|号楼){UNIT}+", 0.5),
     ]
-    CONTEXT = ["住址", "地址", "家住", "住在", "户籍地", "居住", "现住", "家庭住址", "住"]
+    CONTEXT: ClassVar[list[str]] = ["住址", "地址", "家住", "住在", "户籍地", "居住", "现住", "家庭住址", "住"]
 
-    _LEADING_TAGS = ("v", "p", "r", "d", "t", "c", "u", "x", "y", "e")
+    _LEADING_TAGS = ("p", "r", "d", "t", "c", "u", "x", "y", "e")
 
-    def analyze(self, text: str, entities: List[str], nlp_artifacts=None,
-                regex_flags: Optional[int] = None) -> List[RecognizerResult]:
-        """Pattern matches with the start moved past trigger words (spans in original coordinates)."""
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
+        """Addresses in ``text`` (spans in original coordinates), start moved past trigger words.
+
+        Equivalent to running :attr:`PATTERNS` (leftmost match, lazy place-name part) but anchored on
+        the fine part: the regex engine starts only where a road/estate suffix or a building number
+        is, and the place chain is the run of Han characters (at most 30) before it.
+        """
         normalized, offsets = normalize_with_offsets(text)
-        results = super(ChinesePatternRecognizer, self).analyze(normalized, entities, nlp_artifacts,
-                                                                regex_flags)
-        kept = []
-        for r in results:
-            start = self._trim_start(normalized, r.start, r.end)
-            if r.end - start < 4:
+        found: dict[tuple[int, int], tuple[float, str]] = {}
+        for regex_, score, name in _TAILS:
+            for m in regex_.finditer(normalized):
+                s = m.start()
+                k = 0
+                while k < 30 and s - k - 1 >= 0 and _is_han(normalized[s - k - 1]):
+                    k += 1
+                if k == 0:
+                    continue
+                start = self._trim_start(normalized, s - k, m.end())
+                if m.end() - start < 4:
+                    continue
+                key = (start, m.end())
+                if key not in found or found[key][0] < score:
+                    found[key] = (score, name)
+        # a match inside a longer one (e.g. "3幢2单元301室" inside the full address) is dropped
+        results: list[RecognizerResult] = []
+        last_end = -1
+        for s, e in sorted(found, key=lambda x: (x[0], -x[1])):
+            if e <= last_end:
                 continue
-            r.start, r.end = to_original(offsets, start, r.end)
-            kept.append(r)
+            last_end = e
+            score, name = found[(s, e)]
+            os_, oe = to_original(offsets, s, e)
+            results.append(self._result(os_, oe, score, name))
         if nlp_artifacts is not None:
-            self._drop_leading_tokens(kept, nlp_artifacts)
-        return [r for r in kept if r.end - r.start >= 4]
+            self._drop_leading_tokens(results, nlp_artifacts)
+        return [r for r in results if r.end - r.start >= 4]
+
+    def _result(self, start: int, end: int, score: float, how: str) -> RecognizerResult:
+        explanation = AnalysisExplanation(recognizer=self.name, original_score=score, pattern_name=how,
+                                          pattern=None, validation_result=None)
+        return RecognizerResult(
+            entity_type=self.ENTITY, start=start, end=end, score=score, analysis_explanation=explanation,
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+        )
 
     @staticmethod
     def _trim_start(text: str, start: int, end: int) -> int:
@@ -83,7 +133,7 @@ class CnAddressRecognizer(ChinesePatternRecognizer):
             last = t.end()
         return last
 
-    def _drop_leading_tokens(self, results: List[RecognizerResult], nlp_artifacts) -> None:
+    def _drop_leading_tokens(self, results: list[RecognizerResult], nlp_artifacts) -> None:
         from privacy.recognizers.lexicon import ROLES_BEFORE
 
         roles = set(ROLES_BEFORE)
@@ -94,8 +144,8 @@ class CnAddressRecognizer(ChinesePatternRecognizer):
                     continue
                 if s >= r.end or s < r.start:
                     break
-                if (tag.startswith(self._LEADING_TAGS) and not tag.startswith("ns")) or w in roles:
-                    if e < r.end:
-                        r.start = e
-                        continue
+                leading = (tag.startswith(self._LEADING_TAGS) and not tag.startswith("ns")) or w in roles
+                if leading and e < r.end:
+                    r.start = e
+                    continue
                 break

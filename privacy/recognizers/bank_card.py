@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
 from privacy.identifiers import luhn_valid, validate_ric
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 
 class CnBankCardRecognizer(ChinesePatternRecognizer):
@@ -27,13 +27,13 @@ class CnBankCardRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_BANK_CARD"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("Card 16-19 digits", rf"{L}[2-69]\d{{15,18}}{R}", 0.3),
         Pattern("Card grouped", rf"{L}[2-69]\d{{3}}(?:[ -]\d{{4}}){{3}}(?:[ -]?\d{{1,3}})?{R}", 0.3),
     ]
-    CONTEXT = ["银行卡", "卡号", "账号", "帐号", "银行", "储蓄卡", "借记卡", "信用卡", "社保卡", "账户"]
+    CONTEXT: ClassVar[list[str]] = ["银行卡", "卡号", "账号", "帐号", "银行", "储蓄卡", "借记卡", "信用卡", "社保卡", "账户"]
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """True when Luhn-valid and not a resident ID; False for resident IDs; else None."""
         d = self.digits(pattern_text)
         if not d.isdigit() or not 16 <= len(d) <= 19:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
 from privacy.identifiers import validate_ric
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 
 class CnDisabilityCertRecognizer(ChinesePatternRecognizer):
@@ -25,9 +25,9 @@ class CnDisabilityCertRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_DISABILITY_CERT"
-    PATTERNS = [Pattern("ID + category + grade", rf"{L}[1-9]\d{{16}}[0-9Xx][1-7][1-4]{R}", 0.5)]
-    CONTEXT = ["残疾证", "残疾人证", "残疾证号", "残疾人证号"]
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("ID + category + grade", rf"{L}[1-9]\d{{16}}[0-9Xx][1-7][1-4]{R}", 0.5)]
+    CONTEXT: ClassVar[list[str]] = ["残疾证", "残疾人证", "残疾证号", "残疾人证号"]
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """True when the first 18 characters are a valid resident ID."""
         return validate_ric(pattern_text[:18]).valid

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
@@ -28,21 +28,21 @@ class ChineseEmailRecognizer(EmailRecognizer):
     RFC 5322 §3.4.1 (addr-spec); RFC 1035 §2.3.1 (labels); Presidio ``EmailRecognizer``.
     """
 
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "Email (ASCII bounded)",
             rf"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]){_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,24}}(?![A-Za-z0-9-])",
             0.5,
         )
     ]
-    CONTEXT = ["邮箱", "电子邮件", "邮件", "email", "e-mail", "mail"]
+    CONTEXT: ClassVar[list[str]] = ["邮箱", "电子邮件", "邮件", "email", "e-mail", "mail"]
 
     def __init__(self, supported_language: str = LANGUAGE, **kwargs):
         kwargs.setdefault("patterns", self.PATTERNS)
         kwargs.setdefault("context", self.CONTEXT)
         super().__init__(supported_language=supported_language, **kwargs)
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """Structurally valid by the pattern; keep the pattern score (no online suffix list)."""
         return None
 

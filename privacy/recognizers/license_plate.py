@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
@@ -30,7 +30,7 @@ class CnLicensePlateRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_LICENSE_PLATE"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "New-energy plate",
             rf"[{PROVINCES}][{_LETTER}]{_SEP}(?:[DF][{_LETTER}0-9]\d{{4}}|\d{{5}}[DF])(?![0-9A-Za-z])",
@@ -42,7 +42,7 @@ class CnLicensePlateRecognizer(ChinesePatternRecognizer):
             0.5,
         ),
     ]
-    CONTEXT = ["车牌", "车牌号", "号牌", "车辆", "驾驶", "轿车", "电动车", "摩托"]
+    CONTEXT: ClassVar[list[str]] = ["车牌", "车牌号", "号牌", "车辆", "驾驶", "轿车", "电动车", "摩托"]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -51,7 +51,7 @@ class CnLicensePlateRecognizer(ChinesePatternRecognizer):
         # Plates are upper-case: keep Presidio's flags but drop IGNORECASE (浙a12345 is not written).
         self.global_regex_flags = regex.DOTALL | regex.MULTILINE
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """False when the serial part has more than two letters (not issued), else None."""
         serial = [c for c in pattern_text[2:] if c.isalnum() and c.isascii()]
         letters = sum(c.isalpha() for c in serial)

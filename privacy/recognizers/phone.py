@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
 from privacy.identifiers import LANDLINE, MOBILE, SERVICE, normalize_phone
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 
 class CnPhoneRecognizer(ChinesePatternRecognizer):
@@ -32,7 +32,7 @@ class CnPhoneRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "PHONE_NUMBER"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "CN mobile",
             rf"(?<![0-9A-Za-z.+])(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86-)?1[3-9]\d(?:[ -]?\d{{4}}){{2}}{R}",
@@ -46,9 +46,9 @@ class CnPhoneRecognizer(ChinesePatternRecognizer):
         ),
         Pattern("CN local landline (context only)", rf"{L}[2-9]\d{{2,3}}[ -]?\d{{4}}{R}", 0.1),
     ]
-    CONTEXT = ["电话", "手机", "联系方式", "联系电话", "座机", "号码", "手机号", "电话号码", "tel", "致电", "来电"]
+    CONTEXT: ClassVar[list[str]] = ["电话", "手机", "联系方式", "联系电话", "座机", "号码", "手机号", "电话号码", "tel", "致电", "来电"]
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """None (keep the pattern score) for a mobile/landline/local number, False for others."""
         main = pattern_text
         for sep in ("转", "ext"):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
 from privacy.identifiers import validate_ric
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 _DATE18 = r"(?:18|19|20)\d{2}[ -]?(?:0[1-9]|1[0-2])[ -]?(?:0[1-9]|[12]\d|3[01])"
 _DATE15 = r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
@@ -36,13 +36,13 @@ class CnRicRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_RIC"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("CN_RIC 18 digits", rf"{L}[1-9]\d{{5}}[ -]?{_DATE18}[ -]?\d{{3}}[0-9Xx]{R}", 0.5),
         Pattern("CN_RIC 15 digits (legacy)", rf"{L}[1-9]\d{{5}}{_DATE15}\d{{3}}{R}", 0.4),
     ]
-    CONTEXT = ["身份证", "身份证号", "身份证号码", "公民身份号码", "证件号", "证件号码", "身份号码", "id"]
+    CONTEXT: ClassVar[list[str]] = ["身份证", "身份证号", "身份证号码", "公民身份号码", "证件号", "证件号码", "身份号码", "id"]
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """True for a valid 18-character ID, None for a plausible 15-digit one, else False."""
         r = validate_ric(pattern_text)
         if not r.valid:

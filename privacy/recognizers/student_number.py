@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
 from privacy.identifiers import validate_ric
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 
 class CnStudentNumberRecognizer(ChinesePatternRecognizer):
@@ -24,13 +24,13 @@ class CnStudentNumberRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_STUDENT_NUMBER"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("G/L + 18", rf"{L}[GLJ][1-9]\d{{16}}[0-9Xx]{R}", 0.5),
         Pattern("after 学籍号", rf"(?<=学籍(?:号|号码|编号)[:：\s]{{0,3}})[A-Z]?\d{{9,19}}[0-9Xx]?{R}", 0.6),
     ]
-    CONTEXT = ["学籍号", "学籍", "学号", "学籍编号"]
+    CONTEXT: ClassVar[list[str]] = ["学籍号", "学籍", "学号", "学籍编号"]
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """G + valid ID → True; G + invalid ID → False; anything else keeps its pattern score."""
         v = pattern_text.upper()
         if len(v) == 19 and v[0] == "G":

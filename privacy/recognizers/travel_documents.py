@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from presidio_analyzer import Pattern
 
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 
 class CnPassportRecognizer(ChinesePatternRecognizer):
@@ -21,11 +23,11 @@ class CnPassportRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_PASSPORT"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("Passport E (medium-weak)", rf"{L}E(?:\d{{8}}|[A-HJ-NP-Z]\d{{7}}){R}", 0.3),
         Pattern("Passport G/D/S/P (weak)", rf"{L}[GDSP]\d{{7,8}}{R}", 0.1),
     ]
-    CONTEXT = ["护照", "passport", "护照号", "出境", "签证"]
+    CONTEXT: ClassVar[list[str]] = ["护照", "passport", "护照号", "出境", "签证"]
 
 
 class CnHmtPermitRecognizer(ChinesePatternRecognizer):
@@ -43,10 +45,10 @@ class CnHmtPermitRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_HMT_PERMIT"
-    PATTERNS = [
+    PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("HK/Macau permit (mainland)", rf"{L}C[0-9A-HJ-NP-Z]\d{{7}}{R}", 0.2),
         Pattern("Home-return permit", rf"{L}[HM]\d{{8}}(?:\d{{2}})?{R}", 0.2),
         Pattern("Taiwan permit (mainland)", rf"{L}L\d{{8}}{R}", 0.15),
         Pattern("Taiwan compatriot permit", rf"{L}\d{{8}}{R}", 0.05),
     ]
-    CONTEXT = ["通行证", "港澳", "台湾", "回乡证", "台胞证", "来往内地", "往来港澳", "往来台湾", "证件号"]
+    CONTEXT: ClassVar[list[str]] = ["通行证", "港澳", "台湾", "回乡证", "台胞证", "来往内地", "往来港澳", "往来台湾", "证件号"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar
 
 from presidio_analyzer import Pattern
 
 from privacy.identifiers import validate_ric
-from privacy.recognizers._base import L, R, ChinesePatternRecognizer
+from privacy.recognizers._base import ChinesePatternRecognizer, L, R
 
 #: Code characters of GB 32100-2015: digits and upper-case letters except I, O, Z, S, V.
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -43,10 +43,10 @@ class CnUsccRecognizer(ChinesePatternRecognizer):
     """
 
     ENTITY = "CN_USCC"
-    PATTERNS = [Pattern("USCC", rf"{L}[0-9A-HJ-NPQRTUWXY]{{2}}\d{{6}}[0-9A-HJ-NPQRTUWXY]{{10}}{R}", 0.3)]
-    CONTEXT = ["统一社会信用代码", "信用代码", "营业执照", "工商", "单位代码", "社会信用"]
+    PATTERNS: ClassVar[list[Pattern]] = [Pattern("USCC", rf"{L}[0-9A-HJ-NPQRTUWXY]{{2}}\d{{6}}[0-9A-HJ-NPQRTUWXY]{{10}}{R}", 0.3)]
+    CONTEXT: ClassVar[list[str]] = ["统一社会信用代码", "信用代码", "营业执照", "工商", "单位代码", "社会信用"]
 
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """True for a valid code that is not a resident ID, else False."""
         v = pattern_text.upper()
         if validate_ric(v).valid:

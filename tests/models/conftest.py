@@ -23,19 +23,76 @@ DISTRICTS = {"上城区": "城镇", "萧山区": "城镇", "淳安县": "农村"
 
 def feature_dictionary() -> pd.DataFrame:
     rows = [
-        ("school_days_absent_3m", "school", "近3个月缺勤天数", "近3个月缺勤{value}天", "education", "天", False, "", 1),
-        ("parents_away_months_12m", "parents", "近12个月父母外出月数", "近12个月父母外出{value}个月", "human_resources", "月", False, "", 1),
+        (
+            "school_days_absent_3m",
+            "school",
+            "近3个月缺勤天数",
+            "近3个月缺勤{value}天",
+            "education",
+            "天",
+            False,
+            "",
+            1,
+        ),
+        (
+            "parents_away_months_12m",
+            "parents",
+            "近12个月父母外出月数",
+            "近12个月父母外出{value}个月",
+            "human_resources",
+            "月",
+            False,
+            "",
+            1,
+        ),
         ("registry_is_orphan", "registry", "登记为孤儿", "已登记为孤儿", "civil_affairs", "", False, "", 1),
-        ("subsistence_months_12m", "subsistence", "近12个月享受低保月数", "近12个月享受低保{value}个月", "civil_affairs", "月",
-         True, "经济困难是需要帮扶的需求，不是过错；用于及早提供救助", 0),
-        ("disability_has_certificate", "disability", "持有残疾人证", "持有残疾人证", "disability_federation", "",
-         True, "残疾是需要康复与照料支持的需求，不是过错", 0),
-        ("guardian_age_years", "guardian", "监护人年龄", "监护人{value}岁", "public_security", "岁", False, "", 0),
+        (
+            "subsistence_months_12m",
+            "subsistence",
+            "近12个月享受低保月数",
+            "近12个月享受低保{value}个月",
+            "civil_affairs",
+            "月",
+            True,
+            "经济困难是需要帮扶的需求，不是过错；用于及早提供救助",
+            0,
+        ),
+        (
+            "disability_has_certificate",
+            "disability",
+            "持有残疾人证",
+            "持有残疾人证",
+            "disability_federation",
+            "",
+            True,
+            "残疾是需要康复与照料支持的需求，不是过错",
+            0,
+        ),
+        (
+            "guardian_age_years",
+            "guardian",
+            "监护人年龄",
+            "监护人{value}岁",
+            "public_security",
+            "岁",
+            False,
+            "",
+            0,
+        ),
         ("noise_a", "noise", "噪声A", "噪声A为{value}", "education", "", False, "", 0),
         ("noise_b", "noise", "噪声B", "噪声B为{value}", "health", "", False, "", 0),
     ]
-    cols = ["name", "family", "description_zh", "reason_zh", "source_department", "unit", "sensitive",
-            "sensitive_reason_zh", "monotone"]
+    cols = [
+        "name",
+        "family",
+        "description_zh",
+        "reason_zh",
+        "source_department",
+        "unit",
+        "sensitive",
+        "sensitive_reason_zh",
+        "monotone",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -52,7 +109,9 @@ def make_matrix(n_children: int = 600, seed: int = 7) -> pd.DataFrame:
             "community": comm,
             "township": township,
             "district": district,
-            "hukou_type": rng.choice(["农业家庭户口", "非农业家庭户口", "非本地户籍"], n_children, p=[0.5, 0.35, 0.15]),
+            "hukou_type": rng.choice(
+                ["农业家庭户口", "非农业家庭户口", "非本地户籍"], n_children, p=[0.5, 0.35, 0.15]
+            ),
             "urban_rural": [DISTRICTS[d] for d in district],
             "sex": rng.choice(["男", "女"], n_children),
             "has_disability": rng.random(n_children) < 0.06,
@@ -61,8 +120,13 @@ def make_matrix(n_children: int = 600, seed: int = 7) -> pd.DataFrame:
             "guardian_age": rng.integers(25, 80, n_children).astype(float),
         }
     )
-    cats = np.where(child["orphan"] == 1, "孤儿",
-                    rng.choice([None, "留守儿童", "低保家庭儿童", "重病重残儿童"], n_children, p=[0.85, 0.07, 0.05, 0.03]))
+    cats = np.where(
+        child["orphan"] == 1,
+        "孤儿",
+        rng.choice(
+            [None, "留守儿童", "低保家庭儿童", "重病重残儿童"], n_children, p=[0.85, 0.07, 0.05, 0.03]
+        ),
+    )
     child["registry_category"] = cats
     parts = []
     for t, d in enumerate(AS_OF_DATES):
@@ -93,8 +157,10 @@ def make_matrix(n_children: int = 600, seed: int = 7) -> pd.DataFrame:
                 "noise_a": rng.normal(size=n_children).astype("float32"),
                 "noise_b": rng.normal(size=n_children).astype("float32"),
                 "guardianship_risk": pd.array(y, dtype="Int8"),
-                "label_knowledge_date": [d + timedelta(days=int(k)) if yy else None
-                                         for yy, k in zip(y, rng.integers(10, 170, n_children), strict=True)],
+                "label_knowledge_date": [
+                    d + timedelta(days=int(k)) if yy else None
+                    for yy, k in zip(y, rng.integers(10, 170, n_children), strict=True)
+                ],
             }
         )
         f.loc[rng.random(n_children) < 0.03, "school_days_absent_3m"] = np.nan

@@ -49,8 +49,19 @@ def test_checklist_never_changes_ranking_when_fitted():
 
 
 def test_registry_rule_order():
-    X = pd.DataFrame({"registry_category": [None, "其他困境儿童", "低保家庭儿童", "留守儿童", "重病重残儿童",
-                                            "事实无人抚养儿童", "孤儿"]})
+    X = pd.DataFrame(
+        {
+            "registry_category": [
+                None,
+                "其他困境儿童",
+                "低保家庭儿童",
+                "留守儿童",
+                "重病重残儿童",
+                "事实无人抚养儿童",
+                "孤儿",
+            ]
+        }
+    )
     s = RegistryCategoryRule().rank_score(X)
     assert list(np.argsort(-s)) == [6, 5, 4, 3, 2, 1, 0]
     with pytest.raises(NotFittedError):

@@ -12,8 +12,17 @@ from models.metrics import METRIC_NAMES, PRECISION_AT_CAPACITY
 @pytest.fixture(scope="module")
 def evaluation(trained, matrix, dictionary, capacity):
     truth = matrix["guardianship_risk"].astype(float)
-    return evaluate_target(trained, matrix, dictionary, capacity, label_timespan_days=180,
-                           one_feature="parents_away_months_12m", truth=truth, simulation=True, n_boot=50)
+    return evaluate_target(
+        trained,
+        matrix,
+        dictionary,
+        capacity,
+        label_timespan_days=180,
+        one_feature="parents_away_months_12m",
+        truth=truth,
+        simulation=True,
+        n_boot=50,
+    )
 
 
 def test_all_keys_and_json(evaluation):
@@ -30,7 +39,11 @@ def test_metric_blocks(evaluation):
             assert {"value", "ci95"} <= set(v)
     assert set(evaluation["beats_baselines"]) == set(BASELINE_NAMES)
     for b in evaluation["beats_baselines"].values():
-        assert b["metric"] == PRECISION_AT_CAPACITY and set(b) == {"metric", "better_point_estimate", "significant"}
+        assert b["metric"] == PRECISION_AT_CAPACITY and set(b) == {
+            "metric",
+            "better_point_estimate",
+            "significant",
+        }
     assert evaluation["beats_baselines"]["prior"]["better_point_estimate"]
     assert evaluation["truth_metrics"]["model"].keys() == evaluation["metrics"]["model"].keys()
 
@@ -40,8 +53,23 @@ def test_sections(evaluation):
     assert len(evaluation["splits"]) == 2
     assert set(evaluation["splits"][0]) >= {"train_as_of_dates", "test_as_of_date", "metrics"}
     assert set(evaluation["selection"]) >= {"criterion", "selected_config", "regret"}
-    fair_keys = {"attribute", "group", "reference_group", "n", "n_positive", "prevalence", "tpr", "fnr", "for",
-                 "fpr", "precision", "ppr", "tpr_disparity", "tpr_disparity_ci95", "flag"}
+    fair_keys = {
+        "attribute",
+        "group",
+        "reference_group",
+        "n",
+        "n_positive",
+        "prevalence",
+        "tpr",
+        "fnr",
+        "for",
+        "fpr",
+        "precision",
+        "ppr",
+        "tpr_disparity",
+        "tpr_disparity_ci95",
+        "flag",
+    }
     assert all(fair_keys <= set(r) for r in evaluation["fairness"])
     assert {r["attribute"] for r in evaluation["fairness"]} == set(FAIRNESS_ATTRIBUTES)
     assert evaluation["calibration"]["method"] in {"isotonic", "platt", "identity"}

@@ -48,7 +48,8 @@ def test_balanced_recall_is_not_flagged():
 
 def test_booleans_and_missing_groups_are_labelled():
     y = np.array([1, 0, 1, 0])
-    audit = fairness_audit(y, [True, False, False, False], pd.DataFrame({"has_disability": [True, False, None, False]}),
-                           n_boot=0)
+    audit = fairness_audit(
+        y, [True, False, False, False], pd.DataFrame({"has_disability": [True, False, None, False]}), n_boot=0
+    )
     assert set(audit["group"]) == {"是", "否", "未知"}
     assert audit["small_cell"].all()

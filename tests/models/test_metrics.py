@@ -93,7 +93,12 @@ def test_bootstrap_interval_is_seeded_and_brackets_value():
     # child-level bootstrap: two rows per child still gives intervals
     p = np.clip(s, 0, 1)
     c = M.evaluate_scores(
-        np.r_[y, y], np.r_[p, p], np.r_[comm, comm], cap, child_ids=np.r_[np.arange(n), np.arange(n)], n_boot=20
+        np.r_[y, y],
+        np.r_[p, p],
+        np.r_[comm, comm],
+        cap,
+        child_ids=np.r_[np.arange(n), np.arange(n)],
+        n_boot=20,
     )
     assert c[M.ROC_AUC]["ci95"][0] < c[M.ROC_AUC]["ci95"][1]
     table = M.to_table({"model": a})

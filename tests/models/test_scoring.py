@@ -25,8 +25,14 @@ def test_scores_table(trained, matrix, dictionary, capacity):
     top = s[s["ventile"] >= 19]
     assert set(top["risk_level"]) == {"极危"}
     # same input, same list
-    again = score_cycle(trained.final.booster, trained.final.calibrator.to_dict(), rows, cap, dictionary,
-                        target="guardianship_risk")
+    again = score_cycle(
+        trained.final.booster,
+        trained.final.calibrator.to_dict(),
+        rows,
+        cap,
+        dictionary,
+        target="guardianship_risk",
+    )
     pd.testing.assert_frame_equal(s, again)
 
 

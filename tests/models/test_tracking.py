@@ -17,13 +17,27 @@ GRID = [{"num_leaves": 7, "learning_rate": 0.1, "num_boost_round": 30, "min_data
 
 
 def test_mlflow_round_trip(tmp_path, matrix, dictionary, capacity, trained):
-    tracking.configure(f"sqlite:///{tmp_path}/mlflow/mlflow.db", tmp_path / "mlflow" / "artifacts", "humiao-test")
+    tracking.configure(
+        f"sqlite:///{tmp_path}/mlflow/mlflow.db", tmp_path / "mlflow" / "artifacts", "humiao-test"
+    )
     splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=2)
     tags = {"dagster_run_id": "run-123", "partition": "2024-09-29"}
     with tracking.cycle_run("cycle 2024-09-29", tags=tags) as parent:
-        first = run_target_cycle(matrix, "guardianship_risk", dictionary, capacity, splits, label_timespan_days=180,
-                                 grid=GRID, n_boot=20, simulation=True, auto_approve=True, tags=tags)
-        with mlflow.start_run(run_name="guardianship_risk/model", nested=True):  # a second version, no retraining
+        first = run_target_cycle(
+            matrix,
+            "guardianship_risk",
+            dictionary,
+            capacity,
+            splits,
+            label_timespan_days=180,
+            grid=GRID,
+            n_boot=20,
+            simulation=True,
+            auto_approve=True,
+            tags=tags,
+        )
+        # a second version, without retraining
+        with mlflow.start_run(run_name="guardianship_risk/model", nested=True):
             _, second_version = tracking.log_model(trained.final, matrix, tags=tags)
     client = MlflowClient()
     name = "humiao_guardianship_risk"
@@ -44,11 +58,21 @@ def test_mlflow_round_trip(tmp_path, matrix, dictionary, capacity, trained):
         assert not any("@" in k for k in r.data.metrics)
 
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
-    assert {"evaluation.json", "calibrator.json", "metrics.csv", "fairness.csv", "calibration.png"} <= artifacts
-    local = mlflow.artifacts.download_artifacts(run_id=first.run_id, artifact_path="evaluation.json",
-                                                dst_path=str(tmp_path))
-    ev = json.loads(open(local, encoding="utf-8").read())
-    assert set(EVALUATION_KEYS) <= set(ev) and ev["model_version"] == "1" and ev["mlflow_run_id"] == first.run_id
+    assert {
+        "evaluation.json",
+        "calibrator.json",
+        "metrics.csv",
+        "fairness.csv",
+        "calibration.png",
+    } <= artifacts
+    local = mlflow.artifacts.download_artifacts(
+        run_id=first.run_id, artifact_path="evaluation.json", dst_path=str(tmp_path)
+    )
+    with open(local, encoding="utf-8") as fh:
+        ev = json.load(fh)
+    assert (
+        set(EVALUATION_KEYS) <= set(ev) and ev["model_version"] == "1" and ev["mlflow_run_id"] == first.run_id
+    )
 
     booster, cal, version = tracking.load_champion("guardianship_risk")
     rows = matrix.head(100)

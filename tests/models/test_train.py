@@ -84,8 +84,16 @@ def test_ventiles_and_levels():
     v = ventiles(np.arange(100))
     assert v.min() == 1 and v.max() == 20 and (np.bincount(v)[1:] == 5).all()
     assert (ventiles(np.ones(10)) == 10).all()
-    assert list(risk_level(np.array([20, 19, 18, 16, 15, 11, 10, 1]))) == ["极危", "极危", "高危", "高危", "中危",
-                                                                         "中危", "低危", "低危"]
+    assert list(risk_level(np.array([20, 19, 18, 16, 15, 11, 10, 1]))) == [
+        "极危",
+        "极危",
+        "高危",
+        "高危",
+        "中危",
+        "中危",
+        "低危",
+        "低危",
+    ]
     assert risk_level(17) == "高危"
     custom = {"高": (15, 20), "低": (1, 14)}
     assert list(risk_level([15, 14], custom)) == ["高", "低"]

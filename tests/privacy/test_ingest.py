@@ -1,8 +1,7 @@
 """Ingest end to end on a small hand-made raw folder built from the contracts' own headers.
 
-Synthetic people only (checksum-valid IDs made here). Uses privacy-text's KnownIdentities / LeakScanner /
-NoteAnonymizer when they exist, else minimal stand-ins with the same interface (so this file runs while
-that slice is being written).
+Synthetic people only (checksum-valid IDs made here). Uses privacy-text's KnownIdentities, LeakScanner
+and NoteAnonymizer (the real ones: the fail-closed check is only as good as the scanner it runs).
 """
 
 from __future__ import annotations
@@ -10,9 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import re
 import stat
-from collections import namedtuple
 from pathlib import Path
 
 import pandas as pd
@@ -35,81 +32,15 @@ REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = load_contracts(REPO / "contracts")
 AS_OF = dt.date(2025, 6, 30)
 
-# ----------------------------------------------------------------------------- stand-ins / real ones
-
-Finding = namedtuple("Finding", "location column row entity_type masked")
-_MOBILE = re.compile(r"(?<![0-9A-Za-z.])(?:1[3-9]\d{9}|0\d{2,3}-?[2-9]\d{6,7})(?![0-9A-Za-z.])")
-_RIC = re.compile(r"(?<![0-9A-Za-z.])\d{17}[\dXx](?![0-9A-Za-z.])")
-
-
-class FakeKnown:
-    def __init__(self, names=(), id_numbers=(), phones=(), addresses=()):
-        self.sets = {
-            "names": set(names),
-            "id_numbers": set(id_numbers),
-            "phones": set(phones),
-            "addresses": set(addresses),
-        }
-
-    def add(self, kind, values):
-        self.sets[kind].update(values)
-
-    def save(self, path, fernet_key):
-        Path(path).write_bytes(
-            Fernet(fernet_key).encrypt(json.dumps({k: sorted(v) for k, v in self.sets.items()}).encode())
-        )
-
-
-class FakeScanner:
-    def __init__(self, known):
-        self.known = known.sets if known is not None else {}
-
-    def scan_dataframe(self, df, location, free_text_columns=()):
-        out = []
-        for col in df.columns:
-            for row, v in enumerate(df[col].tolist()):
-                if not isinstance(v, str):
-                    continue
-                hits = [("CN_PHONE", m.group()) for m in _MOBILE.finditer(v)]
-                hits += [("CN_RIC", m.group()) for m in _RIC.finditer(v) if ids.is_valid_ric(m.group())]
-                for kind, et in (("id_numbers", "CN_RIC"), ("phones", "CN_PHONE"), ("addresses", "ADDRESS")):
-                    hits += [(et, k) for k in self.known.get(kind, ()) if len(k) >= 6 and k in v]
-                hits += [
-                    ("PERSON", k)
-                    for k in self.known.get("names", ())
-                    if (len(k) >= 3 or col in free_text_columns) and k in v
-                ]
-                out += [Finding(location, col, row, et, s[:1] + "*" * (len(s) - 1)) for et, s in hits]
-        return out
-
-
-class FakeAnonymizer:
-    def anonymize_many(self, texts, known=None):
-        out = []
-        for i, t in enumerate(texts):
-            if t is None:
-                out.append(None)
-                continue
-            k = (known or [None] * len(texts))[i] or {}
-            for n, name in enumerate(k.get("names", []), start=1):
-                t = t.replace(name, f"<PERSON_{n}>")
-            for v in k.get("id_numbers", []):
-                t = t.replace(v, "<CN_RIC>")
-            t = _MOBILE.sub("<PHONE>", t)
-            out.append(t)
-        return out
+# ------------------------------------------------------------------- privacy-text's components (real)
 
 
 def _components():
-    try:
-        from privacy.scanner import LeakScanner
+    from privacy.anonymizer import NoteAnonymizer
+    from privacy.identities import KnownIdentities
+    from privacy.scanner import LeakScanner
 
-        from privacy.anonymizer import NoteAnonymizer
-        from privacy.identities import KnownIdentities
-
-        return KnownIdentities, LeakScanner, NoteAnonymizer()
-    except ImportError:
-        return FakeKnown, FakeScanner, FakeAnonymizer()
+    return KnownIdentities, LeakScanner, NoteAnonymizer()
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,9 @@ def read(out: Path, table: str) -> pd.DataFrame:
     path = out / c.relpath
     if c.file.endswith(".xlsx"):
         return pd.read_excel(path, dtype=str).fillna("")
-    return pd.read_csv(path, dtype=str, encoding="gbk" if c.encoding == "gbk" else "utf-8",
-                       keep_default_na=False)
+    return pd.read_csv(
+        path, dtype=str, encoding="gbk" if c.encoding == "gbk" else "utf-8", keep_default_na=False
+    )
 
 
 def norm(v: str) -> str:
@@ -52,7 +53,7 @@ def test_check_char_vector():
 
 
 def test_all_files_and_manifest(town):
-    out, truth, manifest = town
+    out, _, manifest = town
     assert manifest["generator"] == "humiao.simulator"
     assert manifest["version"] == 1
     assert manifest["children"] == TOWN and manifest["months"] == 36 and manifest["seed"] == 11
@@ -99,9 +100,13 @@ def test_xlsx_ids_are_text_cells(town):
 def test_child_ids_checksum_valid_except_deliberate(town):
     out, truth, _ = town
     defects = pd.read_parquet(truth / "injected_defects.parquet")
-    child_cols = {"visit_records": "儿童公民身份号码", "child_health_checks": "公民身份号码",
-                  "injury_visits": "公民身份号码", "student_enrollment": "公民身份号码",
-                  "child_registry": "儿童公民身份号码"}
+    child_cols = {
+        "visit_records": "儿童公民身份号码",
+        "child_health_checks": "公民身份号码",
+        "injury_visits": "公民身份号码",
+        "student_enrollment": "公民身份号码",
+        "child_registry": "儿童公民身份号码",
+    }
     total_bad = 0
     for table, header in child_cols.items():
         df = read(out, table)
@@ -110,8 +115,11 @@ def test_child_ids_checksum_valid_except_deliberate(town):
         bad = ~ids.map(is_valid_id18)
         c = CONTRACTS[table]
         name = c.names[c.headers.index(header)]
-        expected = defects[(defects.file == c.relpath) & (defects.column == name)
-                           & defects.defect.str.contains("INVALID_ID_CHECKSUM")]
+        expected = defects[
+            (defects.file == c.relpath)
+            & (defects.column == name)
+            & defects.defect.str.contains("INVALID_ID_CHECKSUM")
+        ]
         # duplicated rows copy a bad ID too, so compare against the rows the log names
         rows = set(expected.source_row)
         bad_rows = set((np.flatnonzero(bad.to_numpy()) + 2).tolist())
@@ -142,7 +150,9 @@ def test_legacy_ids_only_for_old_adults(town):
     out, _, _ = town
     hr = read(out, "household_registry")
     adm = read(out, "inpatient_admissions")
-    ids = pd.concat([hr["公民身份号码"], adm["公民身份号码"], read(out, "detention_records")["公民身份号码"]]).map(norm)
+    ids = pd.concat(
+        [hr["公民身份号码"], adm["公民身份号码"], read(out, "detention_records")["公民身份号码"]]
+    ).map(norm)
     legacy = ids[ids.str.len() == 15]
     assert len(legacy) > 0
     yy = legacy.str[6:8].astype(int)
@@ -156,8 +166,14 @@ def test_truth_file_shape_and_place(town):
     path = truth / "child_month_truth.parquet"
     assert out.resolve() not in path.resolve().parents
     tab = pq.read_table(path)
-    assert tab.column_names == ["id_number", "month", "guardianship_state", "true_left_behind", "maltreated",
-                                "guardianship_failure_event"]
+    assert tab.column_names == [
+        "id_number",
+        "month",
+        "guardianship_state",
+        "true_left_behind",
+        "maltreated",
+        "guardianship_failure_event",
+    ]
     assert str(tab.schema.field("month").type) == "date32[day]"
     assert str(tab.schema.field("guardianship_state").type) == "int8"
     t = tab.to_pandas()
@@ -215,7 +231,8 @@ def test_labels_correlate_with_truth_but_are_not_it(town):
     state = t.set_index("key")["guardianship_state"]
     v = read(out, "visit_records")
     v["key"] = v["儿童公民身份号码"].map(norm).str[:17] + pd.to_datetime(
-        v["走访日期"], errors="coerce", format="mixed").dt.strftime("%Y-%m")
+        v["走访日期"], errors="coerce", format="mixed"
+    ).dt.strftime("%Y-%m")
     v["state"] = state.reindex(v["key"]).to_numpy()
     v = v.dropna(subset=["state"])
     bad = v["监护评估"].isin(["监护不当", "监护缺失"])
@@ -261,7 +278,9 @@ def test_determinism(tmp_path):
     b = simulate(tmp_path / "b" / "raw", tmp_path / "b" / "truth", children=400, months=12, seed=5)
     c = simulate(tmp_path / "c" / "raw", tmp_path / "c" / "truth", children=400, months=12, seed=6)
     assert a["files"] == b["files"]
-    assert (tmp_path / "a" / "raw" / "manifest.json").read_bytes() == (tmp_path / "b" / "raw" / "manifest.json").read_bytes()
+    assert (tmp_path / "a" / "raw" / "manifest.json").read_bytes() == (
+        tmp_path / "b" / "raw" / "manifest.json"
+    ).read_bytes()
     ta = (tmp_path / "a" / "truth" / "child_month_truth.parquet").read_bytes()
     tb = (tmp_path / "b" / "truth" / "child_month_truth.parquet").read_bytes()
     assert ta == tb
@@ -270,13 +289,35 @@ def test_determinism(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    rc = cli_main(["--children", "200", "--months", "6", "--seed", "3", "--out", str(tmp_path / "raw"),
-                   "--truth", str(tmp_path / "truth")])
+    rc = cli_main(
+        [
+            "--children",
+            "200",
+            "--months",
+            "6",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "raw"),
+            "--truth",
+            str(tmp_path / "truth"),
+        ]
+    )
     assert rc == 0
     assert (tmp_path / "raw" / "manifest.json").exists()
     assert json.loads(capsys.readouterr().out)["rows"]
-    rc = cli_main(["--children", "200", "--months", "6", "--out", str(tmp_path / "raw"),
-                   "--truth", str(tmp_path / "raw" / "t")])
+    rc = cli_main(
+        [
+            "--children",
+            "200",
+            "--months",
+            "6",
+            "--out",
+            str(tmp_path / "raw"),
+            "--truth",
+            str(tmp_path / "raw" / "t"),
+        ]
+    )
     assert rc == 2
 
 

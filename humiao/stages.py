@@ -1,0 +1,300 @@
+"""The pipeline's stages as plain functions of the configuration: what each Dagster asset (and the CLI)
+calls. Each stage composes library calls from privacy/, features/, models/, serving/; none computes
+on its own. No dagster import here.
+
+Re-runs (DESIGN.md §3 "skips stages whose code and inputs have not changed"): every stage has a
+fingerprint = SHA-256 of (its code, its configuration, its inputs' fingerprints). The fingerprint is
+stored inside the stage's own output (Parquet schema metadata or a JSON key), so output and fingerprint
+are written together; a stage whose stored fingerprint equals the new one is not recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from humiao.config import REPO_ROOT, Config
+
+TARGETS = ("guardianship_risk", "left_behind_risk")
+
+
+# ------------------------------------------------------------------------------------------ fingerprints
+
+
+@lru_cache(maxsize=32)
+def code_hash(*packages: str) -> str:
+    """SHA-256 over the source files (.py, .yaml, .j2, .html) of the named repository folders."""
+    h = hashlib.sha256()
+    for pkg in packages:
+        base = REPO_ROOT / pkg
+        for p in sorted(base.rglob("*")):
+            if p.is_file() and p.suffix in {".py", ".yaml", ".j2", ".html", ".css"} and "__pycache__" not in p.parts:
+                h.update(p.relative_to(REPO_ROOT).as_posix().encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(*parts: object) -> str:
+    """SHA-256 of the JSON of ``parts`` (dates and paths as strings)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def files_hash(paths: Iterable[Path]) -> str:
+    """SHA-256 over the bytes of ``paths`` (sorted), for raw inputs."""
+    h = hashlib.sha256()
+    for p in sorted(Path(x) for x in paths):
+        h.update(p.name.encode())
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ keys
+
+
+def pseudonymizer_from_config(cfg: Config):
+    """The keyed pseudonymizer (DESIGN.md §5): key from the environment, a key file, or the demo key."""
+    from privacy.keys import load_pseudonym_key
+    from privacy.tokens import Pseudonymizer
+
+    key, version, _source = load_pseudonym_key(cfg.env, cfg.root, cfg.path("secrets_dir"))
+    return Pseudonymizer(key, version)
+
+
+def vault_key_from_config(cfg: Config) -> bytes:
+    """The Fernet key of the vault and the scanner index (separate from the pseudonym key)."""
+    from privacy.keys import load_vault_key
+
+    key, _source = load_vault_key(cfg.env, cfg.root, cfg.path("secrets_dir"))
+    return key
+
+
+def key_fingerprint(cfg: Config) -> str:
+    """A non-secret fingerprint of the pseudonym key (its token of a fixed string), so a key change
+    invalidates every stage holding tokens."""
+    return pseudonymizer_from_config(cfg).token("P", "humiao-key-fingerprint")
+
+
+# ------------------------------------------------------------------------------------------ ingest
+
+
+def raw_files(raw_dir: Path) -> list[Path]:
+    return sorted(p for p in Path(raw_dir).rglob("*") if p.is_file() and p.suffix.lower() in {".csv", ".xlsx", ".xls", ".txt"})
+
+
+def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False) -> dict:
+    """Validate, normalize and pseudonymize every contract table in ``raw_dir`` (DESIGN.md §4–§5).
+
+    Returns the reconciliation report (``ingest_report.json``) with ``fingerprint`` and ``reused``.
+
+    Raises
+    ------
+    privacy.ingest.UndeclaredPersonalInformation
+        Personal information in a column not declared for it (fail closed; nothing of that table is written).
+    """
+    from privacy.ingest import ingest_folder
+
+    raw_dir = Path(raw_dir) if raw_dir else cfg.path("raw_dir")
+    work = cfg.path("work_dir")
+    report_path = work / "ingest_report.json"
+    fp = fingerprint("ingest", code_hash("privacy", "contracts"), files_hash(raw_files(raw_dir)),
+                     key_fingerprint(cfg), ingest_as_of(cfg).isoformat())
+    if not force and report_path.exists():
+        old = json.loads(report_path.read_text(encoding="utf-8"))
+        if old.get("fingerprint") == fp and (work / "vault.bin").exists():
+            old["reused"] = True
+            return old
+    report = ingest_folder(
+        raw_dir, cfg.path("contracts_dir"), pseudonymizer=pseudonymizer_from_config(cfg),
+        vault_key=vault_key_from_config(cfg), out_dir=work, quarantine_dir=cfg.path("quarantine_dir"),
+        as_of=ingest_as_of(cfg),
+    )
+    d = report.to_dict()
+    d["fingerprint"] = fp
+    report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
+    d["reused"] = False
+    return d
+
+
+def ingest_as_of(cfg: Config) -> date:
+    """Birth dates after this date are invalid: the day the exports were made (for simulated input the
+    end of the simulated period, DESIGN §11.6), else the configured scoring date, else today."""
+    from features.timechop import add_months
+
+    manifest = cfg.path("raw_dir") / "manifest.json"
+    if manifest.exists():
+        end = json.loads(manifest.read_text(encoding="utf-8"))["end_month"]
+        return add_months(date.fromisoformat(end + "-01"), 1)
+    if cfg.time.scoring_as_of_date:
+        return date.fromisoformat(cfg.time.scoring_as_of_date)
+    return date.today()
+
+
+def load_known_identities(cfg: Config):
+    """The scanner index written by the last ingest (None when there has been no ingest)."""
+    from privacy.identities import KnownIdentities
+
+    path = cfg.path("work_dir") / "identity_index.bin"
+    if not path.exists():
+        return None
+    return KnownIdentities.load(path, vault_key_from_config(cfg))
+
+
+def is_simulated(cfg: Config) -> bool:
+    """True when the input folder carries the simulator's manifest (DESIGN.md §11.10)."""
+    p = cfg.path("raw_dir") / "manifest.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8")).get("generator") == "humiao.simulator"
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+# ------------------------------------------------------------------------------------------ features
+
+
+def build_feature_frames(cfg: Config, plan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features for every labelled as-of date and the scoring date, and labels for the labelled dates.
+
+    Training labels use, per split, only events known by the split's test as-of date (DESIGN §11.6):
+    ``label_knowledge_cutoff`` is applied in models (per split); here the labels are computed with the
+    data horizon and their ``label_knowledge_date`` is kept for that filter.
+    """
+    from features.build import build_features, build_labels
+
+    pseudo = cfg.pseudonymized_dir
+    dates = plan.training_as_of_dates + [plan.scoring_as_of_date]
+    feats = build_features(pseudo, dates, label_timespan_days=cfg.time.label_timespan_days,
+                           rural_hukou_only=cfg.rural_hukou_only)
+    labels = build_labels(pseudo, plan.training_as_of_dates, cfg.time.label_timespan_days,
+                          rural_hukou_only=cfg.rural_hukou_only)
+    return feats, labels
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+def training_matrix(features: pd.DataFrame, labels: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Features ⨝ labels on (child_token, as_of_date), restricted to the target's cohort (interfaces §4)."""
+    cohort_col = "in_cohort_guardianship" if target == "guardianship_risk" else "in_cohort_left_behind"
+    lab = labels.loc[labels[cohort_col].astype(bool), ["child_token", "as_of_date", target, "label_knowledge_date"]]
+    f = features.copy()
+    f["as_of_date"] = pd.to_datetime(f["as_of_date"]).dt.date
+    lab = lab.copy()
+    lab["as_of_date"] = pd.to_datetime(lab["as_of_date"]).dt.date
+    m = f.merge(lab, on=["child_token", "as_of_date"], how="inner")
+    return m.reset_index(drop=True)
+
+
+def model_splits(plan) -> list:
+    """The plan's timechop splits in the shape models/ trains on (one test as-of date each)."""
+    from models.train import Split as ModelSplit
+
+    return [ModelSplit(tuple(s.train_as_of_dates), d) for s in plan.splits for d in s.test_as_of_dates]
+
+
+def capacity_for(cfg: Config, features: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Visit capacity per (as-of date, community) for ``target`` (DESIGN.md §11.8–11.9)."""
+    from models.capacity import capacity_table
+
+    c = cfg.capacity
+    return capacity_table(features, target=target, visits_per_director=c.visits_per_director_per_cycle,
+                          left_behind_per_community=c.left_behind_per_community,
+                          children_per_director=c.children_per_director)
+
+
+def true_outcomes_for(cfg: Config, matrix: pd.DataFrame, target: str) -> pd.Series | None:
+    """Simulation only: true outcomes per matrix row (via privacy.truth, which tokenizes on read)."""
+    if not is_simulated(cfg) or not (cfg.path("truth_dir")).exists():
+        return None
+    from features.labels import true_outcomes
+    from privacy.truth import load_truth
+
+    truth = load_truth(cfg.path("truth_dir"), pseudonymizer_from_config(cfg))
+    return true_outcomes(truth, matrix, target, cfg.time.label_timespan_days)
+
+
+# ------------------------------------------------------------------------------------------ serving
+
+AGE_BANDS = ((0, 3, "0–2岁"), (3, 6, "3–5岁"), (6, 12, "6–11岁"), (12, 15, "12–14岁"), (15, 18, "15–17岁"))
+
+
+def age_band(age_months: pd.Series) -> pd.Series:
+    """Age band (a generalized quasi-identifier, DESIGN.md §5) from age in months."""
+    years = age_months // 12
+    out = pd.Series(pd.NA, index=age_months.index, dtype="string")
+    for lo, hi, label in AGE_BANDS:
+        out[(years >= lo) & (years < hi)] = label
+    return out
+
+
+def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
+    """Score the current cycle's cohort of each target with its ``champion`` (DESIGN.md §8).
+
+    Returns the concatenated scores tables (interfaces §4) plus ``age_band`` and ``last_visit_date``.
+    """
+    from features.cohorts import cohort
+    from features.dictionary import feature_dictionary
+    from models.capacity import capacity_per_community, active_registry_counts
+    from models.scoring import score_cycle
+    from models.tracking import load_champion
+
+    as_of = plan.scoring_as_of_date
+    f = features[pd.to_datetime(features["as_of_date"]).dt.date == as_of].copy()
+    counts = active_registry_counts(f, communities=f["community"].dropna().unique())
+    dictionary = feature_dictionary()
+    parts = []
+    for target in TARGETS:
+        members = cohort(cfg.pseudonymized_dir, [as_of], target, rural_hukou_only=cfg.rural_hukou_only)
+        rows = f[f["child_token"].isin(members["child_token"])]
+        cap = capacity_per_community(
+            counts, target=target, visits_per_director=cfg.capacity.visits_per_director_per_cycle,
+            left_behind_per_community=cfg.capacity.left_behind_per_community,
+            children_per_director=cfg.capacity.children_per_director)
+        booster, calibrator, _version = load_champion(target)
+        s = score_cycle(booster, calibrator, rows, cap, dictionary,
+                        {k: v for k, v in _level_ranges(cfg).items()}, target=target)
+        extra = rows.set_index("child_token")[["demo_age_months", "last_visit_date", "registry_category"]]
+        s = s.join(extra, on="child_token")
+        s["age_band"] = age_band(s.pop("demo_age_months"))
+        parts.append(s)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _level_ranges(cfg: Config) -> dict[str, tuple[int, int]]:
+    """Risk levels as (lowest, highest) ventile, from the configured lower bounds."""
+    lows = sorted(cfg.risk_levels.as_dict().items(), key=lambda kv: kv[1])
+    out = {}
+    for i, (name, lo) in enumerate(lows):
+        hi = lows[i + 1][1] - 1 if i + 1 < len(lows) else 20
+        out[name] = (lo, hi)
+    return out
+
+
+def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan) -> dict:
+    """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18)."""
+    from serving.visit_lists import write_visit_lists
+
+    res = write_visit_lists(
+        scores[scores["target"] == "guardianship_risk"], scores[scores["target"] == "left_behind_risk"],
+        cfg.path("out_dir") / "visit_lists", plan.cycle,
+        data_as_of=plan.scoring_as_of_date - timedelta(days=1),
+        risk_levels=cfg.risk_levels.as_dict(),
+    )
+    return json.loads(json.dumps(res, default=str))
+
+
+def audit_outputs(cfg: Config) -> dict:
+    """The leak scanner over everything humiao writes for people and MLflow (out/). Findings are masked."""
+    from privacy.scanner import LeakScanner
+
+    scanner = LeakScanner(known=load_known_identities(cfg))
+    out = cfg.path("out_dir")
+    findings = scanner.scan_paths([out]) if out.exists() else []
+    return {"scanned": str(out), "findings": [f"{f.location}:{f.column}:{f.row}:{f.entity_type}:{f.masked}" for f in findings]}

@@ -1,0 +1,63 @@
+"""model_<target>: LightGBM and its baselines per target, evaluated at visit capacity, tracked in MLflow
+(one parent run per training cycle, child runs per target × split; DESIGN.md §7, §11.10)."""
+
+
+import dagster as dg
+import pandas as pd
+
+from features.dictionary import feature_dictionary
+from humiao.plan import plan_from_dict
+from humiao.stages import (
+    TARGETS,
+    capacity_for,
+    is_simulated,
+    model_splits,
+    training_matrix,
+    true_outcomes_for,
+)
+from models import tracking
+from models.cycle import run_target_cycle
+from pipelines.resources import HumiaoConfig, MlflowTracking
+
+
+@dg.multi_asset(
+    outs={f"model_{t}": dg.AssetOut(kinds={"lightgbm", "mlflow"}) for t in TARGETS},
+    group_name="models", can_subset=False,
+)
+def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_tracking: MlflowTracking,
+           features: pd.DataFrame, labels: pd.DataFrame, cycle_plan: dict):
+    """Train, select, calibrate, evaluate and register one model per target; the value of each asset is
+    its evaluation document (the source of the model card). Simulated input is approved automatically
+    (alias ``champion``); real input waits for a governance reviewer."""
+    cfg = humiao.cfg
+    plan = plan_from_dict(cycle_plan)
+    mlflow_tracking.setup()
+    simulated = is_simulated(cfg)
+    tags = {"dagster_run_id": context.run_id, "cycle": plan.cycle}
+    dictionary = feature_dictionary()
+    labelled = features[pd.to_datetime(features["as_of_date"]).dt.date.isin(plan.training_as_of_dates)]
+    out = []
+    with tracking.cycle_run(f"cycle {plan.cycle}", tags=tags, params={
+        "label_timespan_days": cfg.time.label_timespan_days, "scoring_as_of_date": plan.scoring_as_of_date,
+        "visits_per_director_per_cycle": cfg.capacity.visits_per_director_per_cycle,
+        "left_behind_per_community": cfg.capacity.left_behind_per_community, "simulation": simulated,
+    }):
+        for target in TARGETS:
+            matrix = training_matrix(labelled, labels, target)
+            result = run_target_cycle(
+                matrix, target, dictionary, capacity_for(cfg, labelled, target), model_splits(plan),
+                label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
+                truth=true_outcomes_for(cfg, matrix, target), simulation=simulated, auto_approve=simulated,
+                tags=tags, n_boot=cfg.models.bootstrap_samples,
+            )
+            ev = result.evaluation
+            m = ev["metrics"]["model"]
+            context.add_output_metadata({
+                "mlflow_run_id": ev.get("mlflow_run_id") or "",
+                "model_version": str(ev.get("model_version") or ""),
+                "precision@capacity_abs": m["precision@capacity_abs"]["value"],
+                "roc_auc": m["roc_auc"]["value"],
+                "approval": ev["approval"]["status"],
+            }, f"model_{target}")
+            out.append(ev)
+    return tuple(out)

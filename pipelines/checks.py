@@ -1,0 +1,83 @@
+"""Asset checks. Every asset holding person-level data downstream of pseudonymization has a BLOCKING
+check that runs the leak scanner over all of it: a finding stops the run (DESIGN.md §3, §5, §11.2).
+Bounds of the other checks come from configuration (``checks:`` in humiao.yaml)."""
+
+
+import dagster as dg
+import pandas as pd
+
+from humiao.stages import TARGETS
+from pipelines.assets.ingest import TABLES
+from pipelines.resources import HumiaoConfig
+from privacy.checks import no_raw_personal_information, prevalence_within, unique_rows
+
+
+def _result(outcome) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=outcome.passed, metadata=outcome.metadata,
+                               severity=dg.AssetCheckSeverity.ERROR)
+
+
+def _pseudonymized_check(name: str):
+    @dg.asset_check(asset=f"pseudonymized_{name}", name="no_raw_personal_information", blocking=True)
+    def _check(humiao: HumiaoConfig) -> dg.AssetCheckResult:
+        cfg = humiao.cfg
+        path = cfg.pseudonymized_dir / f"{name}.parquet"
+        frame = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        free_text = [c.name for c in TABLES[name].columns if c.privacy == "free_text"]
+        return _result(no_raw_personal_information(humiao.scanner, frame, f"pseudonymized/{name}.parquet", free_text))
+
+    return _check
+
+
+@dg.asset_check(asset="person_spine", name="no_raw_personal_information", blocking=True)
+def person_spine_pii(humiao: HumiaoConfig, person_spine: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(no_raw_personal_information(humiao.scanner, person_spine, "person_spine"))
+
+
+@dg.asset_check(asset="features", name="no_raw_personal_information", blocking=True)
+def features_pii(humiao: HumiaoConfig, features: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(no_raw_personal_information(humiao.scanner, features, "features"))
+
+
+@dg.asset_check(asset="features", name="unique_child_as_of_date", blocking=True)
+def features_unique(features: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(unique_rows(features, ["child_token", "as_of_date"]))
+
+
+@dg.asset_check(asset="labels", name="no_raw_personal_information", blocking=True)
+def labels_pii(humiao: HumiaoConfig, labels: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(no_raw_personal_information(humiao.scanner, labels, "labels"))
+
+
+@dg.asset_check(asset="labels", name="prevalence_within_bounds", blocking=True)
+def labels_prevalence(humiao: HumiaoConfig, labels: pd.DataFrame) -> dg.AssetCheckResult:
+    c = humiao.cfg.checks
+    return _result(prevalence_within(labels, {"guardianship_risk": c.guardianship_prevalence,
+                                              "left_behind_risk": c.left_behind_prevalence}))
+
+
+@dg.asset_check(asset="risk_scores", name="no_raw_personal_information", blocking=True)
+def risk_scores_pii(humiao: HumiaoConfig, risk_scores: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(no_raw_personal_information(humiao.scanner, risk_scores, "risk_scores"))
+
+
+def _card_check(target: str):
+    @dg.asset_check(asset=f"model_card_{target}", name="no_raw_personal_information", blocking=True)
+    def _check(humiao: HumiaoConfig) -> dg.AssetCheckResult:
+        cfg = humiao.cfg
+        return _result(no_raw_personal_information(humiao.scanner, cfg.path("out_dir") / "model_cards", f"model_card_{target}"))
+
+    return _check
+
+
+@dg.asset_check(asset="visit_lists", name="no_raw_personal_information", blocking=True)
+def visit_lists_pii(humiao: HumiaoConfig, visit_lists: dict) -> dg.AssetCheckResult:
+    cfg = humiao.cfg
+    return _result(no_raw_personal_information(humiao.scanner, cfg.path("out_dir") / "visit_lists", "visit_lists"))
+
+
+checks = [
+    *[_pseudonymized_check(n) for n in TABLES],
+    person_spine_pii, features_pii, features_unique, labels_pii, labels_prevalence, risk_scores_pii,
+    *[_card_check(t) for t in TARGETS], visit_lists_pii,
+]

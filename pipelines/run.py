@@ -1,0 +1,47 @@
+"""Materialize the whole graph in-process (what `humiao run` and `make run` do)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from humiao.config import Config
+
+
+def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
+    """Run every asset and check once, in-process, against the Dagster instance in ``DAGSTER_HOME``.
+
+    Returns ``{"success": bool, "run_id": str, "outputs": {label: path}, "error": str}``; a failed
+    blocking check or asset makes ``success`` False (nothing downstream of it ran).
+    """
+    home = cfg.path("dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    src = cfg.root / "dagster.yaml"
+    if src.exists() and not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(config_file)
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    out = cfg.path("out_dir")
+    outputs = {
+        "visit lists": out / "visit_lists",
+        "model cards": out / "model_cards",
+        "MLflow store": cfg.mlflow_dir,
+        "reconciliation": cfg.path("work_dir") / "ingest_report.json",
+    }
+    error = ""
+    if not result.success:
+        failed_checks = [e.asset_check_evaluation_data for e in result.all_events
+                         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+        failed_steps = [e for e in result.all_events if e.is_step_failure]
+        error = "; ".join(
+            [f"check {c.asset_key.to_user_string()}:{c.check_name} failed {dict(c.metadata)}"[:800] for c in failed_checks]
+            + [f"{e.step_key}: {e.step_failure_data.error.message if e.step_failure_data.error else ''}"[:800]
+               for e in failed_steps])
+    return {"success": result.success, "run_id": result.run_id, "outputs": {k: str(v) for k, v in outputs.items()},
+            "error": error}

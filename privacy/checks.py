@@ -1,0 +1,64 @@
+"""Check logic behind the asset checks (pipelines/checks.py wires them; no dagster here).
+
+Each function returns a :class:`CheckOutcome`: ``passed`` and metadata that never carries a raw value
+(findings are masked by the scanner)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    passed: bool
+    metadata: dict = field(default_factory=dict)
+
+
+def no_raw_personal_information(scanner, obj: pd.DataFrame | Path, location: str,
+                                free_text_columns: Iterable[str] = ()) -> CheckOutcome:
+    """Scan a DataFrame (every cell) or a file tree with the leak scanner (DESIGN.md §5).
+
+    Parameters
+    ----------
+    scanner : privacy.scanner.LeakScanner
+    obj : DataFrame or Path
+    location : str
+        Named in the findings.
+    free_text_columns : iterable of str
+        Columns holding (anonymized) notes: 2-character known names are searched there too (§11.1).
+
+    Returns
+    -------
+    CheckOutcome
+        ``passed`` when there is no finding; metadata ``findings`` (count) and up to 20 masked examples.
+    """
+    if isinstance(obj, pd.DataFrame):
+        findings = scanner.scan_dataframe(obj, location, free_text_columns=list(free_text_columns))
+        scanned = {"rows": len(obj), "columns": len(obj.columns)}
+    else:
+        findings = scanner.scan_path(obj) if Path(obj).exists() else []
+        scanned = {"path": str(obj)}
+    examples = [f"{f.location} {f.column or ''} row {f.row} {f.entity_type} {f.masked}" for f in findings[:20]]
+    return CheckOutcome(not findings, {**scanned, "findings": len(findings), "examples": examples})
+
+
+def unique_rows(frame: pd.DataFrame, key: list[str]) -> CheckOutcome:
+    """No duplicate ``key`` rows (e.g. child_token × as_of_date)."""
+    dup = int(frame.duplicated(key).sum())
+    return CheckOutcome(dup == 0, {"duplicates": dup, "key": key})
+
+
+def prevalence_within(labels: pd.DataFrame, bounds: Mapping[str, tuple[float, float]]) -> CheckOutcome:
+    """Each label's prevalence among labelled rows lies within its configured [low, high] band."""
+    meta, ok = {}, True
+    for col, (lo, hi) in bounds.items():
+        y = labels[col].dropna().astype(float)
+        p = float(y.mean()) if len(y) else float("nan")
+        inside = len(y) > 0 and lo <= p <= hi
+        ok &= inside
+        meta[col] = {"prevalence": p, "low": lo, "high": hi, "within": inside, "labelled_rows": int(len(y))}
+    return CheckOutcome(ok, meta)

@@ -1,0 +1,121 @@
+"""The whole asset graph on a small simulated town, in-process, as `make run` runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from humiao.config import load_config
+from pipelines.run import materialize_all
+
+
+@pytest.fixture(scope="module")
+def first_run(town_config, tmp_path_factory):
+    import os
+
+    os.environ["HUMIAO_CONFIG"] = str(town_config)
+    try:
+        cfg = load_config(town_config)
+        result = materialize_all(cfg, config_file=str(town_config))
+        yield cfg, result
+    finally:
+        os.environ.pop("HUMIAO_CONFIG", None)
+
+
+def test_run_succeeds_and_writes_outputs(first_run):
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    out = cfg.path("out_dir")
+    cycle_dirs = list((out / "visit_lists").iterdir())
+    assert len(cycle_dirs) == 1 and cycle_dirs[0].name == "2026-01"  # the month after simulation.end_month
+    workbooks = [p for p in cycle_dirs[0].rglob("*.xlsx") if not p.name.startswith("乡镇汇总")]
+    assert len(workbooks) >= 4
+    lists = pd.read_parquet(cycle_dirs[0] / "visit_lists.parquet")
+    assert set(lists["section"]) >= {"guardianship_risk", "left_behind_risk"}
+    assert lists["child_token"].str.match(r"^P_k1_[0-9a-f]{20}$").all()
+    for target in ("guardianship_risk", "left_behind_risk"):
+        for suffix in (".html", ".en.html", ".md", ".json"):
+            assert (out / "model_cards" / f"{target}{suffix}").exists()
+        card = json.loads((out / "model_cards" / f"{target}.json").read_text(encoding="utf-8"))
+        assert card["target"] == target
+
+
+def test_models_registered_with_champion(first_run):
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_tracking_uri)
+    for target in ("guardianship_risk", "left_behind_risk"):
+        mv = client.get_model_version_by_alias(f"humiao_{target}", "champion")
+        assert int(mv.version) >= 1
+
+
+def test_outputs_hold_no_raw_personal_information(first_run):
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    from humiao.runner import build_scanner
+    from humiao.stages import load_known_identities
+
+    known = load_known_identities(cfg)
+    assert len(known.names) > 100 and len(known.id_numbers) > 1000  # the scanner searches for all of them
+    scanner = build_scanner(cfg)
+    findings = scanner.scan_paths([cfg.path("out_dir"), cfg.path("work_dir") / "assets",
+                                   cfg.pseudonymized_dir])
+    assert findings == []
+
+
+def test_every_input_row_is_accounted_for(first_run):
+    cfg, result = first_run
+    report = json.loads((cfg.path("work_dir") / "ingest_report.json").read_text(encoding="utf-8"))
+    assert len(report["tables"]) == 14
+    for name, t in report["tables"].items():
+        assert t["status"] == "ok", name
+        assert t["rows_passed"] + t["rows_quarantined"] + t["rows_duplicate"] == t["rows_read"], name
+    # the simulator injects bad check characters and duplicate rows; they must show up
+    assert sum(t["rows_duplicate"] for t in report["tables"].values()) > 0
+
+
+def test_second_run_reuses_ingest(first_run):
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    from humiao.stages import run_ingest
+
+    assert run_ingest(cfg)["reused"] is True
+
+
+def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path, monkeypatch):
+    """A raw resident ID planted into the features stops the run at the blocking check: no model,
+    no list is produced."""
+    from humiao import stages
+    root = tmp_path / "planted"
+    shutil.copytree(Path(town_config).parent / "raw", root / "raw")
+    shutil.copytree(Path(town_config).parent / "truth", root / "truth")
+    path = make_config(root)
+    monkeypatch.setenv("HUMIAO_CONFIG", str(path))
+    cfg = load_config(path)
+    raw = pd.read_csv(root / "raw" / "public_security" / "incidents.csv", dtype=str)
+    raw_id = raw["涉及人员公民身份号码"].dropna().iloc[0]
+
+    original = stages.build_feature_frames
+
+    def leaky(cfg_, plan):
+        feats, labels = original(cfg_, plan)
+        feats = feats.copy()
+        feats["note"] = ""
+        feats.loc[feats.index[0], "note"] = f"身份证{raw_id}"
+        return feats, labels
+
+    monkeypatch.setattr(stages, "build_feature_frames", leaky)
+    import pipelines.assets.features as fa
+
+    monkeypatch.setattr(fa, "build_feature_frames", leaky)
+    result = materialize_all(cfg, config_file=str(path))
+    assert not result["success"]
+    assert "features:no_raw_personal_information" in result["error"]
+    assert not (cfg.path("out_dir") / "visit_lists").exists()
+    assert not (cfg.path("out_dir") / "model_cards").exists()
