@@ -123,6 +123,15 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False)
     return d
 
 
+def ingest_fingerprint(cfg: Config) -> str | None:
+    """The fingerprint of the last ingest (in ``ingest_report.json``), or None."""
+    p = cfg.path("work_dir") / "ingest_report.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def ingest_as_of(cfg: Config) -> date:
     """Birth dates after this date are invalid: the day the exports were made (for simulated input the
     end of the simulated period, DESIGN §11.6), else the configured scoring date, else today."""

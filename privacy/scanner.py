@@ -270,6 +270,8 @@ class LeakScanner:
                     start = end - n + 1
                     if digits and not self._digit_bounded(target, start, end + 1, entity):
                         continue
+                    if n == 2 and entity == "PERSON" and self._glued_into_words(target, start, end + 1):
+                        continue
                     found.append((entity, start, end + 1))
         if len(found) > 1:
             found = self._dedupe(found)
@@ -284,6 +286,18 @@ class LeakScanner:
         if before.isdigit():
             return entity == "PHONE_NUMBER" and s[max(0, start - 2):start] == "86"
         return True
+
+    @staticmethod
+    def _glued_into_words(s: str, start: int, end: int) -> bool:
+        """A 2-character name match whose first character ends a dictionary word with the character
+        before it, or whose last character starts one with the character after it (儿童|可能 is not the
+        name 童可): it straddles word boundaries, so it is ordinary text (DESIGN §11.1 skip rule)."""
+        from privacy.nlp import word_tags
+
+        words = word_tags()
+        left = s[start - 1:start + 1] if start > 0 else ""
+        right = s[end - 1:end + 1] if end < len(s) else ""
+        return (len(left) == 2 and left in words) or (len(right) == 2 and right in words)
 
     @staticmethod
     def _dedupe(found):

@@ -530,7 +530,7 @@ class SimulatorConfig:
     adult_disability_cert_share: float = 0.015  # ⚠ adults with a certificate (mild and severe)
 
     # ---------------------------------------------------------------- guardianship state
-    state_thresholds: tuple[float, float, float] = (0.85, 1.35, 2.20)  # ⚠ pressure cut-offs for states 1/2/3
+    state_thresholds: tuple[float, float, float] = (0.95, 1.45, 2.30)  # ⚠ pressure cut-offs for states 1/2/3
     household_frailty_sd: float = 0.38  # ⚠ stable household differences
     pressure_noise_sd: float = 0.22  # ⚠ month-to-month noise (AR(1))
     pressure_noise_rho: float = 0.90  # ⚠
@@ -555,6 +555,10 @@ class SimulatorConfig:
     police_guardian_lost: float = 0.50  # ⚠ a parent going missing is reported
     police_background_per_month: float = (
         0.0006  # [S27c] ≈ incidents touching a child (fights, theft, traffic)
+    )
+    police_adult_dv_per_conflict_month: float = 0.06  # ⚠ call-outs for a domestic dispute (child not named)
+    job_loss_insurance_stop: float = (
+        0.7  # ⚠ a parent's Hangzhou contributions stop while the household is poor
     )
     injury_per_year: float = 0.09  # [S25a]
     injury_left_behind_per_year: float = 0.13  # [S25b]
@@ -588,6 +592,9 @@ class SimulatorConfig:
     )  # ⚠
     health_check_missed: float = 0.05  # [S29a] management rate 94.9%
     attendance_missing_month_share: float = 0.01  # ⚠ school months a school did not report
+    data_quality_multiplier: dict = field(
+        default_factory=lambda: _dict(core=0.5, suburban=1.0, outer=1.5, rural_county=3.0)
+    )  # ⚠ missing school months and blank employer cells by district kind (data quality differs by place)
 
     # ---------------------------------------------------------------- directors
     children_per_director: int = 30  # [S30] more directors where flagged children exceed 30

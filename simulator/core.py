@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from .tables import Builder
 from .writer import sha256_file, write_table
 
 __all__ = ["TRUTH_FILE", "simulate"]
+
+log = logging.getLogger(__name__)
 
 TRUTH_FILE = "child_month_truth.parquet"
 MANIFEST_VERSION = 1
@@ -105,10 +109,19 @@ def simulate(
     end = np.datetime64(end_month, "M")
     start = end - (months + BURN_IN) + 1
 
+    t0 = time.perf_counter()
     city = build_city(config, children, rs["city"])
     names = NameMaker(rs["names"])
     pop = build_population(config, city, children, end, start, rs["population"], names)
+    log.info(
+        "population: %d households, %d persons (%.1fs)",
+        len(pop.hh),
+        len(pop.persons),
+        time.perf_counter() - t0,
+    )
+    t0 = time.perf_counter()
     hist = run_dynamics(config, city, pop, months, start, rs["dynamics"])
+    log.info("dynamics: %d months (%.1fs)", hist.G, time.perf_counter() - t0)
     b = Builder(config, city, pop, hist, contracts, rs["tables"], names, end)
 
     y, m = int(end_month[:4]), int(end_month[5:])
@@ -121,12 +134,15 @@ def simulate(
         if t not in contracts:
             continue
         c = contracts[t]
+        t0 = time.perf_counter()
         df = getattr(b, f"table_{t}")()
         id_cols = [col[len("_defect_") :] for col in df.columns if col.startswith("_defect_")]
         df = b.defects.finish(df, c.relpath, id_cols)
         path = write_table(df, c, out_dir, fixed, rs["writer"], config.mixed_date_rate)
         files[c.relpath] = sha256_file(path)
         rows[c.relpath] = len(df)
+        log.info("%s: %d rows (%.1fs)", c.relpath, len(df), time.perf_counter() - t0)
+        del df
 
     truth = b.truth()
     table = pa.table(

@@ -593,7 +593,7 @@ def run_dynamics(
                 < cfg.conflict_onset_per_month
                 * conflict_k
                 * np.where(village, cfg.conflict_rural_multiplier, 1.0)
-                * (1 + 0.8 * (poverty > 0))
+                * (1 + 1.5 * (poverty > 0))
                 * ~institution
             )
         )
@@ -695,7 +695,7 @@ def run_dynamics(
                 cat = "交通事故"
             inc_rows.append([g, cat, c, -1, int(ch_h[c])])
         # adult-only family violence (the child is not named in the record)
-        adv = conflict & pres & (rng.random(H) < 0.025)
+        adv = conflict & pres & (rng.random(H) < cfg.police_adult_dv_per_conflict_month)
         for h in np.flatnonzero(adv).tolist():
             if p_ex[h, 1] and p_alive[h, 1]:
                 inc_rows.append([g, "家庭暴力", -1, int(par[h, 1]), h])
@@ -709,6 +709,13 @@ def run_dynamics(
         dis_c = disabled & severe & (cert_g <= g) & (cert_g > -(10**5))
         dibao_c = (allowance == 1)[ch_h]
         conds = {0: orphan_c & ch_local, 1: de_facto_c & ch_local, 3: dis_c, 4: dibao_c & ch_local}
+        if g == 0:  # when each standing condition began (months before the start)
+            pr_start = np.where(in_prison, pstart[:, None], -(10**6))
+            ms_start = np.where(p_missing, miss_g0, -(10**6))
+            dd_start = np.where(p_ex & ~p_alive, dead_g, -(10**6))
+            par_start = np.maximum(np.maximum(pr_start, ms_start), dd_start).max(1)
+            allow_start = np.array([allow_rows[r][2] if r >= 0 else -(10**6) for r in allow_row])
+            cond_start = {0: par_start[ch_h], 1: par_start[ch_h], 3: cert_g, 4: allow_start[ch_h]}
         for cat, cond in conds.items():
             cond = cond & ch_exists & (ch_age < 18)
             prob = (
@@ -724,8 +731,10 @@ def run_dynamics(
                 ok = rng.random(len(ni)) < prob
                 lo_, hi_ = cfg.register_delay_months
                 delay = rng.integers(lo_, hi_ + 1, len(ni))
-                if g == 0:  # standing stock: registered before the simulation started
-                    delay = -rng.integers(1, 36, len(ni))
+                if (
+                    g == 0
+                ):  # standing stock: registered before the simulation started, after the condition began
+                    delay = np.maximum(-rng.integers(1, 36, len(ni)), cond_start[cat][ni] + 1)
                 pending[ni, cat] = np.where(ok, g + delay, DECLINED)
             due = cond & (pending[:, cat] > NONE) & (pending[:, cat] <= g) & (reg_open[:, cat] < 0)
             if due.any():

@@ -442,7 +442,14 @@ def build_population(
     G_end = 10**6
     arrive_g = np.full(H, -(10**6))
     leave_g = np.full(H, G_end)
-    frailty = rng.normal(0, config.household_frailty_sd, H)
+    # stable household vulnerability: partly unobserved, partly known risk factors (one parent, a very
+    # young mother, three children) ⚠
+    frailty = (
+        rng.normal(0, config.household_frailty_sd, H)
+        + 0.30 * single
+        + 0.25 * (mother_age_at_first < 22)
+        + 0.15 * (counts >= 3)
+    )
     conflict_k = np.exp(rng.normal(-0.3, 0.9, H))
     hh = pd.DataFrame(
         {

@@ -182,6 +182,11 @@ class Builder:
             self.directors.append(list(nm[k : k + n_dir[c]]))
             k += n_dir[c]
 
+    def _dq(self) -> np.ndarray:
+        """Data-quality multiplier per household (by district kind)."""
+        kinds = self.city.districts["kind"].to_numpy()[self.hh_d]
+        return np.array([self.cfg.data_quality_multiplier.get(k, 1.0) for k in kinds])
+
     def rel_word(self, pid: int, child: int) -> str:
         """Kinship word of ``pid`` relative to the child (父亲, 奶奶, 外公 …)."""
         r = self.pid_role[pid]
@@ -196,13 +201,15 @@ class Builder:
             return "外婆" if mat else "奶奶"
         return "亲属"
 
-    def carer(self, h: int, g: int) -> tuple[int, str]:
-        """Who cares for the household's children in month ``g``: (person, relation for the registry)."""
+    def carer(self, h: int, g: int, parents: bool = True) -> tuple[int, str]:
+        """Who cares for the household's children in month ``g``: (person, relation for the registry).
+
+        ``parents=False`` skips the parents (orphans, de-facto unsupported children)."""
         pop = self.pop
         if self.hh_inst[h]:
             return -1, "福利机构"
         away = self.h.away[h, :, min(g, self.h.G - 1)] if g >= 0 else np.zeros(2, bool)
-        for s, arr, rel in ((1, pop.mother, "母亲"), (0, pop.father, "父亲")):
+        for s, arr, rel in ((1, pop.mother, "母亲"), (0, pop.father, "父亲")) if parents else ():
             p = arr[h]
             if p >= 0 and self.death_g[p] > g and not away[s] and not self._unavailable(p, g):
                 return p, rel
@@ -523,7 +530,7 @@ class Builder:
                     if rel2 in ("父亲", "母亲"):
                         pid, rel = pid2, rel2
             else:
-                pid, rel = self.carer(hi, gs)
+                pid, rel = self.carer(hi, gs, parents=cat not in (0, 1))
             if pid >= 0:
                 g_name.append(self.pid_name[pid])
                 g_id.append(self.pid_id[pid])
@@ -903,7 +910,8 @@ class Builder:
         dg = self.dropout_g[c]
         active &= ~((dg >= 0)[:, None] & (gg >= dg[:, None]))
         # school months a school did not report
-        active &= rng.random(active.shape) >= self.cfg.attendance_missing_month_share
+        dq = self._dq()[hh_of]
+        active &= rng.random(active.shape) >= (self.cfg.attendance_missing_month_share * dq)[:, None]
         st = h.state[hh_of]
         mal = h.maltreated[c]
         dis = h.child_disabled[c]
@@ -1162,7 +1170,10 @@ class Builder:
                     blocked[i, a0 : a1 + 1] = True
         sick = np.stack([pop.init["father_sick"], pop.init["mother_sick"]], 1)[hs, ss]
         base = alive & ~blocked & ~sick[:, None]
-        home_ins = base & ~away & pres & insured_home[:, None]
+        # an income drop shows as contributions that stop (job loss) while the household is poor
+        poor = h.poverty[hs][:, self.g0 :] > 0
+        stops = rng.random(n) < self.cfg.job_loss_insurance_stop
+        home_ins = base & ~away & pres & insured_home[:, None] & ~(poor & stops[:, None])
         # away: insured where they work, starting 1–4 months after leaving
         months_away = np.zeros((n, T), int)
         full_away = h.away[hs, ss]
@@ -1193,7 +1204,7 @@ class Builder:
         emp_home = pool[rng.integers(0, len(pool), n)]
         emp_away = pool[rng.integers(0, len(pool), n)]
         emp = np.where(away_ins[r, t], emp_away[r], emp_home[r])
-        emp = np.where(rng.random(len(r)) < self.cfg.missing_value_rate, "", emp)
+        emp = np.where(rng.random(len(r)) < self.cfg.missing_value_rate * self._dq()[hs[r]], "", emp)
         months = h.start_month + gw[t]
         df = pd.DataFrame(
             {

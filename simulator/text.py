@@ -120,7 +120,9 @@ def visit_note(
     -------
     str
     """
-    parts = [str(rng.choice(_OPEN[mode])).format(child=child, carer=carer)]
+    nobody = flags >> flag_names.index("nobody_home") & 1 if "nobody_home" in flag_names else 0
+    opening = "上门走访{child}家。" if (nobody and mode == 0) else str(rng.choice(_OPEN[mode]))
+    parts = [opening.format(child=child, carer=carer)]
     for i, name in enumerate(flag_names):
         if flags >> i & 1:
             parts.append(str(rng.choice(_S[name])).format(gp=gp, months=_months_text(int(months))))

@@ -34,9 +34,13 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _csv(df: pd.DataFrame, path: Path, encoding: str) -> None:
-    text = df.to_csv(index=False, lineterminator="\r\n" if encoding == "gbk" else "\n")
-    path.write_bytes(text.encode(encoding))
+def _csv(df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000) -> None:
+    """Write in chunks so a city-sized table never exists twice in memory as one string."""
+    eol = "\r\n" if encoding == "gbk" else "\n"
+    with open(path, "wb") as f:
+        for start in range(0, max(len(df), 1), chunk):
+            part = df.iloc[start : start + chunk]
+            f.write(part.to_csv(index=False, header=start == 0, lineterminator=eol).encode(encoding))
 
 
 def _xlsx(

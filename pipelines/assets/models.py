@@ -17,6 +17,7 @@ from humiao.stages import (
 )
 from models import tracking
 from models.cycle import run_target_cycle
+from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig, MlflowTracking
 
 
@@ -31,8 +32,14 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     (alias ``champion``); real input waits for a governance reviewer."""
     cfg = humiao.cfg
     plan = plan_from_dict(cycle_plan)
-    mlflow_tracking.setup()
     simulated = is_simulated(cfg)
+    fp = stage_fingerprint("models", ("models", "features"), [cfg.fingerprint("models", "capacity", "time"),
+                           simulated], features, labels, cycle_plan)
+    cached = reuse(assets_dir(cfg), [f"model_{t}" for t in TARGETS], fp)
+    if cached:
+        context.log.info("models reused: code, configuration and inputs unchanged (no new MLflow runs)")
+        return tuple(cached)
+    mlflow_tracking.setup()
     tags = {"dagster_run_id": context.run_id, "cycle": plan.cycle}
     dictionary = feature_dictionary()
     labelled = features[pd.to_datetime(features["as_of_date"]).dt.date.isin(plan.training_as_of_dates)]
@@ -59,5 +66,6 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
                 "roc_auc": m["roc_auc"]["value"],
                 "approval": ev["approval"]["status"],
             }, f"model_{target}")
-            out.append(ev)
+            ev["_files"] = [str(cfg.mlflow_dir / "mlflow.db")]
+            out.append(stamp(ev, fp))
     return tuple(out)

@@ -6,6 +6,7 @@ import pandas as pd
 
 from humiao.plan import plan_from_dict
 from humiao.stages import TARGETS, score_targets, write_lists, audit_outputs
+from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig, MlflowTracking
 from serving.model_card import render_model_card
 
@@ -15,8 +16,14 @@ def _card_asset(target: str):
               group_name="serving", kinds={"html"})
     def _card(humiao: HumiaoConfig, evaluation: dict) -> dict:
         """The model card (zh/en HTML, Markdown, JSON) rendered from the MLflow run's evaluation."""
-        paths = render_model_card(evaluation, humiao.cfg.path("out_dir") / "model_cards")
-        return {k: str(v) for k, v in paths.items()}
+        cfg = humiao.cfg
+        fp = stage_fingerprint(f"model_card_{target}", ("serving",), None, evaluation)
+        cached = reuse(assets_dir(cfg), [f"model_card_{target}"], fp)
+        if cached:
+            return cached[0]
+        paths = render_model_card(evaluation, cfg.path("out_dir") / "model_cards")
+        files = {k: str(v) for k, v in paths.items()}
+        return stamp({**files, "_files": list(files.values())}, fp)
 
     return _card
 
@@ -29,15 +36,27 @@ def risk_scores(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features:
                 cycle_plan: dict, model_guardianship_risk: dict, model_left_behind_risk: dict) -> pd.DataFrame:
     """Both targets' calibrated scores, ventiles, levels, ranks and reasons for the current cycle,
     scored by each target's ``champion`` (DESIGN.md §8 governance gate)."""
+    cfg = humiao.cfg
+    fp = stage_fingerprint("risk_scores", ("models", "features"), [cfg.fingerprint("capacity", "risk_levels")],
+                           features, cycle_plan, model_guardianship_risk, model_left_behind_risk)
+    cached = reuse(assets_dir(cfg), ["risk_scores"], fp)
+    if cached:
+        return cached[0]
     mlflow_tracking.setup()
-    return score_targets(humiao.cfg, features, plan_from_dict(cycle_plan))
+    return stamp(score_targets(cfg, features, plan_from_dict(cycle_plan)), fp)
 
 
 @dg.asset(group_name="serving", kinds={"excel", "parquet"})
 def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.DataFrame, cycle_plan: dict) -> dict:
     """One workbook per community (ranked list + 疑似未登记留守儿童 section), township summaries, and one
     Parquet of every list, under out/visit_lists/<cycle>/."""
-    return write_lists(humiao.cfg, risk_scores, features, plan_from_dict(cycle_plan))
+    cfg = humiao.cfg
+    fp = stage_fingerprint("visit_lists", ("serving",), [cfg.fingerprint("risk_levels")], risk_scores, cycle_plan)
+    cached = reuse(assets_dir(cfg), ["visit_lists"], fp)
+    if cached:
+        return cached[0]
+    res = write_lists(cfg, risk_scores, features, plan_from_dict(cycle_plan))
+    return stamp({**res, "_files": [res["parquet"], *res["workbooks"]]}, fp)
 
 
 @dg.asset(deps=["visit_lists", *[f"model_card_{t}" for t in TARGETS]], group_name="serving")
