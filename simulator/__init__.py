@@ -41,7 +41,8 @@ The causal process (``dynamics``)
 Each household has a **latent guardianship state** per month — 0 adequate, 1 strained,
 2 inadequate, 3 absent — the cut of a *pressure* that moves:
 
-    pressure = household frailty (stable) + AR(1) noise
+    pressure = household frailty (stable; partly known risk factors: one parent, a mother under 22
+               at first birth, three children) + AR(1) noise
              + no parent able at home but a grandparent (+) / only an old or frail grandparent (++)
              / only a relative who stepped in (++) / nobody (→ state 3)
              + poverty + conflict episode + a parent in prison + a death in the last year
@@ -61,12 +62,14 @@ enters 2–3 or maltreatment begins.
 What departments see (late, noisy, partial)
 -------------------------------------------
 - 人社: contributions in another city (参保地 ≠ 杭州市) start 1–4 months after a parent leaves, only
-  for ~60% of them; contributions in Hangzhou stop.
+  for ~60% of them; contributions in Hangzhou stop — also when the household falls into poverty
+  (job loss), before any 低保 application.
 - 卫健: grandparents' and parents' admissions (inpatient_admissions); injuries (more for left-behind
   [S25] and maltreated children); 0–6 health checks missed more often in strained households.
 - 教育: absences rise with the state and in the three months before a drop-out; status changes.
-- 公安: family violence (sometimes reported by a hospital, 强制报告), missing children, missing
-  guardians, unrelated fights/theft/traffic; deaths and moves in the household registry.
+- 公安: family violence against the child (sometimes reported by a hospital, 强制报告), domestic
+  disputes between the parents during conflict episodes (the child not named), missing children,
+  missing guardians, unrelated fights/theft/traffic; deaths and moves in the household registry.
 - 司法: detentions of parents. 残联: certificates (only ~60% of disabled children have one).
 - 民政: 低保 spells; visit records whose notes mention what the director noticed ("父母均在外务工",
   "奶奶住院", "家中无人") — often before any registry changes — with a few false mentions.
