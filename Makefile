@@ -27,7 +27,7 @@ test: setup
 
 ## make ui: the Dagster UI (port 3000) and the MLflow UI (port 5000)
 ui: setup
-	@mkdir -p out/mlflow .dagster
+	@mkdir -p out/mlflow .dagster && cp -n dagster.yaml .dagster/dagster.yaml 2>/dev/null || true
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/out/mlflow/mlflow.db --port 5000 & \
 	$(VENV)/bin/dagster dev -m pipelines.definitions -p 3000
 

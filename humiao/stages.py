@@ -178,7 +178,7 @@ def build_feature_frames(cfg: Config, plan) -> tuple[pd.DataFrame, pd.DataFrame]
     from features.build import build_features, build_labels
 
     pseudo = cfg.pseudonymized_dir
-    dates = plan.training_as_of_dates + [plan.scoring_as_of_date]
+    dates = [*plan.training_as_of_dates, plan.scoring_as_of_date]
     feats = build_features(pseudo, dates, label_timespan_days=cfg.time.label_timespan_days,
                            rural_hukou_only=cfg.rural_hukou_only)
     labels = build_labels(pseudo, plan.training_as_of_dates, cfg.time.label_timespan_days,
@@ -250,7 +250,7 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
     """
     from features.cohorts import cohort
     from features.dictionary import feature_dictionary
-    from models.capacity import capacity_per_community, active_registry_counts
+    from models.capacity import active_registry_counts, capacity_per_community
     from models.scoring import score_cycle
     from models.tracking import load_champion
 

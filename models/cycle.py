@@ -87,11 +87,12 @@ def run_target_cycle(
         return CycleResult(ev, result, None, None)
 
     nested = mlflow.active_run() is not None
-    tracking.log_split_runs(result, tags=tags) if nested else None
+    if nested:  # split runs beside the model run, under the cycle's parent run
+        tracking.log_split_runs(result, tags=tags)
     with mlflow.start_run(
         run_name=f"{target}/model", nested=nested, tags={k: str(v) for k, v in (tags or {}).items()}
     ):
-        if not nested:
+        if not nested:  # no parent run: the model run is the parent of its split runs
             tracking.log_split_runs(result, tags=tags)
         mlflow.set_tags({"target": target, "kind": "model", "simulation": str(simulation)})
         train_rows = matrix[_dates(matrix).isin(result.final.train_as_of_dates)]

@@ -83,11 +83,11 @@ def reason_phrase(
     return phrase
 
 
-def contributions(booster: lgb.Booster, X: np.ndarray) -> np.ndarray:
+def contributions(booster: lgb.Booster, X: np.ndarray, *, num_threads: int = 2) -> np.ndarray:
     """TreeSHAP contributions, shape (n, p) (the bias column dropped), on the raw log-odds scale."""
     if X.shape[0] == 0:
         return np.zeros((0, X.shape[1]))
-    c = booster.predict(X, pred_contrib=True, num_threads=2)
+    c = booster.predict(X, pred_contrib=True, num_threads=num_threads)
     return np.asarray(c)[:, :-1]
 
 
@@ -98,6 +98,7 @@ def explain_rows(
     *,
     top_n: int = 3,
     need_prefix_zh: str = DEFAULT_NEED_PREFIX_ZH,
+    num_threads: int = 2,
 ) -> pd.DataFrame:
     """Top positive reasons of each row of a shortlist.
 
@@ -113,6 +114,8 @@ def explain_rows(
         Reasons per child (default 3).
     need_prefix_zh : str
         See :func:`reason_phrase`.
+    num_threads : int
+        LightGBM threads.
 
     Returns
     -------
@@ -125,7 +128,7 @@ def explain_rows(
     if missing:
         raise ValueError(f"frame lacks model features {missing[:10]}")
     X = np.ascontiguousarray(frame[names].to_numpy(dtype=np.float32, na_value=np.nan))
-    contrib = contributions(booster, X)
+    contrib = contributions(booster, X, num_threads=num_threads)
     dictionary = feature_dictionary.set_index("name")
     entries = [dictionary.loc[n].to_dict() if n in dictionary.index else {"name": n} for n in names]
     # candidates: the strongest top_n + 3 per row (spares for phrases that must be skipped)

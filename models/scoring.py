@@ -16,6 +16,7 @@ seconds on 2 cores (prediction dominates).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 
 import lightgbm as lgb
@@ -45,6 +46,7 @@ def score_cycle(
     shortlist_factor: float = 3.0,
     top_n_reasons: int = 3,
     need_prefix_zh: str = DEFAULT_NEED_PREFIX_ZH,
+    num_threads: int = 2,
 ) -> pd.DataFrame:
     """Scores of one target for one cycle (one as-of date).
 
@@ -69,11 +71,14 @@ def score_cycle(
         Reasons for ``rank_in_community <= shortlist_factor × K``.
     top_n_reasons : int
     need_prefix_zh : str
+    num_threads : int
+        LightGBM prediction threads (default 2).
 
     Returns
     -------
     DataFrame, shape (n, 13)
-        Columns :data:`SCORE_COLUMNS`, sorted by community and rank.
+        Columns :data:`SCORE_COLUMNS`, sorted by community and rank; ``reasons`` and
+        ``reason_features`` hold Python lists of str (Parquet ``list<string>``).
 
     Raises
     ------
@@ -95,49 +100,77 @@ def score_cycle(
 
     names = list(booster.feature_name())
     X = to_float32(features_df, names)
-    raw = booster.predict(X, num_threads=2) if len(X) else np.zeros(0)
+    raw = booster.predict(X, num_threads=num_threads) if len(X) else np.zeros(0)
+    del X
     score = calibrator.transform(raw)
 
-    community = features_df["community"].astype(str).to_numpy()
-    cap = pd.Series(capacity_by_community)
-    k = cap.reindex(pd.Index(community)).to_numpy(dtype="float64", na_value=np.nan)
-    if np.isnan(k).any():
-        lacking = sorted(set(community[np.isnan(k)]))
+    # communities sorted by name: one lexsort yields the output order (community, rank)
+    codes, communities = pd.factorize(features_df["community"].astype(str), sort=True)
+    k_by_code = (
+        pd.Series(capacity_by_community).reindex(communities).to_numpy(dtype="float64", na_value=np.nan)
+    )
+    if np.isnan(k_by_code).any():
+        lacking = sorted(communities[np.isnan(k_by_code)])
         raise ValueError(f"no capacity for communities {lacking[:10]}")
-    codes, _ = pd.factorize(community)
-    token_order = pd.factorize(features_df["child_token"].astype(str), sort=True)[0]
-    _, rank = list_order(raw, codes, token_order)
+    k = k_by_code[codes].astype("int64")
+    token_order = pd.factorize(features_df["child_token"], sort=True)[0]
+    order, rank = list_order(raw, codes, token_order)
     vent = ventiles(raw)
 
+    short = np.flatnonzero(rank <= shortlist_factor * k)
+    reasons, reason_features = _reason_columns(
+        booster, features_df, short, len(raw), feature_dictionary, top_n_reasons, need_prefix_zh, num_threads
+    )
     out = pd.DataFrame(
         {
-            "child_token": features_df["child_token"].to_numpy(),
-            "as_of_date": features_df["as_of_date"].to_numpy(),
+            "child_token": features_df["child_token"].array,
+            "as_of_date": features_df["as_of_date"].array,
             "target": target,
-            "community": community,
-            "township": features_df["township"].to_numpy(),
-            "district": features_df["district"].to_numpy(),
+            "community": features_df["community"].array,
+            "township": features_df["township"].array,
+            "district": features_df["district"].array,
             "score": score.astype("float64"),
             "ventile": vent.astype("int64"),
             "risk_level": risk_level(vent, levels) if len(vent) else np.array([], dtype=object),
             "rank_in_community": rank.astype("int64"),
-            "capacity": k.astype("int64"),
+            "capacity": k,
+            "reasons": reasons,
+            "reason_features": reason_features,
         }
     )
-    reasons = [[] for _ in range(len(out))]
-    reason_features = [[] for _ in range(len(out))]
-    short = np.flatnonzero(rank <= shortlist_factor * k)
+    return out.take(order).reset_index(drop=True)[SCORE_COLUMNS]
+
+
+def _list_column(lists: list[list[str]], rows: np.ndarray, n: int) -> np.ndarray:
+    """Object column of length n holding Python lists: ``lists[i]`` at ``rows[i]``, ``[]`` elsewhere.
+
+    Millions of small lists trigger the cyclic garbage collector over and over; it is paused while
+    they are built (they hold only strings, so no cycles are missed).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        col = np.empty(n, dtype=object)
+        col[:] = [[] for _ in range(n)]
+        for pos, items in zip(rows, lists, strict=True):
+            col[pos] = list(items)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return col
+
+
+def _reason_columns(booster, features_df, short, n, feature_dictionary, top_n, need_prefix_zh, num_threads):
     if len(short):
         ex = explain_rows(
             booster,
             features_df.iloc[short],
             feature_dictionary,
-            top_n=top_n_reasons,
+            top_n=top_n,
             need_prefix_zh=need_prefix_zh,
+            num_threads=num_threads,
         )
-        for pos, r, f in zip(short, ex["reasons"], ex["reason_features"], strict=True):
-            reasons[pos] = r
-            reason_features[pos] = f
-    out["reasons"] = reasons
-    out["reason_features"] = reason_features
-    return out.sort_values(["community", "rank_in_community"], ignore_index=True)[SCORE_COLUMNS]
+        r, f = ex["reasons"].tolist(), ex["reason_features"].tolist()
+    else:
+        r, f = [], []
+    return _list_column(r, short, n), _list_column(f, short, n)

@@ -60,5 +60,5 @@ def prevalence_within(labels: pd.DataFrame, bounds: Mapping[str, tuple[float, fl
         p = float(y.mean()) if len(y) else float("nan")
         inside = len(y) > 0 and lo <= p <= hi
         ok &= inside
-        meta[col] = {"prevalence": p, "low": lo, "high": hi, "within": inside, "labelled_rows": int(len(y))}
+        meta[col] = {"prevalence": p, "low": lo, "high": hi, "within": inside, "labelled_rows": len(y)}
     return CheckOutcome(ok, meta)

@@ -31,8 +31,7 @@ RIC_CHECK_CHARS = "10X98765432"
 #: Province-level codes of GB/T 2260 (incl. 71 台湾, 81 香港, 82 澳门, and 83 used by residence permits
 #: for Taiwan residents). A code outside this set cannot be a resident ID.
 PROVINCE_CODES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 "
-    "71 81 82 83".split()
+    ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83"]
 )
 
 #: County-level names for the city this serves and its retired codes (SIMULATOR_FACTS §1.4); used only

@@ -9,7 +9,7 @@ from models.capacity import capacity_for_date
 from models.scoring import SCORE_COLUMNS, score_cycle
 
 
-def test_scores_table(trained, matrix, dictionary, capacity):
+def test_scores_table(trained, matrix, dictionary, capacity, tmp_path):
     as_of = max(matrix["as_of_date"])
     rows = matrix[matrix["as_of_date"] == as_of]
     cap = capacity_for_date(capacity, as_of)
@@ -34,6 +34,10 @@ def test_scores_table(trained, matrix, dictionary, capacity):
         target="guardianship_risk",
     )
     pd.testing.assert_frame_equal(s, again)
+    assert isinstance(s["reasons"].iloc[0], list) and s["reasons"].iloc[-1] == []
+    s.to_parquet(tmp_path / "scores.parquet")
+    back = pd.read_parquet(tmp_path / "scores.parquet")
+    assert list(back["reasons"].iloc[0]) == s["reasons"].iloc[0]
 
 
 def test_scoring_is_vectorized(trained, matrix, dictionary):

@@ -71,6 +71,7 @@ def test_outputs_hold_no_raw_personal_information(first_run):
 
 def test_every_input_row_is_accounted_for(first_run):
     cfg, result = first_run
+    assert result["success"], result["error"]
     report = json.loads((cfg.path("work_dir") / "ingest_report.json").read_text(encoding="utf-8"))
     assert len(report["tables"]) == 14
     for name, t in report["tables"].items():
@@ -80,12 +81,25 @@ def test_every_input_row_is_accounted_for(first_run):
     assert sum(t["rows_duplicate"] for t in report["tables"].values()) > 0
 
 
-def test_second_run_reuses_ingest(first_run):
+def test_second_run_reuses_unchanged_stages(first_run):
+    """DESIGN §3: a second run with the same code, configuration and inputs reuses every stage: no new
+    MLflow model version, identical lists (DESIGN §11.7: equal table contents)."""
     cfg, result = first_run
     assert result["success"], result["error"]
+    from mlflow import MlflowClient
+
     from humiao.stages import run_ingest
 
+    lists = next((cfg.path("out_dir") / "visit_lists").iterdir()) / "visit_lists.parquet"
+    before = pd.read_parquet(lists)
+    again = materialize_all(cfg)
+    assert again["success"], again["error"]
     assert run_ingest(cfg)["reused"] is True
+    client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_tracking_uri)
+    for target in ("guardianship_risk", "left_behind_risk"):
+        versions = client.search_model_versions(f"name='humiao_{target}'")
+        assert len(versions) == 1
+    pd.testing.assert_frame_equal(before, pd.read_parquet(lists))
 
 
 def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path, monkeypatch):
