@@ -12,7 +12,10 @@ Rules
   non-zero, otherwise the next contribution is taken, so a reason never asserts what is not there.
 - A missing value reads ``"<description_zh>：无记录"`` (missingness can itself raise a score).
 - Sensitive features (disability, illness, poverty: ``sensitive`` in the dictionary) are needs, not
-  blame: their phrase is prefixed with ``need_prefix_zh`` ("需要帮扶："), DESIGN §7.
+  blame: their phrase is prefixed with ``need_prefix_zh`` ("需要帮扶：") unless the dictionary's phrase
+  already names the need (contains "需要"), DESIGN §7.
+- A format spec in the template (``{value:.0f}``, ``{value:.0%}``) receives the unrounded value;
+  a bare ``{value}`` receives an int when whole, else one decimal.
 
 Cost: ``pred_contrib`` is ~10× a prediction, so it runs only on the shortlist rows it is given
 (scoring passes each community's top ``3 × K``).
@@ -74,11 +77,11 @@ def reason_phrase(
             return None
         phrase = template
     else:
-        try:
-            phrase = template.format(value=v)
+        try:  # a format spec ("{value:.0f}", "{value:.0%}") gets the unrounded number
+            phrase = template.format(value=float(value) if "{value:" in template else v)
         except (KeyError, ValueError, IndexError):
             phrase = f"{description}：{v}"
-    if bool(entry.get("sensitive", False)) and not phrase.startswith(need_prefix_zh):
+    if bool(entry.get("sensitive", False)) and not phrase.startswith(need_prefix_zh) and "需要" not in phrase:
         phrase = need_prefix_zh + phrase
     return phrase
 

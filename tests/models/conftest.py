@@ -1,7 +1,7 @@
 """Synthetic training set with known signal for the models tests (the real features come later).
 
 600 children × 8 quarterly as-of dates in 12 communities of 3 districts. The outcome depends on
-``school_days_absent_3m``, ``parents_away_months_12m``, ``registry_is_orphan`` and a hidden state, so a
+``school_days_absent_3m``, ``parents_away_months_12m``, ``registry_active_orphan`` and a hidden state, so a
 model can learn it and the prior cannot; ``noise_*`` carry nothing.
 """
 
@@ -45,12 +45,22 @@ def feature_dictionary() -> pd.DataFrame:
             "",
             1,
         ),
-        ("registry_is_orphan", "registry", "登记为孤儿", "已登记为孤儿", "civil_affairs", "", False, "", 1),
         (
-            "subsistence_months_12m",
+            "registry_active_orphan",
+            "registry",
+            "登记为孤儿",
+            "已登记为孤儿",
+            "civil_affairs",
+            "",
+            False,
+            "",
+            1,
+        ),
+        (
+            "subsistence_months_on_all",
             "subsistence",
-            "近12个月享受低保月数",
-            "近12个月享受低保{value}个月",
+            "享受低保月数",
+            "享受低保已{value}个月",
             "civil_affairs",
             "月",
             True,
@@ -58,7 +68,7 @@ def feature_dictionary() -> pd.DataFrame:
             0,
         ),
         (
-            "disability_has_certificate",
+            "disability_child_certificate_all",
             "disability",
             "持有残疾人证",
             "持有残疾人证",
@@ -150,9 +160,9 @@ def make_matrix(n_children: int = 600, seed: int = 7) -> pd.DataFrame:
                 "last_visit_date": pd.NaT,
                 "school_days_absent_3m": absent.astype("float32"),
                 "parents_away_months_12m": away.astype("float32"),
-                "registry_is_orphan": child["orphan"].astype("float32"),
-                "subsistence_months_12m": (rng.random(n_children) < 0.1).astype("float32") * 12,
-                "disability_has_certificate": child["has_disability"].astype("float32"),
+                "registry_active_orphan": child["orphan"].astype("float32"),
+                "subsistence_months_on_all": (rng.random(n_children) < 0.1).astype("float32") * 12,
+                "disability_child_certificate_all": child["has_disability"].astype("float32"),
                 "guardian_age_years": (child["guardian_age"] + t / 4).astype("float32"),
                 "noise_a": rng.normal(size=n_children).astype("float32"),
                 "noise_b": rng.normal(size=n_children).astype("float32"),

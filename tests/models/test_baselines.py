@@ -10,6 +10,7 @@ from models.baselines import ExpertChecklist, OneFeatureRank, PriorRate, Registr
 
 def test_packaged_checklist_has_three_groups_and_four_levels():
     spec = load_checklist()
+    assert len(spec["indicators"]) >= 30  # district checklists: 3 groups x ~30 indicators
     assert set(spec["groups"]) == {"child", "family_guardianship", "environment_support"}
     assert [lv["level"] for lv in spec["levels"]] == ["极危", "高危", "中危", "低危"]
     assert set(spec["indicators"]["group"]) == set(spec["groups"])
@@ -19,10 +20,10 @@ def test_checklist_points_on_a_hand_built_row():
     row = pd.DataFrame(
         {
             "school_days_absent_3m": [12.0],  # C01 (>=5: 4) + C02 (>=10: 4)
-            "registry_is_orphan": [1.0],  # F01: 15
+            "registry_active_orphan": [1.0],  # F01: 15
             "parents_away_months_12m": [3.0],  # F03 needs >= 6: 0
-            "subsistence_months_12m": [np.nan],  # missing never scores
-            "guardian_age_years": [72.0],  # F05: 6
+            "subsistence_active": [np.nan],  # missing never scores
+            "household_grandparent_only": [1.0],  # F05: 6
         }
     )
     chk = ExpertChecklist()
@@ -33,13 +34,15 @@ def test_checklist_points_on_a_hand_built_row():
     assert pts.loc[0, "total"] == 29
     assert pts.loc[0, "level"] == "高危"  # 25 <= 29 < 40
     # indicators whose feature is absent are reported, not silently dropped
-    assert "incidents_family_violence_12m" in chk.missing_features_
+    assert "police_child_domestic_violence_12m" in chk.missing_features_
     assert "school_days_absent_3m" not in chk.missing_features_
     assert chk.describe()["missing_features"] == chk.missing_features_
 
 
 def test_checklist_never_changes_ranking_when_fitted():
-    X = pd.DataFrame({"school_days_absent_3m": [0.0, 5.0, 12.0, 20.0], "registry_is_orphan": [0, 0, 0, 1.0]})
+    X = pd.DataFrame(
+        {"school_days_absent_3m": [0.0, 5.0, 12.0, 20.0], "registry_active_orphan": [0, 0, 0, 1.0]}
+    )
     chk = ExpertChecklist()
     before = chk.rank_score(X)
     chk.fit(X, [0, 0, 1, 1])
@@ -78,3 +81,9 @@ def test_prior_and_one_feature():
     assert one.predict_proba(X)[3, 1] >= one.predict_proba(X)[0, 1]
     with pytest.raises(TypeError):
         PriorRate().fit(np.zeros((2, 1)), [0, 1])
+
+
+def test_checklist_features_exist_in_the_feature_dictionary():
+    fd = pytest.importorskip("features.dictionary")
+    names = set(fd.feature_dictionary()["name"])
+    assert set(load_checklist()["indicators"]["feature"]) <= names

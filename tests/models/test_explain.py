@@ -10,7 +10,7 @@ def test_explanation_names_the_driving_feature_with_its_value(trained, matrix, d
     base = matrix.head(1).copy()
     base["school_days_absent_3m"] = 28.0
     base["parents_away_months_12m"] = 0.0
-    base["registry_is_orphan"] = 0.0
+    base["registry_active_orphan"] = 0.0
     out = explain_rows(booster, base, dictionary)
     assert out.loc[base.index[0], "reason_features"][0] == "school_days_absent_3m"
     assert out.loc[base.index[0], "reasons"][0] == "近3个月缺勤28天"
@@ -20,9 +20,9 @@ def test_explanation_names_the_driving_feature_with_its_value(trained, matrix, d
 
 def test_phrases(dictionary):
     d = dictionary.set_index("name")
-    entry = d.loc["subsistence_months_12m"].to_dict()
-    assert reason_phrase(entry, 12.0) == "需要帮扶：近12个月享受低保12个月"
-    orphan = d.loc["registry_is_orphan"].to_dict()
+    entry = d.loc["subsistence_months_on_all"].to_dict()
+    assert reason_phrase(entry, 12.0) == "需要帮扶：享受低保已12个月"
+    orphan = d.loc["registry_active_orphan"].to_dict()
     assert reason_phrase(orphan, 1.0) == "已登记为孤儿"
     assert reason_phrase(orphan, 0.0) is None  # a fact phrase is never used for a zero value
     assert reason_phrase(d.loc["school_days_absent_3m"].to_dict(), float("nan")) == "近3个月缺勤天数：无记录"
@@ -34,3 +34,20 @@ def test_importance_by_family_sums_to_one(trained, dictionary):
     assert abs(sum(imp.values()) - 1) < 1e-9
     assert max(imp, key=imp.get) in {"school", "parents"}
     assert isinstance(pd.Series(imp), pd.Series)
+
+
+def test_format_specs_and_need_phrases():
+    rate = {
+        "name": "r",
+        "description_zh": "缺勤率",
+        "reason_zh": "近3个月缺勤率{value:.0%}",
+        "sensitive": False,
+    }
+    assert reason_phrase(rate, 0.347) == "近3个月缺勤率35%"
+    need = {
+        "name": "d",
+        "description_zh": "残疾",
+        "reason_zh": "儿童有残疾，需要康复和照料支持",
+        "sensitive": True,
+    }
+    assert reason_phrase(need, 1.0) == "儿童有残疾，需要康复和照料支持"
