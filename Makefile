@@ -34,13 +34,14 @@ ui: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-## make system-deps: system packages (root): a CJK font for plots/screenshots
+## make system-deps: system packages (root): Chromium for the browser tests, a CJK font for plots/screenshots
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei fontconfig
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  if ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null; \
+	  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi"; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  fi; \
-	else echo "system-deps: not root or no apt-get; install fonts-wqy-microhei yourself"; fi
+	else echo "system-deps: not root or no apt-get; install $(SYSTEM_PACKAGES) yourself"; fi
 
 clean:
 	rm -rf data/work out .dagster
