@@ -35,6 +35,8 @@ GROUP_COLUMNS = [
 ]
 
 
+ENGINES = ("duckdb", "polars")
+
 UNPLACED = "（未定位）"
 """Place of a child with no registered residence at the as-of date (no household, permit or registry row)."""
 UNKNOWN = "未知"
@@ -49,6 +51,8 @@ def build_features(
     con: duckdb.DuckDBPyConnection | None = None,
     home_city: str = "杭州",
     spec: FeatureSpec = SPEC,
+    engine: str = "duckdb",
+    feedback_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """The feature matrix: one row per child in either cohort and as-of date (interfaces §3).
 
@@ -70,6 +74,14 @@ def build_features(
         Social insurance whose ``insured_city`` does not start with this is "away" (parents away).
     spec : FeatureSpec
         The feature specification (default :data:`features.spec.SPEC`).
+    engine : {"duckdb", "polars"}, default "duckdb"
+        Which engine compiles and runs the spec (:mod:`features.collate` / :mod:`features.collate_polars`).
+        Cohort, person spine and links (``hm_children`` / ``hm_links``) are built by DuckDB in both
+        cases; with ``"polars"`` every feature column and the serving columns are computed by Polars
+        lazy queries compiled from the same spec.
+    feedback_dir : str or Path, optional
+        Folder of the review app's ``visit_outcomes.parquet`` (default ``<pseudo_dir>/../feedback``),
+        unioned into the visit records (:func:`features.sources.open_sources`).
 
     Returns
     -------
@@ -81,12 +93,24 @@ def build_features(
         Unique on (child_token, as_of_date).
     """
     del label_timespan_days  # features never look past the as-of date
-    con = open_sources(pseudo_dir, con)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    con = open_sources(pseudo_dir, con, feedback_dir=feedback_dir)
     register_as_of_dates(con, as_of_dates)
     create_children_table(con, rural_hukou_only=rural_hukou_only)
-    sql = compile_features(con, spec, home_city=home_city)
-    df = fetch_df(con, sql, ("as_of_date", "last_visit_date"))
+    if engine == "duckdb":
+        sql = compile_features(con, spec, home_city=home_city)
+        df = fetch_df(con, sql, ("as_of_date", "last_visit_date"))
+    else:
+        from features.collate_polars import compute_features_polars
+
+        df = compute_features_polars(con, spec, home_city=home_city).to_pandas()
+        for c in ("as_of_date", "last_visit_date"):
+            d = pd.to_datetime(df[c]).dt.date
+            df[c] = d.astype(object).where(df[c].notna(), None)
     df["has_disability"] = df["has_disability"].fillna(False).astype(bool)
+    # same representation whichever engine ran: str or None
+    df["registry_category"] = df["registry_category"].astype(object).where(df["registry_category"].notna(), None)
     # A child known to a department (school, clinic) but with no registered residence is kept, not
     # dropped: placed in the pseudo-community UNPLACED so the bureau sees and can locate them.
     for col in ("district", "township", "community"):
@@ -107,6 +131,7 @@ def build_labels(
     rural_hukou_only: bool = False,
     *,
     con: duckdb.DuckDBPyConnection | None = None,
+    feedback_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Labels of both targets (interfaces §3); definitions, window edges and NA policy in
     :mod:`features.labels`.
@@ -119,6 +144,8 @@ def build_labels(
         Count only events with ``knowledge_date <= cutoff``; for training rows pass the split's first
         test as-of date (:attr:`features.timechop.Split.label_knowledge_cutoff`). Default: the data
         horizon.
+    feedback_dir : str or Path, optional
+        Folder of the review app's ``visit_outcomes.parquet`` (default ``<pseudo_dir>/../feedback``).
 
     Returns
     -------
@@ -127,7 +154,8 @@ def build_labels(
         in_cohort_left_behind, left_behind_risk (Int8), label_knowledge_date``.
     """
     return _labels(
-        pseudo_dir, as_of_dates, label_timespan_days, label_knowledge_cutoff, rural_hukou_only, con=con
+        pseudo_dir, as_of_dates, label_timespan_days, label_knowledge_cutoff, rural_hukou_only, con=con,
+        feedback_dir=feedback_dir,
     )
 
 

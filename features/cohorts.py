@@ -100,6 +100,7 @@ def cohort(
     *,
     rural_hukou_only: bool = False,
     con: duckdb.DuckDBPyConnection | None = None,
+    feedback_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """The cohort of ``target`` at each as-of date (definitions in the module docstring).
 
@@ -122,7 +123,7 @@ def cohort(
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
-    con = open_sources(pseudo_dir, con)
+    con = open_sources(pseudo_dir, con, feedback_dir=feedback_dir)
     register_as_of_dates(con, as_of_dates)
     create_children_table(con, rural_hukou_only=rural_hukou_only)
     flag = "in_cohort_guardianship" if target == "guardianship_risk" else "in_cohort_left_behind"

@@ -137,6 +137,7 @@ def labels(
     rural_hukou_only: bool = False,
     *,
     con: duckdb.DuckDBPyConnection | None = None,
+    feedback_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Labels of both targets for every child in either cohort (interfaces §3).
 
@@ -161,7 +162,7 @@ def labels(
         the window is open), label_knowledge_date (datetime.date or None)``; unique on
         (child_token, as_of_date).
     """
-    con = open_sources(pseudo_dir, con)
+    con = open_sources(pseudo_dir, con, feedback_dir=feedback_dir)
     register_as_of_dates(con, as_of_dates)
     create_children_table(con, rural_hukou_only=rural_hukou_only)
     create_label_table(con, label_timespan_days, label_knowledge_cutoff)
@@ -185,6 +186,7 @@ def label_coverage(
     label_knowledge_cutoff: dt.date | None = None,
     rural_hukou_only: bool = False,
     con: duckdb.DuckDBPyConnection | None = None,
+    feedback_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Share of a target's cohort visited in the label window, overall and per group (DESIGN §6).
 
@@ -212,7 +214,7 @@ def label_coverage(
     bad = [b for b in by if b not in allowed]
     if bad:
         raise ValueError(f"cannot group label coverage by {bad}; allowed: {sorted(allowed)}")
-    con = open_sources(pseudo_dir, con)
+    con = open_sources(pseudo_dir, con, feedback_dir=feedback_dir)
     register_as_of_dates(con, as_of_dates)
     create_children_table(con, rural_hukou_only=rural_hukou_only)
     cutoff = resolve_cutoff(con, label_knowledge_cutoff)

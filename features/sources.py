@@ -217,8 +217,67 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def open_sources(pseudo_dir: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+#: File written by serving with the visit outcomes recorded in the review app (DESIGN §11.12).
+FEEDBACK_FILE = "visit_outcomes.parquet"
+
+
+def feedback_path(pseudo_dir: str | Path, feedback_dir: str | Path | None = None) -> Path:
+    """Where the review-app visit outcomes are: ``<feedback_dir>/visit_outcomes.parquet``, by default
+    ``<pseudo_dir>/../feedback/visit_outcomes.parquet`` (i.e. ``<work_dir>/feedback/``)."""
+    folder = Path(feedback_dir) if feedback_dir is not None else Path(pseudo_dir).parent / "feedback"
+    return folder / FEEDBACK_FILE
+
+
+def _select_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: Mapping[str, str]) -> str:
+    present = {
+        row[0]
+        for row in con.execute("SELECT name FROM parquet_schema(?) WHERE name <> 'schema'", [str(path)]).fetchall()
+    }
+    missing = [c for c in columns if c not in present and c != "source_row"]
+    if missing:
+        raise SourceSchemaError(f"{path.name}: missing column(s) {missing} needed by features/")
+    select = ", ".join(
+        f"CAST({c} AS {t}) AS {c}" if c in present else f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items()
+    )
+    return f"SELECT {select} FROM read_parquet({sql_literal(str(path))})"
+
+
+def visit_records_sql(
+    con: duckdb.DuckDBPyConnection, bureau: Path | None, feedback: Path | None
+) -> str:
+    """The ``src_visit_records`` query: the bureau's export ∪ the review-app outcomes, one row per visit_id.
+
+    DESIGN §6 / §11.12: one source of labels, not two. When a ``visit_id`` occurs more than once
+    (re-exported, or re-written by the app) the copy known first is kept (earliest
+    ``knowledge_date``; ties: the bureau's export, then the lowest ``source_row``), so the visit is
+    usable from the first date the bureau knew it and is counted once. Rows without a visit_id are
+    kept as they are.
+    """
+    cols = TABLE_COLUMNS["visit_records"]
+    parts = []
+    if bureau is not None:
+        parts.append(f"SELECT *, 0 AS _feedback FROM ({_select_columns(con, bureau, cols)})")
+    if feedback is not None:
+        parts.append(f"SELECT *, 1 AS _feedback FROM ({_select_columns(con, feedback, cols)})")
+    union = " UNION ALL ".join(parts)
+    return (
+        f"SELECT * EXCLUDE (_feedback) FROM ({union}) "
+        "QUALIFY visit_id IS NULL OR row_number() OVER (PARTITION BY visit_id "
+        "ORDER BY knowledge_date NULLS LAST, _feedback, source_row) = 1"
+    )
+
+
+def open_sources(
+    pseudo_dir: str | Path,
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    feedback_dir: str | Path | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Register every pseudonymized table as a temporary view ``src_<table>``.
+
+    ``src_visit_records`` is the union of the bureau's visit records and the review-app outcomes
+    (:func:`feedback_path`, when the file exists), de-duplicated by ``visit_id``
+    (:func:`visit_records_sql`).
 
     Parameters
     ----------
@@ -226,6 +285,8 @@ def open_sources(pseudo_dir: str | Path, con: duckdb.DuckDBPyConnection | None =
         Folder holding ``<table>.parquet`` files (interfaces §2).
     con : duckdb.DuckDBPyConnection, optional
         Connection to use; a new in-memory one is created when omitted.
+    feedback_dir : str or Path, optional
+        Folder of ``visit_outcomes.parquet`` written by serving; default ``<pseudo_dir>/../feedback``.
 
     Returns
     -------
@@ -247,24 +308,15 @@ def open_sources(pseudo_dir: str | Path, con: duckdb.DuckDBPyConnection | None =
         con.execute("SET preserve_insertion_order = false")
     for table, columns in TABLE_COLUMNS.items():
         path = pseudo_dir / f"{table}.parquet"
+        if table == "visit_records":
+            fb = feedback_path(pseudo_dir, feedback_dir)
+            bureau = path if path.exists() else None
+            extra = fb if fb.exists() else None
+            if bureau is not None or extra is not None:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {visit_records_sql(con, bureau, extra)}")
+                continue
         if path.exists():
-            present = {
-                row[0]
-                for row in con.execute(
-                    "SELECT name FROM parquet_schema(?) WHERE name <> 'schema'", [str(path)]
-                ).fetchall()
-            }
-            missing = [c for c in columns if c not in present and c != "source_row"]
-            if missing:
-                raise SourceSchemaError(f"{path.name}: missing column(s) {missing} needed by features/")
-            select = ", ".join(
-                f"CAST({c} AS {t}) AS {c}" if c in present else f"CAST(NULL AS {t}) AS {c}"
-                for c, t in columns.items()
-            )
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW src_{table} AS SELECT {select} "
-                f"FROM read_parquet({sql_literal(str(path))})"
-            )
+            con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS {_select_columns(con, path, columns)}")
         else:
             select = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
             con.execute(f"CREATE OR REPLACE TEMP VIEW src_{table} AS SELECT {select} WHERE FALSE")

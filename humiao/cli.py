@@ -6,6 +6,8 @@ assets call; nothing here computes on its own.
     humiao ingest     validate, normalize and pseudonymize one folder of exports (reconciliation report)
     humiao scan       the leak scanner over files/folders: exit 1 with masked findings
     humiao anonymize  JSON lines in ({"text", "known"}) → anonymized JSON lines out
+    humiao serve      the review app for directors, supervisors, reviewers, the data team (localhost)
+    humiao users      accounts of the review app (add, list, disable, password)
 """
 
 from __future__ import annotations
@@ -136,6 +138,102 @@ def anonymize() -> None:
         if len(batch_texts) >= 1000:
             flush()
     flush()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on (default: this machine only)"),
+    port: int = typer.Option(8000, help="TCP port"),
+    config: Path = typer.Option(None, help="configuration file"),
+    proxy_headers: bool = typer.Option(False, help="trust X-Forwarded-Proto from a TLS proxy (Secure cookies)"),
+) -> None:
+    """Start the review app (审核与走访应用) for directors, supervisors, reviewers and the data team."""
+    import uvicorn
+
+    from serving.app.main import create_app
+    from serving.app.settings import settings_from_config
+
+    cfg = load_config(config)
+    settings = settings_from_config(cfg)
+    application = create_app(settings)
+    console.print(f"护苗 review app on http://{host}:{port}  (database: {settings.database_url.split('://')[0]}, "
+                  f"lists: {settings.visit_lists_dir})")
+    uvicorn.run(application, host=host, port=port, proxy_headers=proxy_headers,
+                forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info")
+
+
+users_app = typer.Typer(no_args_is_help=True, help="accounts of the review app")
+app.add_typer(users_app, name="users")
+
+
+def _app_engine(config: Path | None):
+    import os
+
+    from serving.app.db import make_engine
+    from serving.app.settings import DATABASE_URL_ENV, default_database_url
+
+    cfg = load_config(config)
+    return make_engine(os.environ.get(DATABASE_URL_ENV) or default_database_url(cfg.path("work_dir")))
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Option(..., help="login name (letters, digits, _ . -)"),
+    role: str = typer.Option(..., help="director | supervisor | reviewer | data_team"),
+    community: str = typer.Option(None, help="村/社区 (directors)"),
+    township: str = typer.Option(None, help="乡镇/街道 (directors and supervisors)"),
+    display_name: str = typer.Option(None, help="name shown in the app header"),
+    config: Path = typer.Option(None, help="configuration file"),
+) -> None:
+    """Add an account; the password comes from HUMIAO_APP_PASSWORD or a hidden prompt."""
+    import os
+
+    from serving.app.users import add_user
+
+    password = os.environ.get("HUMIAO_APP_PASSWORD") or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    try:
+        add_user(_app_engine(config), username, password, role, community=community, township=township,
+                 display_name=display_name)
+    except ValueError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"added {username} ({role})")
+
+
+@users_app.command("list")
+def users_list(config: Path = typer.Option(None, help="configuration file")) -> None:
+    """List the accounts (no password hashes)."""
+    from serving.app.users import list_users
+
+    for u in list_users(_app_engine(config)):
+        print(f"{u.username}\t{u.role}\t{u.township or ''}\t{u.community or ''}\t{'active' if u.active else 'disabled'}")
+
+
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(...), config: Path = typer.Option(None, help="configuration file")) -> None:
+    """Disable an account and end its sessions."""
+    from serving.app.users import set_active
+
+    set_active(_app_engine(config), username, False)
+    console.print(f"disabled {username}")
+
+
+@users_app.command("password")
+def users_password(username: str = typer.Argument(...), config: Path = typer.Option(None, help="configuration file")) -> None:
+    """Set a new password (HUMIAO_APP_PASSWORD or a hidden prompt); ends the account's sessions."""
+    import os
+
+    from serving.app.users import set_password
+
+    password = os.environ.get("HUMIAO_APP_PASSWORD") or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(_app_engine(config), username, password)
+    except ValueError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"password of {username} changed")
 
 
 if __name__ == "__main__":  # pragma: no cover

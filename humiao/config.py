@@ -108,6 +108,13 @@ class Checks(_Section):
     left_behind_prevalence: tuple[float, float] = (0.0002, 0.05)
     max_quarantine_share: float = 0.05
     min_cohort_children: int = 100
+    max_staleness_days: int = 62  # a source whose newest fact is older than this at the cycle's as-of date warns
+    staleness_days_by_table: dict[str, int] = Field(default_factory=lambda: {
+        # sparse sources: months may pass without a record in a small town
+        "detention_records": 400, "disability_certificates": 400, "subsistence_allowance": 400,
+        "incidents": 200, "inpatient_admissions": 200, "injury_visits": 200, "residence_permits": 200,
+        "child_registry": 200,
+    })
 
 
 class Models(_Section):

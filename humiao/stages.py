@@ -266,7 +266,13 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
             counts, target=target, visits_per_director=cfg.capacity.visits_per_director_per_cycle,
             left_behind_per_community=cfg.capacity.left_behind_per_community,
             children_per_director=cfg.capacity.children_per_director)
-        booster, calibrator, _version = load_champion(target)
+        try:
+            booster, calibrator, _version = load_champion(target)
+        except Exception as e:  # no alias yet: the governance gate has not opened (DESIGN §8)
+            raise RuntimeError(
+                f"no approved model (alias 'champion') for {target}: a governance reviewer must approve the "
+                f"registered challenger in the review app before lists are published ({e.__class__.__name__})"
+            ) from e
         s = score_cycle(booster, calibrator, rows, cap, dictionary,
                         {k: v for k, v in _level_ranges(cfg).items()}, target=target)
         extra = rows.set_index("child_token")[["demo_age_months", "last_visit_date", "registry_category"]]

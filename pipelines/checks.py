@@ -9,7 +9,8 @@ import pandas as pd
 from humiao.stages import TARGETS
 from pipelines.assets.ingest import TABLES
 from pipelines.resources import HumiaoConfig
-from privacy.checks import no_raw_personal_information, prevalence_within, unique_rows
+from humiao.plan import plan_from_dict
+from privacy.checks import fresh_enough, no_raw_personal_information, prevalence_within, unique_rows
 
 
 def _result(outcome) -> dg.AssetCheckResult:
@@ -25,6 +26,20 @@ def _pseudonymized_check(name: str):
         frame = pd.read_parquet(path) if path.exists() else pd.DataFrame()
         free_text = [c.name for c in TABLES[name].columns if c.privacy == "free_text"]
         return _result(no_raw_personal_information(humiao.scanner, frame, f"pseudonymized/{name}.parquet", free_text))
+
+    return _check
+
+
+def _freshness_check(name: str):
+    @dg.asset_check(asset=f"pseudonymized_{name}", name="fresh", additional_ins={"cycle_plan": dg.AssetIn("cycle_plan")})
+    def _check(humiao: HumiaoConfig, cycle_plan: dict) -> dg.AssetCheckResult:
+        """Non-blocking: warns when the source's newest fact is stale at the cycle's as-of date."""
+        cfg = humiao.cfg
+        path = cfg.pseudonymized_dir / f"{name}.parquet"
+        dates = pd.read_parquet(path, columns=["knowledge_date"])["knowledge_date"] if path.exists() else pd.Series([])
+        limit = cfg.checks.staleness_days_by_table.get(name, cfg.checks.max_staleness_days)
+        out = fresh_enough(dates, plan_from_dict(cycle_plan).scoring_as_of_date, limit)
+        return dg.AssetCheckResult(passed=out.passed, metadata=out.metadata, severity=dg.AssetCheckSeverity.WARN)
 
     return _check
 
@@ -78,6 +93,7 @@ def visit_lists_pii(humiao: HumiaoConfig, visit_lists: dict) -> dg.AssetCheckRes
 
 checks = [
     *[_pseudonymized_check(n) for n in TABLES],
+    *[_freshness_check(n) for n in TABLES],
     person_spine_pii, features_pii, features_unique, labels_pii, labels_prevalence, risk_scores_pii,
     *[_card_check(t) for t in TARGETS], visit_lists_pii,
 ]

@@ -16,6 +16,9 @@ from pipelines.assets.ingest import pseudonymize, raw_specs
 from pipelines.assets.models import models
 from pipelines.assets.serving import model_cards, privacy_audit, risk_scores, visit_lists
 from pipelines.checks import checks
+from pipelines.jobs import jobs
+from pipelines.schedules import schedules
+from pipelines.sensors import sensors
 from pipelines.io_manager import ParquetJsonIOManager
 from pipelines.resources import HumiaoConfig, MlflowTracking, PrivacyKeys
 
@@ -27,6 +30,9 @@ def build_definitions(config_file: str | None = None) -> dg.Definitions:
         assets=[*raw_specs, pseudonymize, cycle_plan, person_spine, features_and_labels, models,
                 *model_cards, risk_scores, visit_lists, privacy_audit],
         asset_checks=checks,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=sensors,
         resources={
             "humiao": HumiaoConfig(config_file=config_file),
             "keys": PrivacyKeys(config_file=config_file),

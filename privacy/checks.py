@@ -62,3 +62,15 @@ def prevalence_within(labels: pd.DataFrame, bounds: Mapping[str, tuple[float, fl
         ok &= inside
         meta[col] = {"prevalence": p, "low": lo, "high": hi, "within": inside, "labelled_rows": len(y)}
     return CheckOutcome(ok, meta)
+
+
+def fresh_enough(knowledge_dates: pd.Series, as_of, max_age_days: int) -> CheckOutcome:
+    """The newest fact of a source was known at most ``max_age_days`` before ``as_of`` (data freshness
+    per source, issue 7). An empty source is not fresh."""
+    d = pd.to_datetime(knowledge_dates, errors="coerce").dropna()
+    if d.empty:
+        return CheckOutcome(False, {"latest_knowledge_date": None, "max_age_days": max_age_days})
+    latest = d.max()
+    age = (pd.Timestamp(as_of) - latest).days
+    return CheckOutcome(age <= max_age_days, {"latest_knowledge_date": str(latest.date()), "age_days": int(age),
+                                              "max_age_days": max_age_days})

@@ -37,6 +37,7 @@ __all__ = [
     "TYPES",
     "Column",
     "ContractError",
+    "Formats",
     "ContractViolation",
     "HeaderError",
     "KnowledgeDate",
@@ -88,10 +89,20 @@ class ContractError(ValueError):
 class HeaderError(ValueError):
     """A raw file's header does not satisfy its contract. The message names the file and columns."""
 
-    def __init__(self, message: str, *, file: str = "", missing: Sequence[str] = ()):
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str = "",
+        missing: Sequence[str] = (),
+        code: str = "REQUIRED_COLUMN_MISSING",
+        columns: Sequence[str] = (),
+    ):
         super().__init__(message)
         self.file = file
         self.missing = list(missing)
+        self.code = code  # REQUIRED_COLUMN_MISSING | COLUMN_TWICE | NO_HEADER
+        self.columns = list(columns)  # the header texts concerned (expected ones, or the two found)
 
 
 class ContractViolation(ValueError):
@@ -106,6 +117,66 @@ class KnowledgeDate:
     column: str
     lag_days: int = 0
     month_end: bool = False
+
+
+#: Format options of a table (``formats:`` in a contract, per table or as department ``defaults:``).
+#: The values below are only the fallback for ad-hoc tables built in code (tests); the shipped
+#: contracts state their own (contracts/README.md "Format options").
+DEFAULT_FORMATS: dict = {
+    "blank_values": ["无", "/", "-", "--", "—", "——", "空", "NULL", "null", "Null", "None", "none",
+                     "NaN", "nan", "N/A", "n/a", "#N/A"],
+    "amount_units": ["元", "¥", "￥", "人民币"],
+    "count_units": ["天", "人", "次", "个"],
+    "thousands_separators": [",", "，"],
+    "max_text_length": 5000,
+    "max_string_length": 500,
+}
+
+
+@dataclass(frozen=True)
+class Formats:
+    """How a department writes values (contract ``formats:``): tokens that mean "blank", units and
+    thousands separators stripped from numbers, and the longest credible text cell.
+
+    Attributes
+    ----------
+    blank_values
+        Cell texts (after NFKC + trim) that mean "no value" — in addition to empty/whitespace-only
+        (incl. the ideographic space U+3000).
+    amount_units, count_units
+        Suffixes/prefixes stripped from ``amount``/``float`` and ``int`` cells (``1,200元``, ``3天``).
+    thousands_separators
+        Characters removed inside numbers (``1,200.50``).
+    max_text_length, max_string_length
+        A ``text``/free-text cell (resp. any other text cell) longer than this is quarantined
+        ``TEXT_TOO_LONG``: usually an unclosed quote that swallowed the following rows.
+    """
+
+    blank_values: tuple[str, ...] = tuple(DEFAULT_FORMATS["blank_values"])
+    amount_units: tuple[str, ...] = tuple(DEFAULT_FORMATS["amount_units"])
+    count_units: tuple[str, ...] = tuple(DEFAULT_FORMATS["count_units"])
+    thousands_separators: tuple[str, ...] = tuple(DEFAULT_FORMATS["thousands_separators"])
+    max_text_length: int = DEFAULT_FORMATS["max_text_length"]
+    max_string_length: int = DEFAULT_FORMATS["max_string_length"]
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None, where: str = "") -> Formats:
+        d = dict(d or {})
+        known = {f for f in cls.__dataclass_fields__}
+        bad = set(d) - known
+        if bad:
+            raise ContractError(f"{where}: unknown format option(s) {sorted(bad)}; known: {sorted(known)}")
+        kw: dict = {}
+        for k, v in d.items():
+            if k.startswith("max_"):
+                if not isinstance(v, int) or v <= 0:
+                    raise ContractError(f"{where}: format option {k} must be a positive integer")
+                kw[k] = v
+            else:
+                if not isinstance(v, (list, tuple)):
+                    raise ContractError(f"{where}: format option {k} must be a list")
+                kw[k] = tuple(str(x) for x in v)
+        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -123,6 +194,8 @@ class Column:
     pseudonym: str | None = None
     identity_of: str | None = None
     generalize: str | None = None
+    max_length: int | None = None  # overrides the table's max_text_length/max_string_length
+    not_after_as_of: bool = False  # a date that cannot lie after the ingest's as-of date (birth dates)
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -151,6 +224,9 @@ class Table:
     encoding: str | None = None
     knowledge_date: KnowledgeDate | None = None
     source: str = ""  # the contract file it came from, for messages
+    formats: Formats = field(default_factory=Formats)
+    max_quarantine_share: float | None = None  # the ingest fails when a larger share is quarantined
+    department_zh: str = ""
 
     @property
     def relative_path(self) -> str:
@@ -198,6 +274,8 @@ def _column_from_dict(d: Mapping, where: str) -> Column:
             pseudonym=d.get("pseudonym"),
             identity_of=d.get("identity_of"),
             generalize=d.get("generalize"),
+            max_length=int(d["max_length"]) if d.get("max_length") is not None else None,
+            not_after_as_of=bool(d.get("not_after_as_of", False)),
         )
     except KeyError as e:
         raise ContractError(f"{where}: column is missing key {e.args[0]!r}") from None
@@ -217,9 +295,31 @@ def _column_from_dict(d: Mapping, where: str) -> Column:
     return col
 
 
-def table_from_dict(name: str, d: Mapping, department: str, source: str = "<dict>") -> Table:
-    """Build a :class:`Table` from its YAML mapping (also used by tests for ad-hoc tables)."""
+def table_from_dict(
+    name: str,
+    d: Mapping,
+    department: str,
+    source: str = "<dict>",
+    defaults: Mapping | None = None,
+    department_zh: str = "",
+) -> Table:
+    """Build a :class:`Table` from its YAML mapping (also used by tests for ad-hoc tables).
+
+    ``defaults`` is the department's ``defaults:`` block (``formats`` merged key by key under the
+    table's own, ``max_quarantine_share`` used when the table states none).
+    """
     where = f"{source}: table {name}"
+    defaults = dict(defaults or {})
+    bad = set(defaults) - {"formats", "max_quarantine_share"}
+    if bad:
+        raise ContractError(f"{source}: unknown key(s) in defaults: {sorted(bad)}")
+    fmt = {**dict(defaults.get("formats") or {}), **dict(d.get("formats") or {})}
+    formats = Formats.from_dict(fmt, where)
+    mqs = d.get("max_quarantine_share", defaults.get("max_quarantine_share"))
+    if mqs is not None:
+        mqs = float(mqs)
+        if not 0.0 <= mqs <= 1.0:
+            raise ContractError(f"{where}: max_quarantine_share must lie in [0, 1]")
     cols = tuple(_column_from_dict(c, where) for c in d.get("columns") or ())
     if not cols:
         raise ContractError(f"{where}: no columns")
@@ -261,6 +361,9 @@ def table_from_dict(name: str, d: Mapping, department: str, source: str = "<dict
         encoding=d.get("encoding"),
         knowledge_date=kd,
         source=source,
+        formats=formats,
+        max_quarantine_share=mqs,
+        department_zh=department_zh,
     )
 
 
@@ -278,7 +381,12 @@ def load_contract_file(path: Path) -> dict[str, Table]:
     if not isinstance(doc, dict) or "department" not in doc or "tables" not in doc:
         raise ContractError(f"{path.name}: expected keys 'department' and 'tables'")
     dep = str(doc["department"])
-    return {name: table_from_dict(name, spec, dep, source=path.name) for name, spec in doc["tables"].items()}
+    defaults = doc.get("defaults") or {}
+    dep_zh = str(doc.get("department_zh", ""))
+    return {
+        name: table_from_dict(name, spec, dep, source=path.name, defaults=defaults, department_zh=dep_zh)
+        for name, spec in doc["tables"].items()
+    }
 
 
 def load_contracts(contracts_dir: Path) -> dict[str, Table]:
@@ -376,6 +484,8 @@ def resolve_headers(headers: Sequence[object], table: Table, file: str) -> Heade
                 f"{file}: columns {original[name]!r} and {key!r} both map to {name!r} "
                 f"(table {table.name}); remove one",
                 file=file,
+                code="COLUMN_TWICE",
+                columns=[original[name], key],
             )
         positions[i] = name
         original[name] = key
@@ -387,6 +497,7 @@ def resolve_headers(headers: Sequence[object], table: Table, file: str) -> Heade
             f"found headers: {[normalize_header(h) for h in headers if normalize_header(h)]}",
             file=file,
             missing=[c.name for c in missing],
+            columns=[c.header for c in missing],
         )
     optional = [c.name for c in table.columns if not c.required and c.name not in original]
     return HeaderMap(positions, original, unmapped, optional)

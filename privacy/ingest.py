@@ -88,9 +88,12 @@ INVALID_STUDENT_NUMBER = "INVALID_STUDENT_NUMBER"
 DUPLICATE_ROW = "DUPLICATE_ROW"
 DUPLICATE_KEY = "DUPLICATE_KEY"
 MALFORMED_ROW = "MALFORMED_ROW"
+TEXT_TOO_LONG = "TEXT_TOO_LONG"
+DATE_AFTER_AS_OF = "DATE_AFTER_AS_OF"
 # Warnings (the row passes; the value is not kept as a personal identifier).
 PHONE_INVALID = "PHONE_INVALID"
 PHONE_SERVICE_NUMBER = "PHONE_SERVICE_NUMBER"
+ID_LEGACY_15 = "ID_LEGACY_15"
 
 REASON_CODES = (
     ID_PRECISION_LOST,
@@ -108,10 +111,292 @@ REASON_CODES = (
     "DATE_AMBIGUOUS",
     "DATE_INVALID",
     "DATE_FORMAT",
+    DATE_AFTER_AS_OF,
+    TEXT_TOO_LONG,
     DUPLICATE_ROW,
     DUPLICATE_KEY,
     MALFORMED_ROW,
 )
+
+#: File-level error codes (the file or its table fails; nothing of it is written).
+FILE_ERROR_CODES = (
+    "ENCODING_UNKNOWN",
+    "FILE_UNREADABLE",
+    "FILE_TYPE_UNSUPPORTED",
+    "TABLE_AMBIGUOUS",
+    "REQUIRED_COLUMN_MISSING",
+    "COLUMN_TWICE",
+    "NO_HEADER",
+    "QUARANTINE_THRESHOLD",
+    "UNDECLARED_PII",
+    "MAPPING_INVALID",
+)
+#: File-level warnings (reported; the run goes on).
+FILE_WARNING_CODES = (
+    "EMPTY_FILE",
+    "HEADER_ONLY",
+    "TABLE_UNRECOGNIZED",
+    "EXTRA_COLUMNS",
+    "EXTRA_COLUMN_PII",
+    "HIDDEN_COLUMNS",
+    "TABLE_MISSING",
+    "CONFLICT_BIRTH_DATE",
+    "CONFLICT_SEX",
+    "CONFLICT_NAME",
+    PHONE_INVALID,
+    PHONE_SERVICE_NUMBER,
+    ID_LEGACY_15,
+)
+
+# ----------------------------------------------------------------------------- message catalogue
+#: Reason code → (Chinese, English) text for a data clerk. Placeholders: {where} (file, sheet, row,
+#: column — filled by :func:`message`), {header} (the column as the file calls it), {expected},
+#: {detail}. Values are never put into messages (the report must not carry personal data).
+MESSAGES: dict[str, tuple[str, str]] = {
+    ID_PRECISION_LOST: (
+        "{where}：身份证号被存成了数字（如 3.30106E+17），Excel 只保留 15 位有效数字，后几位已经丢失，无法恢复。"
+        "请把“{header}”列设置为“文本”格式，从原始系统重新导出或重新录入。",
+        "{where}: the ID number is stored as a number (e.g. 3.30106E+17); Excel keeps only 15 significant "
+        "digits, so its last digits are lost for good. Format column “{header}” as Text and re-export or "
+        "re-enter it from the source system.",
+    ),
+    ids.INVALID_FORMAT: (
+        "{where}：不是有效的身份证号格式，应为 18 位（最后一位可为 X）或 15 位老号码。",
+        "{where}: not a resident ID number; expected 18 characters (the last may be X) or a 15-digit legacy number.",
+    ),
+    ids.INVALID_CHECKSUM: (
+        "{where}：身份证号校验位不对（最后一位与前 17 位不符），多为录入时敲错一位，请与证件核对。",
+        "{where}: the ID number's check character does not match its first 17 digits — usually one digit "
+        "mistyped; check it against the card.",
+    ),
+    ids.INVALID_BIRTH_DATE: (
+        "{where}：身份证号中的出生日期不存在或晚于导出日期（{expected}），请核对。",
+        "{where}: the birth date inside the ID number is impossible or after the export date ({expected}); "
+        "check it.",
+    ),
+    ids.INVALID_REGION: (
+        "{where}：身份证号前两位不是有效的省份代码，请核对。",
+        "{where}: the first two digits of the ID number are not a province code; check it.",
+    ),
+    INVALID_HOUSEHOLD_NUMBER: (
+        "{where}：户号格式不对，应为 4–40 位数字或字母。",
+        "{where}: household number malformed; expected 4–40 digits or letters.",
+    ),
+    INVALID_STUDENT_NUMBER: (
+        "{where}：学籍号格式不对，应为 4–40 位数字或字母（如 G + 身份证号）；若存成了数字格式，请改为文本。",
+        "{where}: student number malformed; expected 4–40 digits or letters (e.g. G + ID number); if it was "
+        "stored as a number, format the column as Text.",
+    ),
+    REQUIRED_MISSING: (
+        "{where}：必填项为空（或填了“无”“/”“-”等），请补填。",
+        "{where}: a required value is empty (or written as 无 / “/” / “-”); please fill it in.",
+    ),
+    INVALID_CATEGORY: (
+        "{where}：填写的内容不在规定的选项中，应为以下之一：{expected}。",
+        "{where}: the value is not one of the allowed options: {expected}.",
+    ),
+    INVALID_INT: (
+        "{where}：应为整数（可带“天”“人”等单位），请核对。",
+        "{where}: expected a whole number (a unit such as 天/人 is fine); check it.",
+    ),
+    INVALID_NUMBER: (
+        "{where}：应为数字（可带“元”或千分位逗号，如 1,200.50元），请核对。",
+        "{where}: expected a number (元 or thousands separators are fine, e.g. 1,200.50元); check it.",
+    ),
+    INVALID_BOOL: (
+        "{where}：应填“是”或“否”。",
+        "{where}: expected 是 (yes) or 否 (no).",
+    ),
+    "DATE_AMBIGUOUS": (
+        "{where}：日期写法有歧义（如 2025111 可能是 1月11日 也可能是 11月1日），请写成 2025-01-11 或 2025年1月11日。",
+        "{where}: the date is ambiguous (2025111 may be 11 Jan or 1 Nov); write it as 2025-01-11 or 2025年1月11日.",
+    ),
+    "DATE_INVALID": (
+        "{where}：日期不存在（如 2月30日、13月），或年份不在 1900–2100 之间。",
+        "{where}: the date does not exist (e.g. 30 February, month 13) or its year is outside 1900–2100.",
+    ),
+    "DATE_FORMAT": (
+        "{where}：无法识别的日期，请写成 2025-03-01、2025/3/1、2025.3.1、20250301 或 2025年3月1日。",
+        "{where}: unrecognized date; write it as 2025-03-01, 2025/3/1, 2025.3.1, 20250301 or 2025年3月1日.",
+    ),
+    DATE_AFTER_AS_OF: (
+        "{where}：日期晚于导出日期（{expected}），不可能发生，请核对。",
+        "{where}: the date lies after the export date ({expected}), which is impossible; check it.",
+    ),
+    TEXT_TOO_LONG: (
+        "{where}：单元格内容过长（{detail} 个字符，上限 {expected}），多为某处引号未闭合把后面几行并进了这一格，请检查该行及其后几行。",
+        "{where}: the cell is too long ({detail} characters, limit {expected}); usually an unclosed quotation "
+        "mark merged the following rows into this cell — check this row and the next ones.",
+    ),
+    DUPLICATE_ROW: (
+        "{where}：与前面某行完全相同（重复行），已计数并去除。",
+        "{where}: an exact copy of an earlier row (duplicate); counted and removed.",
+    ),
+    DUPLICATE_KEY: (
+        "{where}：“{header}”应唯一，但出现在内容不同的多行中，无法判断哪行正确，请核对。",
+        "{where}: “{header}” must be unique but appears on several different rows; we cannot tell which one "
+        "is right — check them.",
+    ),
+    MALFORMED_ROW: (
+        "{where}：这一行的列数比表头多（多为内容里有未加引号的逗号），请检查。",
+        "{where}: this row has more fields than the header (usually an unquoted comma in a value); check it.",
+    ),
+    PHONE_INVALID: (
+        "{where}：电话号码无法识别（应为 11 位手机或带区号的座机），该值未保留。",
+        "{where}: phone number not recognized (expected an 11-digit mobile or a landline with area code); "
+        "the value is not kept.",
+    ),
+    PHONE_SERVICE_NUMBER: (
+        "{where}：填的是服务热线（如 400/95 开头），不是个人电话，该值未保留。",
+        "{where}: a service number (400…, 95…), not a personal phone; the value is not kept.",
+    ),
+    ID_LEGACY_15: (
+        "{where}：15 位老身份证号已自动升级为 18 位，与其他部门的记录合并为同一人。",
+        "{where}: 15-digit legacy ID numbers were upgraded to 18 digits and linked with other departments' records.",
+    ),
+    "ENCODING_UNKNOWN": (
+        "{where}：文件编码无法识别（既不是 UTF-8 也不是 GBK/GB18030），请另存为“CSV UTF-8”后重新提交。",
+        "{where}: the file's encoding is neither UTF-8 nor GBK/GB18030; save it as “CSV UTF-8” and resubmit.",
+    ),
+    "FILE_UNREADABLE": (
+        "{where}：文件无法打开（{detail}），请确认文件完整、未加密。",
+        "{where}: the file cannot be opened ({detail}); make sure it is complete and not password-protected.",
+    ),
+    "FILE_TYPE_UNSUPPORTED": (
+        "{where}：不支持的文件类型（{detail}），请另存为 .xlsx 或 .csv。",
+        "{where}: unsupported file type ({detail}); save it as .xlsx or .csv.",
+    ),
+    "EMPTY_FILE": (
+        "{where}：文件是空的，没有表头也没有数据。",
+        "{where}: the file is empty: no header and no data.",
+    ),
+    "HEADER_ONLY": (
+        "{where}：只有表头，没有数据行（0 行）。如本期确无数据可忽略，否则请重新导出。",
+        "{where}: only a header, no data rows (0 rows). Fine if there really is nothing this period; "
+        "otherwise re-export.",
+    ),
+    "TABLE_UNRECOGNIZED": (
+        "{where}：无法根据表头判断这是哪张表（最接近：{detail}）。请使用规定的表头，或在 humiao_mapping.yaml 中指定。",
+        "{where}: cannot tell from its headers which table this is (closest: {detail}). Use the agreed "
+        "headers, or pin the file in humiao_mapping.yaml.",
+    ),
+    "TABLE_AMBIGUOUS": (
+        "{where}：表头同样符合多张表（{detail}），系统不作猜测。请在 humiao_mapping.yaml 中指定这个文件是哪张表。",
+        "{where}: the headers fit several tables equally well ({detail}); we do not guess. Pin the file to "
+        "its table in humiao_mapping.yaml.",
+    ),
+    "REQUIRED_COLUMN_MISSING": (
+        "{where}：缺少必需的列：{expected}。请按约定的表头导出（同义表头见数据约定）。",
+        "{where}: required column(s) missing: {expected}. Export with the agreed headers (synonyms are listed "
+        "in the data contract).",
+    ),
+    "COLUMN_TWICE": (
+        "{where}：两列表示同一项内容（{expected}），请删除其中一列。",
+        "{where}: two columns mean the same thing ({expected}); remove one of them.",
+    ),
+    "NO_HEADER": (
+        "{where}：前 30 行中找不到表头，应包含：{expected}。",
+        "{where}: no header row in the first 30 rows; expected one with: {expected}.",
+    ),
+    "EXTRA_COLUMNS": (
+        "{where}：以下列不在数据约定中，已忽略（未传给下游）：{detail}。",
+        "{where}: these columns are not in the data contract and were dropped (not passed on): {detail}.",
+    ),
+    "EXTRA_COLUMN_PII": (
+        "{where}：约定外的“{header}”列中含有个人信息（{detail}），该列已丢弃；若需要使用，请在数据约定中声明。",
+        "{where}: the undeclared column “{header}” holds personal information ({detail}); the column was "
+        "dropped — declare it in the data contract if it is needed.",
+    ),
+    "HIDDEN_COLUMNS": (
+        "{where}：以下列在 Excel 中被隐藏，已照常读取：{detail}。",
+        "{where}: these columns are hidden in Excel and were read as usual: {detail}.",
+    ),
+    "QUARANTINE_THRESHOLD": (
+        "{where}：被隔离的行占 {detail}，超过允许的 {expected}，整张表本次不入库。请按隔离清单修正后重新提交。",
+        "{where}: {detail} of the rows were quarantined, more than the allowed {expected}; the whole table "
+        "is not loaded this time. Fix the rows listed in the quarantine file and resubmit.",
+    ),
+    "UNDECLARED_PII": (
+        "{where}：不应含个人信息的列中发现了个人信息（{detail}），整张表本次不入库。",
+        "{where}: personal information ({detail}) found in a column that must not hold any; the whole table "
+        "is not loaded this time.",
+    ),
+    "TABLE_MISSING": (
+        "{where}：本期没有收到这张表的文件。",
+        "{where}: no file for this table was delivered this period.",
+    ),
+    "MAPPING_INVALID": (
+        "{where}：映射文件有误：{detail}。",
+        "{where}: the mapping file is invalid: {detail}.",
+    ),
+    "CONFLICT_BIRTH_DATE": (
+        "同一人（{detail}）的出生日期与其身份证号中的出生日期不一致；以身份证号为准合并，冲突已记录。",
+        "one person ({detail}): the birth date differs from the one inside the ID number; linked by the ID "
+        "number, conflict recorded.",
+    ),
+    "CONFLICT_SEX": (
+        "同一人（{detail}）的性别与身份证号第 17 位不一致；以身份证号为准合并，冲突已记录。",
+        "one person ({detail}): the sex differs from the ID number's 17th digit; linked by the ID number, "
+        "conflict recorded.",
+    ),
+    "CONFLICT_NAME": (
+        "同一身份证号（{detail}）在不同记录中姓名不一致（可能是错别字），合并为同一人，冲突已记录。",
+        "one ID number ({detail}) carries different names in different records (possibly a typo); linked as "
+        "one person, conflict recorded.",
+    ),
+}
+
+
+def where_text(
+    file: str, sheet: str | None = None, row: int | None = None, header: str | None = None,
+    column: str | None = None,
+) -> tuple[str, str]:
+    """The (Chinese, English) location prefix of a message: file, sheet, row, column."""
+    zh = [f"文件“{file}”"]
+    en = [f"file “{file}”"]
+    if sheet:
+        zh.append(f"工作表“{sheet}”")
+        en.append(f"sheet “{sheet}”")
+    if row is not None:
+        zh.append(f"第 {row} 行")
+        en.append(f"row {row}")
+    if header:
+        zh.append(f"“{header}”列")
+        en.append(f"column “{header}”" + (f" ({column})" if column and column != header else ""))
+    return "，".join(zh), ", ".join(en)
+
+
+def message(
+    code: str,
+    *,
+    file: str = "",
+    sheet: str | None = None,
+    row: int | None = None,
+    header: str | None = None,
+    column: str | None = None,
+    expected: str = "",
+    detail: str = "",
+) -> dict:
+    """A bilingual message for a reason code (:data:`MESSAGES`), naming file, sheet, row and column.
+
+    Returns
+    -------
+    dict
+        ``{"code", "file", "sheet", "row", "column", "header", "message_zh", "message_en"}``.
+    """
+    zh_t, en_t = MESSAGES.get(code, ("{where}：{detail}（代码 " + code + "）", "{where}: {detail} (code " + code + ")"))
+    wz, we = where_text(file, sheet, row, header, column)
+    return {
+        "code": code,
+        "file": file,
+        "sheet": sheet,
+        "row": row,
+        "column": column,
+        "header": header,
+        "message_zh": zh_t.format(where=wz, header=header or column or "", expected=expected, detail=detail),
+        "message_en": en_t.format(where=we, header=header or column or "", expected=expected, detail=detail),
+    }
+
 
 _SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
 _WS = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")

@@ -32,6 +32,7 @@ https://github.com/data-privacy-stack/presidio/issues/2216 ; https://github.com/
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -106,22 +107,83 @@ def _is_punct(word: str) -> bool:
     return bool(word) and all(unicodedata.category(c)[0] in "PZ" or c.isspace() for c in word)
 
 
+#: jieba's own block split (``jieba.re_han_default`` / ``re_skip_default``): jieba segments each block
+#: of Han characters/alphanumerics independently, so a block's words can be cached and reused.
+_RE_HAN = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
+_RE_SKIP = re.compile(r"(\r\n|\s)", re.U)
+_BLOCK_CACHE_MAX = 200_000
+_BLOCKS: dict = {}
+
+
+def _tag_of(w: str, tags: dict) -> str:
+    tag = tags.get(w)
+    if tag is None:
+        c = w[0]
+        if c.isdigit():
+            tag = "m"
+        elif c.isspace():
+            tag = "x"
+        elif "\u3400" <= c <= "\u9fff":
+            tag = "oov"
+        elif c.isascii() and c.isalpha():
+            tag = "eng"
+        else:
+            tag = "x"
+    return tag
+
+
+def _block_words(blk: str, hmm: bool) -> tuple:
+    """``((word, tag), …)`` of one jieba block, cached (notes repeat most of their clauses)."""
+    key = (blk, hmm)
+    hit = _BLOCKS.get(key)
+    if hit is not None:
+        return hit
+    tk, tags = _jieba()
+    if _RE_HAN.match(blk):
+        words = tk.cut(blk, HMM=hmm)
+    else:
+        words = []
+        for x in _RE_SKIP.split(blk):
+            if _RE_SKIP.match(x):
+                words.append(x)
+            else:
+                words.extend(x)
+    out = tuple((w, _tag_of(w, tags)) for w in words if w)
+    if len(_BLOCKS) >= _BLOCK_CACHE_MAX:
+        _BLOCKS.clear()
+    _BLOCKS[key] = out
+    return out
+
+
+def segment_tagged(text: str, hmm: bool = True) -> list[tuple[str, int, int, str]]:
+    """``(word, start, end, tag)`` for ``text``: jieba's segmentation with dictionary tags.
+
+    Same words as ``jieba.cut(text, HMM=hmm)`` (jieba cuts each block of Han characters and
+    alphanumerics on its own; this function caches the words of each block, so a clause that recurs
+    across notes — "父母外出打工" — is segmented once per process). Segments the NFKC form when NFKC
+    keeps the length (full-width digits stay one token), words sliced from the original ``text``.
+    """
+    norm = unicodedata.normalize("NFKC", text)
+    base = norm if len(norm) == len(text) else text
+    out = []
+    pos = 0
+    for blk in _RE_HAN.split(base):
+        if not blk:
+            continue
+        for w, tag in _block_words(blk, hmm):
+            end = pos + len(w)
+            out.append((text[pos:end], pos, end, tag))
+            pos = end
+    return out
+
+
 def segment(text: str, hmm: bool = True) -> list[tuple[str, int, int]]:
     """Segment ``text`` with jieba; return ``(word, start, end)`` in ``text`` coordinates.
 
     When NFKC keeps the length (full-width digits/letters, ideographic space), the normalized text is
     segmented so that ``１３８０…`` is one token, and words are sliced from the original.
     """
-    tk = jieba_tokenizer()
-    norm = unicodedata.normalize("NFKC", text)
-    base = norm if len(norm) == len(text) else text
-    out = []
-    pos = 0
-    for w in tk.cut(base, HMM=hmm):
-        end = pos + len(w)
-        out.append((text[pos:end], pos, end))
-        pos = end
-    return out
+    return [(w, s, e) for w, s, e, _ in segment_tagged(text, hmm)]
 
 
 class ChineseNlpEngine(NlpEngine):
@@ -221,24 +283,7 @@ class ChineseNlpEngine(NlpEngine):
                 out.append((text[p:e], p, e, pair.flag))
                 p = e
             return out
-        tags = word_tags()
-        out = []
-        for w, s, e in segment(text):
-            tag = tags.get(w)
-            if tag is None:
-                c = w[0]
-                if c.isdigit():
-                    tag = "m"
-                elif c.isspace():
-                    tag = "x"
-                elif "\u3400" <= c <= "\u9fff":
-                    tag = "oov"
-                elif c.isascii() and c.isalpha():
-                    tag = "eng"
-                else:
-                    tag = "x"
-            out.append((w, s, e, tag))
-        return out
+        return segment_tagged(text)
 
     def _artifacts(self, text: str) -> NlpArtifacts:
         words = self.tag_words(text)
@@ -273,6 +318,25 @@ class LazyDocNlpArtifacts(NlpArtifacts):
     the ``Doc`` (with its lexemes) costs about as much as segmenting, so it is built only for code that
     asks for it (e.g. a spaCy-based recognizer added by a user).
     """
+
+    def __init__(self, *args, language: str = LANGUAGE, **kwargs):
+        self.language = language
+        super().__init__(*args, language=language, **kwargs)
+
+    @staticmethod
+    def set_keywords(nlp_engine, lemmas, language):
+        """Deferred: the keywords are computed on first access (only the context enhancer reads them)."""
+        return None
+
+    @property
+    def keywords(self):
+        if self._keywords is None:
+            self._keywords = NlpArtifacts.set_keywords(self.nlp_engine, self.lemmas, self.language)
+        return self._keywords
+
+    @keywords.setter
+    def keywords(self, value):
+        self._keywords = value
 
     @property
     def tokens(self):

@@ -37,7 +37,12 @@ __all__ = [
     "EncodingError",
     "RawFrame",
     "RawReadError",
+    "Source",
     "decode_bytes",
+    "header_candidates",
+    "locate_header",
+    "open_sources",
+    "read_source",
     "read_csv_text",
     "read_table",
     "read_xlsx_grid",
@@ -45,6 +50,8 @@ __all__ = [
 
 HEADER_SEARCH_ROWS = 30
 SUMMARY_PREFIXES = ("合计", "总计", "小计")
+#: Sign-off lines under a roster (only when the row has at most 3 filled cells).
+FOOTER_PREFIXES = ("制表", "填表", "填报人", "填报单位", "审核", "负责人", "单位负责人", "注:", "说明:", "数据来源")
 
 
 class RawReadError(ValueError):
@@ -91,6 +98,9 @@ class RawFrame:
     header_rows: tuple[int, ...] = (1,)
     blank_rows_skipped: int = 0
     summary_rows_skipped: int = 0
+    encoding_label: str | None = None
+    extra: pd.DataFrame | None = None  # values of columns not in the contract (scanned, then dropped)
+    hidden_columns: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -144,8 +154,24 @@ def _sniff_delimiter(first_line: str) -> str:
     return ","
 
 
-def read_csv_text(text: str, name: str) -> tuple[list[str], list[list[str]], np.ndarray, np.ndarray]:
+def _split_lines(text: str, skip: int) -> tuple[str, int]:
+    """Drop the first ``skip`` physical lines of ``text``; returns (rest, lines dropped)."""
+    pos = 0
+    for _ in range(skip):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return "", skip
+        pos = nl + 1
+    return text[pos:], skip
+
+
+def read_csv_text(
+    text: str, name: str, header_line: int = 1
+) -> tuple[list[str], list[list[str]], np.ndarray, np.ndarray]:
     """Parse decoded CSV text into header, records and line numbers.
+
+    ``header_line`` (1-based) is the line holding the header; lines above it (a title such as
+    "XX区困境儿童信息台账（截至2025年6月）") are skipped; line numbers stay those of the file.
 
     Fast path: pyarrow (all columns as strings) when every record is one line; otherwise the csv
     module, which tracks the line on which each record starts (quoted notes may span lines).
@@ -157,6 +183,9 @@ def read_csv_text(text: str, name: str) -> tuple[list[str], list[list[str]], np.
         each record's first line (header = line 1); ``malformed`` bool per record (more fields than the
         header).
     """
+    offset = 0
+    if header_line > 1:
+        text, offset = _split_lines(text, header_line - 1)
     first_nl = text.find("\n")
     first_line = text if first_nl < 0 else text[:first_nl]
     delim = _sniff_delimiter(first_line)
@@ -184,7 +213,8 @@ def read_csv_text(text: str, name: str) -> tuple[list[str], list[list[str]], np.
         )
         if tbl.num_rows == n_lines:
             cols = [tbl.column(i).to_pylist() for i in range(ncol)]
-            return header, cols, np.arange(2, n_lines + 2, dtype=np.int64), np.zeros(n_lines, dtype=bool)
+            lines = np.arange(2 + offset, n_lines + 2 + offset, dtype=np.int64)
+            return header, cols, lines, np.zeros(n_lines, dtype=bool)
     except Exception:  # ragged rows etc.: the exact (slower) path below reports them
         pass
     reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
@@ -201,7 +231,7 @@ def read_csv_text(text: str, name: str) -> tuple[list[str], list[list[str]], np.
         rec = (rec + [""] * ncol)[:ncol]
         for i in range(ncol):
             cols[i].append(rec[i])
-        lines.append(start + 1)  # +1: the header is line 1
+        lines.append(start + 1 + offset)  # +1: the header is line 1 (after skipped title lines)
         bad.append(extra)
     return header, cols, np.asarray(lines, dtype=np.int64), np.asarray(bad, dtype=bool)
 
@@ -209,6 +239,8 @@ def read_csv_text(text: str, name: str) -> tuple[list[str], list[list[str]], np.
 # -------------------------------------------------------------------------------------------- xlsx
 
 _MERGE_RE = re.compile(rb'<mergeCell\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+_COL_RE = re.compile(rb"<col\s[^>]*>")
+_ATTR_RE = re.compile(rb'(\w+)="([^"]*)"')
 
 
 def _col_index(letters: bytes) -> int:
@@ -225,6 +257,8 @@ class SheetGrid:
     name: str
     rows: list[tuple]
     merges: list[tuple[int, int, int, int]]  # (min_row, min_col, max_row, max_col)
+    hidden_columns: set[int] = field(default_factory=set)  # 0-based column positions hidden in Excel
+    hidden: bool = False  # the sheet itself is hidden (often a lookup list for drop-downs)
 
 
 def read_xlsx_grid(path: Path) -> list[SheetGrid]:
@@ -251,6 +285,7 @@ def read_xlsx_grid(path: Path) -> list[SheetGrid]:
             ws.reset_dimensions()  # some exporters write a wrong <dimension>, which would truncate
             rows = [tuple(r) for r in ws.iter_rows(min_row=1, values_only=True)]
             merges: list[tuple[int, int, int, int]] = []
+            hidden_cols: set[int] = set()
             try:
                 with wb._archive.open(ws._worksheet_path) as src:
                     xml = src.read()
@@ -258,9 +293,15 @@ def read_xlsx_grid(path: Path) -> list[SheetGrid]:
                     c1, r1, c2, r2 = m.groups()
                     c2, r2 = c2 or c1, r2 or r1
                     merges.append((int(r1), _col_index(c1), int(r2), _col_index(c2)))
+                for m in _COL_RE.finditer(xml[: xml.find(b"<sheetData")] if b"<sheetData" in xml else xml):
+                    attrs = dict(_ATTR_RE.findall(m.group(0)))
+                    if attrs.get(b"hidden") in (b"1", b"true"):
+                        lo, hi = int(attrs.get(b"min", b"0")), int(attrs.get(b"max", b"0"))
+                        hidden_cols.update(range(lo - 1, min(hi, lo + 16384)))
             except (AttributeError, KeyError):
                 pass
-            grids.append(SheetGrid(ws.title, rows, merges))
+            state = getattr(ws, "sheet_state", "visible")
+            grids.append(SheetGrid(ws.title, rows, merges, hidden_cols, state in ("hidden", "veryHidden")))
     finally:
         wb.close()
     return grids
@@ -324,6 +365,27 @@ def _is_blank_cell(v: object) -> bool:
 # ------------------------------------------------------------------------------------- read_table
 
 
+def _col_letter(i: int) -> str:
+    """0-based column position → Excel letters (0 → A)."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _first_text(cols: list[list], i: int) -> tuple[str, int]:
+    first, n = None, 0
+    for c in cols:
+        if not _is_blank_cell(c[i]):
+            n += 1
+            if first is None:
+                first = c[i]
+    text = unicodedata.normalize("NFKC", str(first)).replace(" ", "") if first is not None else ""
+    return text, n
+
+
 def _drop_blank_and_summary(
     cols: list[list], lines: np.ndarray, malformed: np.ndarray
 ) -> tuple[list[list], np.ndarray, np.ndarray, int, int]:
@@ -337,13 +399,12 @@ def _drop_blank_and_summary(
         ub = np.array([_is_blank_cell(u) for u in uniques] + [True], dtype=bool)
         blank &= ub[codes]
     keep = ~blank
-    # trailing 合计/总计/小计 rows (after blank rows are gone)
+    # trailing 合计/总计/小计 rows and sign-off footers (制表人：… 审核人：…) after blank rows are gone
     idx = np.flatnonzero(keep)
     summary = 0
     for i in idx[::-1]:
-        first = next((c[i] for c in cols if not _is_blank_cell(c[i])), None)
-        text = unicodedata.normalize("NFKC", str(first)).replace(" ", "") if first is not None else ""
-        if text.startswith(SUMMARY_PREFIXES):
+        text, filled = _first_text(cols, i)
+        if text.startswith(SUMMARY_PREFIXES) or (text.startswith(FOOTER_PREFIXES) and filled <= 3):
             keep[i] = False
             summary += 1
         else:
@@ -362,6 +423,8 @@ def _build(
     cols: list[list],
     lines: np.ndarray,
     malformed: np.ndarray,
+    *,
+    hidden_positions: set[int] = frozenset(),
     **meta,
 ) -> RawFrame:
     hm: HeaderMap = resolve_headers(header, table, path.name)
@@ -372,18 +435,219 @@ def _build(
         if c.name not in df.columns:
             df[c.name] = pd.Series([None] * len(df), dtype=object)
     df = df[[c.name for c in table.columns]]
+    # columns not in the contract (named, or values under an empty header): kept aside to be scanned
+    extra: dict[str, pd.Series] = {}
+    unmapped = list(hm.unmapped)
+    for pos in range(len(cols)):
+        if pos in hm.positions:
+            continue
+        label = normalize_header(header[pos]) if pos < len(header) else ""
+        values = pd.Series(cols[pos], dtype=object)
+        if not label:
+            if all(_is_blank_cell(v) for v in values):
+                continue
+            label = f"<{_col_letter(pos)}>"
+            unmapped.append(label)
+        extra[label if label not in extra else f"{label}<{_col_letter(pos)}>"] = values
+    hidden = [
+        (hm.original.get(hm.positions[p]) if p in hm.positions else normalize_header(header[p]))
+        or f"<{_col_letter(p)}>"
+        for p in sorted(hidden_positions)
+        if p < len(header) and (normalize_header(header[p]) or p in hm.positions)
+    ]
     return RawFrame(
         path=path,
         table=table,
         data=df,
         source_row=lines,
         headers=hm.original,
-        unmapped=hm.unmapped,
+        unmapped=unmapped,
         malformed=malformed,
         blank_rows_skipped=n_blank,
         summary_rows_skipped=n_summary,
+        extra=pd.DataFrame(extra, index=pd.RangeIndex(len(lines))) if extra else None,
+        hidden_columns=hidden,
         **meta,
     )
+
+
+# ------------------------------------------------------------------------------- sources (file/sheet)
+
+
+@dataclass
+class Source:
+    """One readable unit of a raw file: a CSV, or one worksheet of an xlsx.
+
+    ``rows`` holds every row of a worksheet, but only the first :data:`HEADER_SEARCH_ROWS` parsed
+    lines of a CSV (enough to find and recognize the header; the body is parsed by
+    :func:`read_csv_text`).
+    """
+
+    path: Path
+    format: str  # csv | xlsx
+    sheet: str | None
+    rows: list[tuple]
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hidden_columns: set[int] = field(default_factory=set)
+    hidden: bool = False
+    encoding: str | None = None
+    encoding_label: str | None = None  # utf-8 | utf-8-sig | utf-16 | gbk | gb18030
+    text: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """No non-blank cell at all (an empty file or sheet)."""
+        return not any(not _is_blank_cell(v) for r in self.rows for v in r)
+
+
+def encoding_label(raw: bytes, detected: str) -> str:
+    """A finer name for a GB18030-decoded file: ``gbk`` when strict GBK gives the same text."""
+    if detected != "gb18030":
+        return detected
+    try:
+        return "gbk" if raw.decode("gbk") == raw.decode("gb18030") else "gb18030"
+    except UnicodeDecodeError:
+        return "gb18030"
+
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def open_sources(path: Path) -> list[Source]:
+    """Open a raw file as its readable units (one per CSV, one per worksheet).
+
+    Raises
+    ------
+    EncodingError
+        A CSV neither UTF-8 nor GB18030.
+    RawReadError
+        Unsupported type (``.xls``: save as .xlsx) or unreadable xlsx.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        raw = path.read_bytes()
+        if not raw.strip():
+            return [Source(path, "csv", None, [], encoding=None, text="")]
+        text, enc = decode_bytes(raw, path.name)
+        preview_text = "\n".join(text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
+        delim = _sniff_delimiter(text[: text.find("\n")] if "\n" in text else text)
+        try:
+            rows = [tuple(r) for r in csv.reader(io.StringIO(preview_text, newline=""), delimiter=delim)]
+        except csv.Error:
+            rows = [tuple(line.split(delim)) for line in preview_text.split("\n")]
+        return [Source(path, "csv", None, rows, encoding=enc, encoding_label=encoding_label(raw, enc), text=text)]
+    if suffix in XLSX_SUFFIXES:
+        return [
+            Source(path, "xlsx", g.name, g.rows, g.merges, g.hidden_columns, g.hidden)
+            for g in read_xlsx_grid(path)
+        ]
+    if suffix in (".xls", ".et", ".wps"):
+        raise RawReadError(
+            f"{path.name}: old binary spreadsheet format {suffix!r}; open it and save as .xlsx (Excel 2007+)"
+        )
+    raise RawReadError(f"{path.name}: unsupported file type {suffix!r} (expected .csv or .xlsx)")
+
+
+def header_candidates(src: Source) -> list[tuple[tuple[int, ...], list[str]]]:
+    """Every candidate header in the first rows: single rows and two-row (merged group) headers."""
+    grid = SheetGrid(src.sheet or "", src.rows, src.merges)
+    out = []
+    for r in range(1, min(len(src.rows), HEADER_SEARCH_ROWS) + 1):
+        if not any(_cell_text(v).strip() for v in src.rows[r - 1]):
+            continue
+        out.extend(_header_candidates(grid, r))
+    return out
+
+
+def locate_header(src: Source, score) -> tuple[float, tuple[int, ...], list[str]]:
+    """The candidate header with the highest ``score(names)`` (first one on ties; 0 when none)."""
+    best: tuple[float, tuple[int, ...], list[str]] = (0, (0,), [])
+    for rows_used, names in header_candidates(src):
+        sc = score(names)
+        if sc > best[0]:
+            best = (sc, rows_used, names)
+    return best
+
+
+def _fill_merged_data(rows: list[tuple], merges, first_data: int) -> list[tuple]:
+    """Vertically/horizontally merged cells in the data region (a township written once over its
+    rows): every cell of the range takes the top-left value, as the clerk sees it."""
+    todo = [m for m in merges if m[0] >= first_data and (m[2] > m[0] or m[3] > m[1])]
+    if not todo:
+        return rows
+    rows = list(rows)
+    for r1, c1, r2, c2 in todo:
+        if r1 - 1 >= len(rows):
+            continue
+        top = rows[r1 - 1]
+        v = top[c1 - 1] if c1 - 1 < len(top) else None
+        for r in range(r1, min(r2, len(rows)) + 1):
+            row = list(rows[r - 1])
+            if len(row) < c2:
+                row += [None] * (c2 - len(row))
+            for c in range(c1, c2 + 1):
+                row[c - 1] = v
+            rows[r - 1] = tuple(row)
+    return rows
+
+
+def read_source(
+    src: Source,
+    table: Table,
+    rows_used: tuple[int, ...] | None = None,
+    names: list[str] | None = None,
+) -> RawFrame:
+    """Read one source (CSV or worksheet) under ``table``.
+
+    ``rows_used``/``names``: the header found by the caller (:func:`locate_header`); default: the
+    candidate that matches the most contract columns.
+
+    Raises
+    ------
+    HeaderError
+        No header row matching the table, required columns missing, or a column given twice.
+    """
+    path = src.path
+    if rows_used is None or names is None:
+        score, rows_used, names = locate_header(src, lambda h: match_count(h, table))
+        if score == 0:
+            where = f"sheet {src.sheet!r}" if src.sheet else "the file"
+            raise HeaderError(
+                f"{path.name}: no header row matching table {table.name} in the first "
+                f"{HEADER_SEARCH_ROWS} rows of {where}",
+                file=path.name,
+                missing=[c.name for c in table.columns if c.required],
+                code="NO_HEADER",
+                columns=[c.header for c in table.columns if c.required],
+            )
+    if src.format == "csv":
+        header_line = rows_used[-1]
+        header, cols, lines, malformed = read_csv_text(src.text or "", path.name, header_line)
+        if len(rows_used) > 1 and len(names) >= len(header):
+            header = list(names[: len(header)])
+        return _build(
+            path, table, header, cols, lines, malformed,
+            format="csv", encoding=src.encoding, encoding_label=src.encoding_label,
+            header_rows=tuple(rows_used),
+        )
+    first_data = rows_used[-1] + 1  # 1-based row number
+    rows = _fill_merged_data(src.rows, src.merges, first_data)
+    body = rows[first_data - 1 :]
+    width = max([len(names)] + [len(r) for r in body]) if body else len(names)
+    header = list(names) + [""] * (width - len(names))
+    cols = [[(r[i] if i < len(r) else None) for r in body] for i in range(width)]
+    lines = np.arange(first_data, first_data + len(body), dtype=np.int64)
+    malformed = np.zeros(len(body), dtype=bool)
+    return _build(
+        path, table, header, cols, lines, malformed,
+        hidden_positions=src.hidden_columns,
+        format="xlsx", sheet=src.sheet, header_rows=tuple(rows_used),
+    )
+
+
+# ------------------------------------------------------------------------------------- read_table
 
 
 def read_table(path: Path, table: Table) -> RawFrame:
@@ -399,6 +663,7 @@ def read_table(path: Path, table: Table) -> RawFrame:
     Returns
     -------
     RawFrame
+        For an xlsx with several sheets, the sheet whose header matches best (visible sheets first).
 
     Raises
     ------
@@ -410,39 +675,26 @@ def read_table(path: Path, table: Table) -> RawFrame:
         Unsupported file type or unreadable xlsx.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
-        text, enc = decode_bytes(path.read_bytes(), path.name)
-        header, cols, lines, malformed = read_csv_text(text, path.name)
-        return _build(path, table, header, cols, lines, malformed, format="csv", encoding=enc)
-    if suffix in (".xlsx", ".xlsm"):
-        grids = read_xlsx_grid(path)
-        if not grids:
-            raise RawReadError(f"{path.name}: no worksheets")
-        scored = [(_find_header(g, table), g) for g in grids]
-        (score, rows_used, names), grid = max(scored, key=lambda t: t[0][0])
-        if score == 0:
-            raise HeaderError(
-                f"{path.name}: no header row matching table {table.name} in the first "
-                f"{HEADER_SEARCH_ROWS} rows of sheets {[g.name for g in grids]}",
-                file=path.name,
-                missing=[c.name for c in table.columns if c.required],
-            )
-        first_data = rows_used[-1] + 1  # 1-based row number
-        body = grid.rows[first_data - 1 :]
-        width = len(names)
-        cols = [[(r[i] if i < len(r) else None) for r in body] for i in range(width)]
-        lines = np.arange(first_data, first_data + len(body), dtype=np.int64)
-        malformed = np.zeros(len(body), dtype=bool)
-        return _build(
-            path,
-            table,
-            names,
-            cols,
-            lines,
-            malformed,
-            format="xlsx",
-            sheet=grid.name,
-            header_rows=rows_used,
+    sources = open_sources(path)
+    if not sources:
+        raise RawReadError(f"{path.name}: no worksheets")
+    if sources[0].format == "csv":
+        src = sources[0]
+        if src.is_empty:
+            raise RawReadError(f"{path.name}: empty file (no header line)")
+        score, rows_used, names = locate_header(src, lambda h: match_count(h, table))
+        if score == 0:  # keep the historic behaviour: the first line is the header
+            rows_used, names = (1,), list(src.rows[0])
+        return read_source(src, table, rows_used, names)
+    scored = [(locate_header(s, lambda h: match_count(h, table)), not s.hidden, s) for s in sources]
+    (score, rows_used, names), _, src = max(scored, key=lambda t: (t[0][0], t[1]))
+    if score == 0:
+        raise HeaderError(
+            f"{path.name}: no header row matching table {table.name} in the first "
+            f"{HEADER_SEARCH_ROWS} rows of sheets {[s.sheet for s in sources]}",
+            file=path.name,
+            missing=[c.name for c in table.columns if c.required],
+            code="NO_HEADER",
+            columns=[c.header for c in table.columns if c.required],
         )
-    raise RawReadError(f"{path.name}: unsupported file type {suffix!r} (expected .csv or .xlsx)")
+    return read_source(src, table, rows_used, names)

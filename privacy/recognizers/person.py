@@ -32,6 +32,13 @@ _PLACE = _alt(PLACE_SUFFIXES)
 
 _NOT_GIVEN = frozenset(NEVER_NAMES | set(HONORIFICS_AFTER) | set(KIN_AFTER) | set(ROLES_BEFORE))
 
+#: Look-ahead words of the kinship/honorific patterns (see CnPersonRecognizer._matches).
+_ANCHORS = {
+    "name + kinship": regex.compile(f"(?:{_alt(KIN_AFTER)})"),
+    "nickname + kinship": regex.compile(f"(?:{_alt(KIN_AFTER)})"),
+    "surname + honorific": regex.compile(f"(?:{_alt(HONORIFICS_AFTER)})"),
+}
+
 SCORE_NR_TOKEN = 0.5
 SCORE_OOV_TOKEN = 0.35
 
@@ -121,7 +128,7 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         for pattern in self.patterns:
             if pattern.compiled_regex is None:
                 pattern.compiled_regex = regex.compile(pattern.regex, flags=self.global_regex_flags)
-            for m in pattern.compiled_regex.finditer(text):
+            for m in self._matches(pattern, text):
                 # "role + name" consumes the role word and captures the name (a look-behind over
                 # a hundred alternatives at every position is several times slower)
                 start, end = m.span("name") if "name" in pattern.compiled_regex.groupindex else m.span()
@@ -136,6 +143,25 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
             seen.add((s, e))
             results.append(self._result(s, e, score, how))
         return results
+
+    def _matches(self, pattern: Pattern, text: str):
+        """``pattern``'s matches in ``text``; the patterns that end in a look-ahead on a kinship word
+        or honorific run only in small windows before each occurrence of such a word (the look-ahead
+        word is found first with one small regex; a name is at most 4 characters + 的), which finds
+        every match a full scan finds at a fraction of the cost (a full scan tries a surname at every
+        position)."""
+        anchor = _ANCHORS.get(pattern.name)
+        if anchor is None:
+            yield from pattern.compiled_regex.finditer(text)
+            return
+        last = -1
+        for a in anchor.finditer(text):
+            p = a.start()
+            lo = max(0, p - 5, last)
+            for m in pattern.compiled_regex.finditer(text, lo, a.end()):
+                if m.end() <= p and m.start() >= last:
+                    last = m.end()
+                    yield m
 
     def _bad_given(self, given: str) -> bool:
         """True when the "given name" is really a role, honorific or kinship word (李阿姨, 张老师)."""

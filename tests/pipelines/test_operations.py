@@ -1,0 +1,48 @@
+"""Jobs, schedules, the new-exports sensor and the data-freshness checks (issue 7 operations)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from privacy.checks import fresh_enough
+
+
+def test_jobs_and_schedules_are_defined():
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
+    scoring = defs.resolve_job_def("monthly_scoring")
+    keys = {k.to_user_string() for k in scoring.asset_layer.executable_asset_keys}
+    assert "visit_lists" in keys and "risk_scores" in keys
+    assert "model_guardianship_risk" not in keys  # monthly scoring never retrains: champion only
+    retrain = {k.to_user_string() for k in defs.resolve_job_def("retraining").asset_layer.executable_asset_keys}
+    assert {"model_guardianship_risk", "model_card_left_behind_risk"} <= retrain and "visit_lists" not in retrain
+    assert defs.resolve_schedule_def("monthly_scoring_schedule").cron_schedule == "0 6 6 * *"
+
+
+def test_new_exports_sensor_fires_once_per_content(tmp_path, monkeypatch):
+    from pipelines.sensors import new_exports_sensor
+
+    raw = tmp_path / "raw" / "education"
+    raw.mkdir(parents=True)
+    monkeypatch.setenv("HUMIAO_RAW_DIR", str(tmp_path / "raw"))
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance)
+        assert isinstance(new_exports_sensor(ctx), dg.SkipReason)  # empty folder
+        (raw / "attendance.csv").write_text("学籍号,月份,缺勤天数,应出勤天数\n", encoding="utf-8")
+        first = new_exports_sensor(ctx)
+        assert isinstance(first, dg.RunRequest)
+        ctx2 = dg.build_sensor_context(instance=instance, cursor=first.run_key)
+        assert isinstance(new_exports_sensor(ctx2), dg.SkipReason)  # same content: nothing new
+        (raw / "attendance.csv").write_text("学籍号,月份,缺勤天数,应出勤天数\nG1,2025-01,1,20\n", encoding="utf-8")
+        assert isinstance(new_exports_sensor(ctx2), dg.RunRequest)
+
+
+def test_freshness():
+    dates = pd.Series(pd.to_datetime(["2025-10-01", "2025-12-20"]))
+    ok = fresh_enough(dates, "2026-01-01", 62)
+    assert ok.passed and ok.metadata["age_days"] == 12
+    stale = fresh_enough(dates, "2026-06-01", 62)
+    assert not stale.passed and stale.metadata["age_days"] == 163
+    assert not fresh_enough(pd.Series([], dtype="datetime64[ns]"), "2026-01-01", 62).passed
