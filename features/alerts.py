@@ -97,12 +97,11 @@ LIST_COLUMNS = ("child_token", "community", "township", "district", "event", "ev
 
 #: Relations of a person to a child, closest first (the order breaks ties between matches).
 ROLES = ("child", "parent", "guardian", "household_member")
-_PRIORITY = {r: i for i, r in enumerate(ROLES)}
 _PLACEHOLDERS_BUILTIN = ("who", "month", "date")
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEYS = {
     "code", "label", "source_department", "table", "person", "who", "condition", "child_condition",
-    "event_date", "known_date", "max_age_days", "fields", "template", "template_self",
+    "event_date", "known_date", "max_age_days", "fields", "template", "template_self", "order_by",
 }
 
 
@@ -128,6 +127,7 @@ class AlertRule:
     max_age_days: int | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     template_self: str | None = None
+    order_by: str = "0"
 
     @classmethod
     def from_dict(cls, d: Mapping) -> AlertRule:
@@ -171,6 +171,7 @@ class AlertRule:
             max_age_days=None if max_age is None else int(max_age),
             fields=fields,
             template_self=None if d.get("template_self") is None else str(d["template_self"]),
+            order_by=str(d.get("order_by") or "0"),
         )
         allowed = set(_PLACEHOLDERS_BUILTIN) | set(fields)
         for tpl in (rule.template, rule.template_self):
@@ -231,8 +232,8 @@ def _template_sql(template: str, exprs: Mapping[str, str]) -> str:
 
 
 def _create_links(con: duckdb.DuckDBPyConnection) -> None:
-    """``hm_alert_links(child_token, token, role, priority, who)``: the people around each child at the
-    as-of date, each with the relation word used in phrases."""
+    """``hm_alert_links(child_token, token, role, who)``: the people around each child at the as-of
+    date (one row per role they hold), each with the relation word used in phrases."""
     grandchild = ", ".join(sql_literal(r) for r in GRANDCHILD_RELATIONS)
     con.execute(
         f"""
@@ -274,18 +275,22 @@ def _create_links(con: duckdb.DuckDBPyConnection) -> None:
             UNION ALL
             SELECT child_token, token, 'household_member' FROM hm_links
             WHERE role = 'household_member' AND token <> child_token
-        )
+        ),
+        is_parent AS (SELECT DISTINCT child_token, token FROM hm_links WHERE role = 'parent')
+        -- the relation word depends on the person, not on the role the rule matched
         SELECT DISTINCT l.child_token, l.token, l.role,
-               CASE l.role WHEN 'child' THEN 0 WHEN 'parent' THEN 1 WHEN 'guardian' THEN 2 ELSE 3 END AS priority,
                CASE
-                 WHEN l.role = 'child' THEN '儿童'
-                 WHEN l.role = 'parent' THEN CASE p.sex WHEN '男' THEN '父亲' WHEN '女' THEN '母亲' ELSE '父母一方' END
-                 WHEN l.role = 'guardian' THEN
-                   CASE WHEN g.guardian_relation IN ('父亲', '母亲', '祖父', '祖母', '外祖父', '外祖母')
-                        THEN g.guardian_relation ELSE '监护人' END
-                 ELSE COALESCE(mr.rel_word, '同住家庭成员')
+                 WHEN l.token = l.child_token THEN '儿童'
+                 WHEN ip.token IS NOT NULL THEN
+                   CASE p.sex WHEN '男' THEN '父亲' WHEN '女' THEN '母亲' ELSE '父母一方' END
+                 WHEN g.guardian_relation IN ('父亲', '母亲', '祖父', '祖母', '外祖父', '外祖母')
+                   THEN g.guardian_relation
+                 WHEN mr.rel_word IS NOT NULL THEN mr.rel_word
+                 WHEN g.guardian_token IS NOT NULL OR l.role = 'guardian' THEN '监护人'
+                 ELSE '同住家庭成员'
                END AS who
         FROM l
+        LEFT JOIN is_parent ip ON ip.child_token = l.child_token AND ip.token = l.token
         LEFT JOIN hm_person p ON p.person_token = l.token
         LEFT JOIN reg_guardian g ON g.child_token = l.child_token AND g.guardian_token = l.token
         LEFT JOIN member_rel mr ON mr.child_token = l.child_token AND mr.token = l.token
@@ -307,13 +312,16 @@ def _rule_sql(rule: AlertRule, as_of: dt.date, since: dt.date) -> str:
     if rule.template_self is not None:
         phrase = f"CASE WHEN l.role = 'child' THEN {_template_sql(rule.template_self, exprs)} ELSE {phrase} END"
     roles = ", ".join(sql_literal(r) for r in rule.who)
+    # ties between matches of one child: the rule's `who` order (e.g. name the missing guardian
+    # rather than the child the incident was filed under)
+    priority = "CASE l.role " + " ".join(f"WHEN {sql_literal(r)} THEN {i}" for i, r in enumerate(rule.who)) + " END"
     age = ""
     if rule.max_age_days is not None:
         age = f" AND {event_date} > DATE {sql_literal(as_of.isoformat())} - INTERVAL {int(rule.max_age_days)} DAY"
     return f"""
         SELECT c.child_token, {sql_literal(rule.code)} AS event_code, {event_date} AS event_date,
                {known_date} AS known_date, {phrase} AS event, {sql_literal(rule.source_department)} AS source_department,
-               l.priority, s.source_row
+               {priority} AS priority, ({b(rule.order_by)}) AS tie, s.source_row
         FROM src_{rule.table} s
         JOIN hm_alert_links l ON l.token = s.{rule.person} AND l.role IN ({roles})
         JOIN hm_alert_children c ON c.child_token = l.child_token
@@ -386,7 +394,7 @@ def event_alerts(
         best AS (
             SELECT * FROM hits
             QUALIFY row_number() OVER (PARTITION BY child_token, event_code
-                    ORDER BY event_date DESC, priority, known_date DESC, source_row DESC, event) = 1
+                    ORDER BY event_date DESC, priority, tie, known_date DESC, source_row DESC, event) = 1
         )
         SELECT b.child_token,
                COALESCE(c.community, {unplaced}) AS community,

@@ -81,10 +81,13 @@ def create_person_tables(con: duckdb.DuckDBPyConnection, *, children_only: bool 
     )
     restrict = ""
     if children_only:
-        restrict = (
-            " AND {col} IN (SELECT person_token FROM hm_person WHERE birth_month <= (SELECT MAX(as_of_date) FROM hm_as_of)"
-            f" AND date_diff('month', birth_month, (SELECT MIN(as_of_date) FROM hm_as_of)) < {ADULT_MONTHS})"
+        # the candidate children once (a small table), semi-joined by every source scan
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE hm_child_tokens AS SELECT person_token FROM hm_person "
+            "WHERE birth_month <= (SELECT MAX(as_of_date) FROM hm_as_of)"
+            f" AND date_diff('month', birth_month, (SELECT MIN(as_of_date) FROM hm_as_of)) < {ADULT_MONTHS}"
         )
+        restrict = " AND {col} IN (SELECT person_token FROM hm_child_tokens)"
     known = " UNION ALL ".join(
         f"SELECT {col} AS token, MIN(knowledge_date) AS knowledge_date FROM src_{table} "
         f"WHERE {col} IS NOT NULL{restrict.format(col=col)} GROUP BY {col}"

@@ -46,8 +46,11 @@ def run_target_cycle(
     grid: Sequence[Mapping] = DEFAULT_GRID,
     seed: int = 0,
     one_feature: str | None = None,
+    one_feature_direction: int | None = None,
     checklist: ExpertChecklist | None = None,
     truth: pd.Series | None = None,
+    oracle_score: pd.Series | None = None,
+    label_coverage: pd.DataFrame | None = None,
     simulation: bool = False,
     auto_approve: bool = False,
     track: bool = True,
@@ -61,8 +64,11 @@ def run_target_cycle(
     ----------
     matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed
         See :func:`models.train.train_target`.
-    one_feature, checklist, truth, simulation, extra_params, n_boot
-        See :func:`models.evaluate.evaluate_target`.
+    one_feature, one_feature_direction, checklist, truth, oracle_score, label_coverage, simulation,
+    extra_params, n_boot
+        See :func:`models.evaluate.evaluate_target` (``one_feature=None``: the target's default,
+        :data:`models.evaluate.DEFAULT_ONE_FEATURE`; ``oracle_score``: :func:`models.oracle.true_risk_score`,
+        simulation only; ``label_coverage``: :func:`features.labels.label_coverage` for this target).
     auto_approve : bool
         Move ``champion`` at once (simulated input only; the card says so).
     track : bool
@@ -79,8 +85,9 @@ def run_target_cycle(
     result = train_target(matrix, target, feature_dictionary, splits, capacity, grid=grid, seed=seed)
     run_id = version = None
     kwargs = dict(
-        label_timespan_days=label_timespan_days, one_feature=one_feature, checklist=checklist, truth=truth,
-        simulation=simulation, trained_at=trained_at, extra_params=extra_params, n_boot=n_boot, seed=seed,
+        label_timespan_days=label_timespan_days, one_feature=one_feature,
+        one_feature_direction=one_feature_direction, checklist=checklist, truth=truth,
+        oracle_score=oracle_score, label_coverage=label_coverage, simulation=simulation, trained_at=trained_at, extra_params=extra_params, n_boot=n_boot, seed=seed,
     )  # fmt: skip
     if not track:
         ev = evaluate_target(result, matrix, feature_dictionary, capacity, **kwargs)

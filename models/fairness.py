@@ -17,10 +17,13 @@ exactly as the list would be used. For every group of ``hukou_type``, ``urban_ru
 ``pprev``       predicted prevalence: selected / n
 ==============  ==========================================================================
 
-Disparities are ratios to a reference group (default: the largest group of the attribute). Home visits
+Disparities are ratios to a reference group (default: the largest group of the attribute whose value is
+known — never 未知 / （未定位）). Home visits
 are assistive — being missed is the harm — so **recall parity** is primary: the ``tpr_disparity`` gets a
 bootstrap 95% interval (children resampled, ``B`` = 200, fixed seed) and ``flag`` is True when that
-interval lies wholly outside the band 0.8–1.25 (the "80% rule" band used by Aequitas). Other
+interval lies wholly outside the band 0.8–1.25 (the "80% rule" band used by Aequitas) and both the group
+and the reference hold at least ``min_positives_flag`` (10) positives (with fewer, a percentile bootstrap
+of a ratio degenerates: one positive gives [0, 0]). Other
 disparities are point estimates. Group values are strings (``has_disability``: 是/否; missing: 未知);
 ``small_cell`` marks groups under 10 children, which cards shown outside the data team suppress (§5).
 
@@ -39,12 +42,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
+from threadpoolctl import threadpool_limits
 
 FAIRNESS_ATTRIBUTES: tuple[str, ...] = ("hukou_type", "urban_rural", "sex", "has_disability", "district")
 DEFAULT_BAND: tuple[float, float] = (0.8, 1.25)
 DEFAULT_N_BOOT = 200
 SMALL_CELL = 10
 UNKNOWN_ZH = "未知"
+#: Group values that mean "not known" (features: missing value; spine: a child not placed in a district).
+UNKNOWN_GROUPS: frozenset[str] = frozenset({UNKNOWN_ZH, "（未定位）", "(未定位)"})
+#: A group is flagged only when it holds at least this many positives: with fewer, the percentile
+#: bootstrap of a ratio degenerates (e.g. one positive gives the interval [0, 0] or [x, x]).
+DEFAULT_MIN_POSITIVES_FLAG = 10
 
 AUDIT_COLUMNS = [
     "attribute", "group", "reference_group", "n", "n_positive", "prevalence", "tpr", "fnr", "for", "fpr",
@@ -126,6 +135,27 @@ _GROUP_METRICS = {
 }
 
 
+def _tp(y_true, y_pred) -> float:
+    return _counts(y_true, y_pred)[0]
+
+
+def _fp(y_true, y_pred) -> float:
+    return _counts(y_true, y_pred)[1]
+
+
+def _fn(y_true, y_pred) -> float:
+    return _counts(y_true, y_pred)[2]
+
+
+def _tn(y_true, y_pred) -> float:
+    return _counts(y_true, y_pred)[3]
+
+
+#: What MetricFrame computes per group: the confusion counts; every rate of :data:`_GROUP_METRICS` is
+#: derived from them (one pass per count instead of one per rate; same values).
+_COUNT_METRICS = {"tp": _tp, "fp": _fp, "fn": _fn, "tn": _tn}
+
+
 def group_labels(values: pd.Series) -> pd.Series:
     """Group values as strings: booleans as 是/否, missing as 未知."""
     s = pd.Series(values).reset_index(drop=True)
@@ -156,9 +186,23 @@ def group_metrics(y_true, selected, groups: pd.Series) -> pd.DataFrame:
     g = group_labels(groups)
     if not (len(y) == len(sel) == len(g)):
         raise ValueError(f"lengths differ: y_true {len(y)}, selected {len(sel)}, groups {len(g)}")
-    mf = MetricFrame(metrics=_GROUP_METRICS, y_true=y, y_pred=sel, sensitive_features=g.to_numpy())
-    table = mf.by_group.astype("float64")
-    table.index = table.index.astype(str)
+    mf = MetricFrame(metrics=_COUNT_METRICS, y_true=y, y_pred=sel, sensitive_features=g.to_numpy())
+    c = mf.by_group.astype("float64")
+    c.index = c.index.astype(str)
+    tp, fp, fn, tn = c["tp"], c["fp"], c["fn"], c["tn"]
+    n = tp + fp + fn + tn
+
+    def safe(num: pd.Series, den: pd.Series) -> pd.Series:
+        return (num / den.where(den > 0)).astype("float64")
+
+    table = pd.DataFrame(
+        {
+            "n": n, "n_positive": tp + fn, "n_selected": tp + fp, "prevalence": safe(tp + fn, n),
+            "tpr": safe(tp, tp + fn), "fnr": safe(fn, tp + fn), "for": safe(fn, fn + tn),
+            "fpr": safe(fp, fp + tn), "precision": safe(tp, tp + fp), "pprev": safe(tp + fp, n),
+        },
+        index=c.index,
+    )  # fmt: skip
     total_sel = sel.sum()
     table["ppr"] = table["n_selected"] / total_sel if total_sel > 0 else np.nan
     return table
@@ -168,23 +212,38 @@ def _tpr_disparity_ci(
     y: np.ndarray, sel: np.ndarray, codes: np.ndarray, n_groups: int, ref: int, child_codes: np.ndarray,
     n_children: int, n_boot: int, seed: int,
 ) -> np.ndarray:  # fmt: skip
-    """Percentile 95% intervals of tpr_g / tpr_ref, shape (n_groups, 2)."""
+    """Percentile 95% intervals of tpr_g / tpr_ref, shape (n_groups, 2).
+
+    All replicates at once: a (replicates × rows) weight matrix times the (rows × groups) indicator
+    of positives (and of selected positives) gives every replicate's group counts.
+    """
+    from models.metrics import bootstrap_weights
+
     rng = np.random.default_rng(seed)
-    reps = np.full((n_boot, n_groups), np.nan)
-    for b in range(n_boot):
-        draw = np.bincount(rng.integers(0, n_children, n_children), minlength=n_children)
-        w = draw[child_codes].astype("float64")
-        tp = np.bincount(codes, weights=w * y * sel, minlength=n_groups)
-        pos = np.bincount(codes, weights=w * y, minlength=n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tpr = tp / pos
-            reps[b] = tpr / tpr[ref]
+    onehot = np.zeros((len(y), n_groups))
+    onehot[np.arange(len(y)), codes] = 1.0
+    pos_m = onehot * y[:, None]
+    tp_m = pos_m * sel[:, None]
+    parts = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for W in bootstrap_weights(rng, child_codes, n_children, n_boot):
+            tp, pos = W @ tp_m, W @ pos_m
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tpr = tp / pos
+                parts.append(tpr / tpr[:, [ref]])
+    reps = np.concatenate(parts) if parts else np.full((0, n_groups), np.nan)
     reps[~np.isfinite(reps)] = np.nan
     with warnings.catch_warnings():  # all-NaN columns (a group without positives) give NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         lo = np.nanpercentile(reps, 2.5, axis=0)
         hi = np.nanpercentile(reps, 97.5, axis=0)
     return np.column_stack([lo, hi])
+
+
+def default_reference(table: pd.DataFrame) -> str:
+    """The largest group whose value is known (未知 / （未定位） are never the reference), else the largest."""
+    known = table.drop(index=[g for g in table.index if g in UNKNOWN_GROUPS], errors="ignore")
+    return str((known if len(known) else table)["n"].idxmax())
 
 
 def fairness_audit(
@@ -198,6 +257,7 @@ def fairness_audit(
     child_ids=None,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = 0,
+    min_positives_flag: int = DEFAULT_MIN_POSITIVES_FLAG,
 ) -> pd.DataFrame:
     """Group metrics, disparities and flags for every audited attribute.
 
@@ -212,7 +272,8 @@ def fairness_audit(
     attribute_names : sequence of str
         Attributes to audit; those absent from ``attributes`` are skipped.
     reference_groups : mapping, attribute -> group, optional
-        Reference group per attribute (default: the largest group).
+        Reference group per attribute (default: the largest group with a known value, never 未知 or
+        （未定位）).
     band : (float, float)
         Parity band of the disparity ratios (default 0.8–1.25).
     child_ids : array-like, shape (n,), optional
@@ -220,6 +281,8 @@ def fairness_audit(
     n_boot : int
         Bootstrap replicates of the TPR disparity interval.
     seed : int
+    min_positives_flag : int
+        A group (and its reference) needs at least this many positives to be flagged (default 10).
 
     Returns
     -------
@@ -243,7 +306,7 @@ def fairness_audit(
     for ai, attr in enumerate(a for a in attribute_names if a in attributes.columns):
         g = group_labels(attributes[attr])
         table = group_metrics(y, sel, g)
-        ref = (reference_groups or {}).get(attr) or str(table["n"].idxmax())
+        ref = (reference_groups or {}).get(attr) or default_reference(table)
         if ref not in table.index:
             raise ValueError(f"reference group {ref!r} not found for {attr}; groups: {list(table.index)}")
         codes = pd.Categorical(g, categories=list(table.index)).codes
@@ -255,7 +318,8 @@ def fairness_audit(
         for gi, (group, m) in enumerate(table.iterrows()):
             lo, hi = (float(ci[gi, 0]), float(ci[gi, 1]))
             is_ref = group == ref
-            flag = (not is_ref) and np.isfinite(lo) and np.isfinite(hi) and (hi < lo_band or lo > hi_band)
+            enough = m["n_positive"] >= min_positives_flag and r["n_positive"] >= min_positives_flag
+            flag = (not is_ref) and enough and np.isfinite(lo) and np.isfinite(hi) and (hi < lo_band or lo > hi_band)
             rows.append(
                 {
                     "attribute": attr,

@@ -27,8 +27,8 @@ Bootstrap
 95% intervals are percentile intervals over ``B`` bootstrap replicates (default ``B = 200``, seed 0),
 resampling **children** with replacement (all rows of a drawn child go together when a child has
 several as-of dates). Each replicate is computed as integer weights on the original rows, so the
-rows are sorted once and every replicate costs O(n): for a 20,000-child test set 200 replicates take
-well under a second. Community capacities stay fixed (capacity belongs to the community, not to the
+rows are sorted once and every replicate costs O(n); replicates are computed together as a (replicates ×
+rows) weight matrix, in chunks (:data:`BOOT_CHUNK_CELLS`), with BLAS limited to one thread. Community capacities stay fixed (capacity belongs to the community, not to the
 sample). Efron & Tibshirani (1993), *An Introduction to the Bootstrap*, ch. 13 (percentile interval).
 
 References
@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 PRECISION_AT_CAPACITY = "precision@capacity_abs"
 RECALL_AT_CAPACITY = "recall@capacity_abs"
@@ -260,17 +261,26 @@ def _plan(scores: np.ndarray, codes: np.ndarray, tie_key: np.ndarray, k_row: np.
     return _ListPlan(order=order, group_start=group_start, k=None if k_row is None else k_row[order])
 
 
+def _list_hits_m(
+    plan: _ListPlan, y: np.ndarray, W: np.ndarray, k_total: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted (hits, number selected) of a list for each row of ``W`` (shape (B, n): one weight
+    vector per bootstrap replicate; each row counts ``w`` times). Returns two arrays of shape (B,)."""
+    Ws = W[:, plan.order]
+    ys = y[plan.order]
+    prefix = np.cumsum(Ws, axis=1) - Ws  # weight strictly before the row, city-wide
+    before = prefix - prefix[:, plan.group_start]  # weight before the row within its group
+    k = plan.k if plan.k is not None else k_total
+    take = np.minimum(np.maximum(k - before, 0.0), Ws)
+    return (take * ys).sum(axis=1), take.sum(axis=1)
+
+
 def _list_hits(
     plan: _ListPlan, y: np.ndarray, w: np.ndarray, k_total: float | None = None
 ) -> tuple[float, float]:
     """Weighted (hits, number selected) of a list; each row counts ``w`` times (bootstrap)."""
-    ws = w[plan.order]
-    ys = y[plan.order]
-    prefix = np.cumsum(ws) - ws  # weight strictly before the row, city-wide
-    before = prefix - prefix[plan.group_start]  # weight before the row within its group
-    k = plan.k if plan.k is not None else k_total
-    take = np.clip(k - before, 0.0, ws)
-    return float(take @ ys), float(take.sum())
+    h, s = _list_hits_m(plan, y, w[None, :], k_total)
+    return float(h[0]), float(s[0])
 
 
 @dataclass(frozen=True)
@@ -286,38 +296,85 @@ def _curve_plan(scores: np.ndarray) -> _CurvePlan:
     return _CurvePlan(order=order, last_of_value=last)
 
 
+def _auc_ap_m(plan: _CurvePlan, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ROC AUC and average precision per row of ``W`` (scikit-learn definitions, ties as one
+    threshold). Shapes: W (B, n) → two arrays (B,)."""
+    B = W.shape[0]
+    if len(plan.last_of_value) == 0:
+        return np.full(B, math.nan), np.full(B, math.nan)
+    ys = y[plan.order]
+    Ws = W[:, plan.order]
+    tps = np.cumsum(Ws * ys, axis=1)[:, plan.last_of_value]
+    fps = np.cumsum(Ws * (1.0 - ys), axis=1)[:, plan.last_of_value]
+    p, n = tps[:, -1], fps[:, -1]
+    ok = (p > 0) & (n > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = np.concatenate([np.zeros((B, 1)), tps / p[:, None]], axis=1)
+        fpr = np.concatenate([np.zeros((B, 1)), fps / n[:, None]], axis=1)
+        auc = np.trapezoid(tpr, fpr, axis=1)
+        prec = np.where(tps + fps > 0, tps / (tps + fps), 1.0)
+        ap = np.sum(np.diff(tpr, axis=1) * prec, axis=1)
+    auc = np.where(ok, auc, math.nan)
+    ap = np.where(ok, ap, np.where(p <= 0, math.nan, 1.0))
+    return auc, ap
+
+
 def _auc_ap(plan: _CurvePlan, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted ROC AUC and average precision (scikit-learn definitions, ties as one threshold)."""
-    ys, ws = y[plan.order], w[plan.order]
-    tps = np.cumsum(ws * ys)[plan.last_of_value]
-    fps = np.cumsum(ws * (1.0 - ys))[plan.last_of_value]
-    p, n = (tps[-1], fps[-1]) if len(tps) else (0.0, 0.0)
-    if p <= 0 or n <= 0:
-        return math.nan, (math.nan if p <= 0 else 1.0)
-    tpr = np.r_[0.0, tps / p]
-    fpr = np.r_[0.0, fps / n]
-    auc = float(np.trapezoid(tpr, fpr))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(tps + fps > 0, tps / (tps + fps), 1.0)
-    ap = float(np.sum(np.diff(tpr) * prec))
-    return auc, ap
+    a, p = _auc_ap_m(plan, y, w[None, :])
+    return float(a[0]), float(p[0])
 
 
 def _ece_bins(proba: np.ndarray, n_bins: int) -> np.ndarray:
     return np.clip(np.floor(proba * n_bins).astype(np.int64), 0, n_bins - 1)
 
 
+def _brier_ece_m(
+    proba: np.ndarray, y: np.ndarray, W: np.ndarray, bins: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brier score and ECE per row of ``W`` (B, n) → two arrays (B,)."""
+    tot = W.sum(axis=1)
+    onehot = np.zeros((len(proba), n_bins))
+    onehot[np.arange(len(proba)), bins] = 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        brier = (W * (proba - y) ** 2).sum(axis=1) / tot
+        pb = W @ (onehot * proba[:, None])
+        yb = W @ (onehot * y[:, None])
+        ece = np.abs(pb - yb).sum(axis=1) / tot  # sum_b (W_b/W) |mean_p_b - mean_y_b|
+    bad = tot <= 0
+    return np.where(bad, math.nan, brier), np.where(bad, math.nan, ece)
+
+
 def _brier_ece(
     proba: np.ndarray, y: np.ndarray, w: np.ndarray, bins: np.ndarray, n_bins: int
 ) -> tuple[float, float]:
-    tot = w.sum()
-    if tot <= 0:
-        return math.nan, math.nan
-    brier = float(w @ (proba - y) ** 2 / tot)
-    pb = np.bincount(bins, weights=w * proba, minlength=n_bins)
-    yb = np.bincount(bins, weights=w * y, minlength=n_bins)
-    ece = float(np.abs(pb - yb).sum() / tot)  # sum_b (W_b/W) |mean_p_b - mean_y_b|
-    return brier, ece
+    b, e = _brier_ece_m(proba, y, w[None, :], bins, n_bins)
+    return float(b[0]), float(e[0])
+
+
+#: Bootstrap weight matrices are built in chunks of at most this many cells (replicates × rows).
+BOOT_CHUNK_CELLS = 4_000_000
+
+
+def bootstrap_weights(rng: np.random.Generator, row_cluster: np.ndarray, n_clusters: int, n_boot: int):
+    """Yield bootstrap weight matrices, shape (chunk, n_rows), over ``n_boot`` replicates in total.
+
+    Each replicate draws ``n_clusters`` clusters (children) with replacement; a row's weight is how
+    often its cluster was drawn. The draws are those of ``n_boot`` consecutive
+    ``rng.integers(0, n_clusters, n_clusters)`` calls (the same stream as a replicate-by-replicate
+    loop), so results do not depend on the chunk size.
+    """
+    n_rows = len(row_cluster)
+    chunk = max(1, min(n_boot, BOOT_CHUNK_CELLS // max(1, max(n_rows, n_clusters))))
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        draws = rng.integers(0, n_clusters, (b, n_clusters))
+        counts = np.bincount(
+            (draws + (np.arange(b) * n_clusters)[:, None]).ravel(), minlength=b * n_clusters
+        ).reshape(b, n_clusters)
+        yield counts[:, row_cluster].astype("float64")
+        done += b
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -553,44 +610,45 @@ def evaluate_scores(
     curve = _curve_plan(s)
     bins = _ece_bins(p, n_bins)
 
-    def compute(w: np.ndarray, tie: str, k_total: float) -> dict[str, float]:
+    def compute_m(W: np.ndarray, tie: str, k_total: float) -> np.ndarray:
+        """Metrics per weight row, shape (B, len(METRIC_NAMES)), in METRIC_NAMES order."""
         kplan, cplan = plans[tie]
-        hits, sel = _list_hits(kplan, y, w)
-        pos = float(w @ y)
-        hits_pct, sel_pct = _list_hits(cplan, y, w, k_total=k_total)
-        auc, ap = _auc_ap(curve, y, w)
-        b, e = _brier_ece(p, y, w, bins, n_bins)
-        return {
-            PRECISION_AT_CAPACITY: hits / sel if sel > 0 else math.nan,
-            RECALL_AT_CAPACITY: hits / pos if pos > 0 else math.nan,
-            PRECISION_AT_5_PCT: hits_pct / sel_pct if sel_pct > 0 else math.nan,
-            ROC_AUC: auc,
-            AVERAGE_PRECISION: ap,
-            BRIER: b,
-            ECE: e,
-        }
+        hits, sel = _list_hits_m(kplan, y, W)
+        pos = (W * y).sum(axis=1)
+        hits_pct, sel_pct = _list_hits_m(cplan, y, W, k_total=k_total)
+        auc, ap = _auc_ap_m(curve, y, W)
+        b, e = _brier_ece_m(p, y, W, bins, n_bins)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols = {
+                PRECISION_AT_CAPACITY: np.where(sel > 0, hits / sel, math.nan),
+                RECALL_AT_CAPACITY: np.where(pos > 0, hits / pos, math.nan),
+                PRECISION_AT_5_PCT: np.where(sel_pct > 0, hits_pct / sel_pct, math.nan),
+                ROC_AUC: auc,
+                AVERAGE_PRECISION: ap,
+                BRIER: b,
+                ECE: e,
+            }
+        return np.column_stack([cols[name] for name in METRIC_NAMES])
 
-    ones = np.ones(n)
-    by_tie = {t: compute(ones, t, k_pct) for t in TIE_ORDERS}
-    out: dict[str, dict] = {}
-    for name in METRIC_NAMES:
-        out[name] = {"value": by_tie[ties][name], "ci95": None}
-        if name in LIST_METRICS:
-            out[name]["ties"] = {t: by_tie[t][name] for t in TIE_ORDERS}
+    with threadpool_limits(limits=1, user_api="blas"):  # BLAS threads on small products only contend
+        ones = np.ones((1, n))
+        by_tie = {t: dict(zip(METRIC_NAMES, compute_m(ones, t, k_pct)[0], strict=True)) for t in TIE_ORDERS}
+        out: dict[str, dict] = {}
+        for name in METRIC_NAMES:
+            out[name] = {"value": float(by_tie[ties][name]), "ci95": None}
+            if name in LIST_METRICS:
+                out[name]["ties"] = {t: float(by_tie[t][name]) for t in TIE_ORDERS}
 
-    if n_boot > 0 and n > 0:
-        rng = np.random.default_rng(seed + 1)
-        row_child, n_children = _child_codes(child_ids, n)
-        reps = np.empty((n_boot, len(METRIC_NAMES)))
-        for b in range(n_boot):
-            draw = np.bincount(rng.integers(0, n_children, n_children), minlength=n_children)
-            w = draw[row_child].astype("float64")
-            m = compute(w, ties, k_pct)
-            reps[b] = [m[name] for name in METRIC_NAMES]
-        for j, name in enumerate(METRIC_NAMES):
-            col = reps[:, j][np.isfinite(reps[:, j])]
-            if len(col):
-                out[name]["ci95"] = [float(np.percentile(col, 2.5)), float(np.percentile(col, 97.5))]
+        if n_boot > 0 and n > 0:
+            rng = np.random.default_rng(seed + 1)
+            row_child, n_children = _child_codes(child_ids, n)
+            reps = np.concatenate(
+                [compute_m(W, ties, k_pct) for W in bootstrap_weights(rng, row_child, n_children, n_boot)]
+            )
+            for j, name in enumerate(METRIC_NAMES):
+                col = reps[:, j][np.isfinite(reps[:, j])]
+                if len(col):
+                    out[name]["ci95"] = [float(np.percentile(col, 2.5)), float(np.percentile(col, 97.5))]
     return out
 
 

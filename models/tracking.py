@@ -300,6 +300,14 @@ def log_evaluation(evaluation: Mapping, *, tables: Mapping[str, pd.DataFrame] | 
     for model, block in evaluation["metrics"].items():
         vals = {n: v["value"] for n, v in block.items()}
         metrics |= _finite_metrics(vals, prefix="" if model == "model" else f"{model}.")
+    for model, block in (evaluation.get("truth_metrics") or {}).items():  # simulation: true outcomes
+        metrics |= _finite_metrics({n: v["value"] for n, v in block.items()}, prefix=f"truth.{model}.")
+    oracle = evaluation.get("oracle") or {}
+    for key, prefix in (("metrics", "oracle."), ("truth_metrics", "truth.oracle.")):
+        if oracle.get(key):
+            metrics |= _finite_metrics({n: v["value"] for n, v in oracle[key].items()}, prefix=prefix)
+    for kind, gaps in (oracle.get("gap_to_oracle") or {}).items():
+        metrics |= _finite_metrics(dict(gaps), prefix=f"gap_to_oracle.{kind}.")
     mlflow.log_metrics(metrics)
     mlflow.log_params(
         {
@@ -318,11 +326,20 @@ def log_evaluation(evaluation: Mapping, *, tables: Mapping[str, pd.DataFrame] | 
         pd.DataFrame(evaluation["fairness"]).to_csv(folder / "fairness.csv", index=False)
         pd.DataFrame(
             [
-                {"test_as_of_date": s["test_as_of_date"], "metric": n, "value": v["value"]}
+                {"test_as_of_date": s["test_as_of_date"], "model": model, "metric": n, "value": v["value"],
+                 "ci95_lo": (v.get("ci95") or [None, None])[0], "ci95_hi": (v.get("ci95") or [None, None])[1]}
                 for s in evaluation["splits"]
-                for n, v in s["metrics"].items()
+                for model, block in {"model": s["metrics"], **(s.get("baselines") or {})}.items()
+                for n, v in block.items()
             ]
         ).to_csv(folder / "splits.csv", index=False)
+        if oracle:
+            blocks = {"oracle": oracle.get("metrics") or {}}
+            if oracle.get("truth_metrics"):
+                blocks["oracle_truth"] = oracle["truth_metrics"]
+            M.to_table(blocks).to_csv(folder / "oracle.csv", index=False)
+        if evaluation.get("label_coverage"):
+            pd.DataFrame(evaluation["label_coverage"]["rows"]).to_csv(folder / "label_coverage.csv", index=False)
         for name, df in (tables or {}).items():
             if "child_token" in df.columns:
                 raise ValueError(f"table {name!r} holds per-child rows; MLflow gets aggregates only")

@@ -448,6 +448,8 @@ def fit_model(
     label_cutoff=None,
     calibration_holdout_dates: int = 1,
     min_positives_isotonic: int = DEFAULT_MIN_POSITIVES_ISOTONIC,
+    X: np.ndarray | None = None,
+    dataset_cache: dict | None = None,
 ) -> FittedModel:
     """Train LightGBM on the earlier training dates and calibrate on the latest ones.
 
@@ -470,6 +472,13 @@ def fit_model(
         Positives known after it count as 0 (the split's test as-of date).
     calibration_holdout_dates : int
     min_positives_isotonic : int
+    X : ndarray, optional
+        ``to_float32(matrix, feature_names)`` computed once by the caller (row-aligned with ``matrix``);
+        saves converting the same columns for every config and split.
+    dataset_cache : dict, optional
+        Shared by the configs of one split: the binned ``lightgbm.Dataset`` of the fit rows is built
+        once (``feature_pre_filter=False``, so configs may differ in ``min_data_in_leaf``) and reused,
+        with the calibration rows' matrix. Same data and seed give the same model as without it.
 
     Returns
     -------
@@ -481,32 +490,51 @@ def fit_model(
         No training rows, or a single class in the training rows.
     """
     dates = sorted({_to_date(d) for d in train_as_of_dates})
-    rows = matrix[_dates(matrix).isin(dates) & matrix[target].notna()]
-    if rows.empty:
-        raise ValueError(f"no labelled rows for {target} on {dates}")
-    row_dates = _dates(rows)
-    if len(dates) > calibration_holdout_dates:
-        cal_dates = dates[-calibration_holdout_dates:]
-        is_cal = row_dates.isin(cal_dates).to_numpy()
-    else:  # a single training date: hold out 20% of children by token hash
-        cal_dates = dates
-        is_cal = _hash_fold(rows["child_token"]) == 0
-    fit_rows, cal_rows = rows[~is_cal], rows[is_cal]
-    fit_dates = sorted(set(_dates(fit_rows)))
-    y_fit = training_labels(fit_rows, target, label_cutoff)
-    y_cal = training_labels(cal_rows, target, label_cutoff)
-    if y_fit.min() == y_fit.max():
-        raise ValueError(f"training rows of {target} on {fit_dates} hold a single class")
+    key = (tuple(dates), None if label_cutoff is None else _to_date(label_cutoff), calibration_holdout_dates)
+    cached = dataset_cache.get(key) if dataset_cache is not None else None
+    if cached is None:
+        all_dates = _dates(matrix)
+        in_rows = (all_dates.isin(dates) & matrix[target].notna()).to_numpy()
+        rows = matrix[in_rows]
+        if rows.empty:
+            raise ValueError(f"no labelled rows for {target} on {dates}")
+        row_dates = all_dates[in_rows]
+        if len(dates) > calibration_holdout_dates:
+            cal_dates = dates[-calibration_holdout_dates:]
+            is_cal = row_dates.isin(cal_dates).to_numpy()
+        else:  # a single training date: hold out 20% of children by token hash
+            cal_dates = dates
+            is_cal = _hash_fold(rows["child_token"]) == 0
+        fit_rows, cal_rows = rows[~is_cal], rows[is_cal]
+        fit_dates = sorted(set(row_dates[~is_cal]))
+        y_fit = training_labels(fit_rows, target, label_cutoff)
+        y_cal = training_labels(cal_rows, target, label_cutoff)
+        if y_fit.min() == y_fit.max():
+            raise ValueError(f"training rows of {target} on {fit_dates} hold a single class")
+        if X is not None:
+            idx = np.flatnonzero(in_rows)
+            X_fit, X_cal = X[idx[~is_cal]], X[idx[is_cal]]
+        else:
+            X_fit, X_cal = to_float32(fit_rows, feature_names), to_float32(cal_rows, feature_names)
+        ds = lgb.Dataset(
+            X_fit, label=y_fit, feature_name=list(feature_names), free_raw_data=True,
+            params={"feature_pre_filter": False, "verbosity": -1},
+        )  # fmt: skip
+        cached = {
+            "ds": ds, "X_cal": X_cal, "y_cal": y_cal, "cal_dates": cal_dates, "fit_dates": fit_dates,
+            "n_fit": len(fit_rows), "n_pos_fit": int(y_fit.sum()),
+        }  # fmt: skip
+        if dataset_cache is not None:
+            dataset_cache[key] = cached
     mono = list(monotone) if monotone is not None else [0] * len(feature_names)
     params = lgb_params(config, mono, seed)
-    ds = lgb.Dataset(
-        to_float32(fit_rows, feature_names), label=y_fit, feature_name=list(feature_names), free_raw_data=True
-    )
-    booster = lgb.train(params, ds, num_boost_round=int(config.get("num_boost_round", 200)))
-    raw_cal = booster.predict(to_float32(cal_rows, feature_names), num_threads=2)
+    params["feature_pre_filter"] = False
+    booster = lgb.train(params, cached["ds"], num_boost_round=int(config.get("num_boost_round", 200)))
+    raw_cal = booster.predict(cached["X_cal"], num_threads=2)
     cal = fit_calibrator(
-        raw_cal, y_cal, min_positives_isotonic=min_positives_isotonic, fit_as_of_dates=cal_dates
-    )
+        raw_cal, cached["y_cal"], min_positives_isotonic=min_positives_isotonic,
+        fit_as_of_dates=cached["cal_dates"],
+    )  # fmt: skip
     return FittedModel(
         booster=booster,
         calibrator=cal,
@@ -514,10 +542,10 @@ def fit_model(
         target=target,
         config=dict(config),
         params={**params, "num_boost_round": int(config.get("num_boost_round", 200))},
-        train_as_of_dates=fit_dates,
-        calibration_as_of_dates=list(cal_dates),
-        n_train=len(fit_rows),
-        n_positive_train=int(y_fit.sum()),
+        train_as_of_dates=cached["fit_dates"],
+        calibration_as_of_dates=list(cached["cal_dates"]),
+        n_train=cached["n_fit"],
+        n_positive_train=cached["n_pos_fit"],
     )
 
 
@@ -545,6 +573,9 @@ class TrainResult:
     final : FittedModel
         The selected config refit on the latest window (registered as ``challenger``).
     seed : int
+    split_test_raw : dict[int, ndarray]
+        The selected config's raw scores on each split's test rows (:func:`rows_of_date` order), so
+        evaluation does not predict them again.
     """
 
     target: str
@@ -557,6 +588,7 @@ class TrainResult:
     split_models: dict[int, FittedModel]
     final: FittedModel
     seed: int
+    split_test_raw: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def rows_of_date(matrix: pd.DataFrame, target: str, as_of) -> pd.DataFrame:
@@ -616,14 +648,21 @@ def train_target(
         raise ValueError("no splits")
     features = feature_columns(matrix, feature_dictionary)
     mono = monotone_vector(features, feature_dictionary)
+    X = to_float32(matrix, features)  # once for every config, split and the refit
+    all_dates = _dates(matrix)
+    labelled = matrix[target].notna().to_numpy()
     rows = []
     models: dict[tuple[int, int], FittedModel] = {}
+    test_raw: dict[tuple[int, int], np.ndarray] = {}
     for si, split in enumerate(splits):
-        test = rows_of_date(matrix, target, split.test_as_of_date)
+        test_mask = labelled & (all_dates == _to_date(split.test_as_of_date)).to_numpy()
+        test = matrix[test_mask]
         if test.empty:
             raise ValueError(f"no labelled test rows on {split.test_as_of_date}")
+        X_test = X[test_mask]
         cap = capacity_for_date(capacity, split.test_as_of_date)
         y_test = test[target].astype("float64").to_numpy()
+        cache: dict = {}  # one binned Dataset per split, shared by the configs
         for ci, config in enumerate(grid):
             fm = fit_model(
                 matrix,
@@ -636,8 +675,10 @@ def train_target(
                 label_cutoff=split.test_as_of_date,
                 calibration_holdout_dates=calibration_holdout_dates,
                 min_positives_isotonic=min_positives_isotonic,
+                X=X,
+                dataset_cache=cache,
             )
-            raw = fm.raw_score(test)
+            raw = fm.booster.predict(X_test, num_threads=2)
             block = M.evaluate_scores(
                 y_test,
                 fm.calibrator.transform(raw),
@@ -652,6 +693,8 @@ def train_target(
                 | M.metric_values(block)
             )
             models[(ci, si)] = fm
+            test_raw[(ci, si)] = raw
+        del cache
     split_metrics = pd.DataFrame(rows)
     sel, selection = select_config(split_metrics, grid, variance_penalty=variance_penalty)
     if refit_as_of_dates is None:
@@ -668,6 +711,7 @@ def train_target(
         label_cutoff=refit_label_cutoff,
         calibration_holdout_dates=calibration_holdout_dates,
         min_positives_isotonic=min_positives_isotonic,
+        X=X,
     )
     return TrainResult(
         target=target,
@@ -680,6 +724,7 @@ def train_target(
         split_models={si: models[(sel, si)] for si in range(len(splits))},
         final=final,
         seed=seed,
+        split_test_raw={si: test_raw[(sel, si)] for si in range(len(splits))},
     )
 
 

@@ -28,6 +28,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
@@ -36,6 +37,7 @@ from privacy.identifiers import normalize_phone, validate_ric
 from privacy.identities import KINDS, KnownIdentities, address_variants, id_variants, normalize_name
 from privacy.recognizers._base import normalize_with_offsets, to_original
 from privacy.recognizers.person import surname_length
+from privacy.scanner import other_id_entity
 
 #: Placeholder label per entity (others use the entity name).
 PLACEHOLDER_LABELS = {"CN_ADDRESS": "LOCATION", "CN_BANK_CARD": "BANK_CARD"}
@@ -44,7 +46,7 @@ PLACEHOLDER_LABELS = {"CN_ADDRESS": "LOCATION", "CN_BANK_CARD": "BANK_CARD"}
 _SPECIFICITY = {
     "CN_DISABILITY_CERT": 9, "CN_STUDENT_NUMBER": 8, "CN_RIC": 7, "CN_BANK_CARD": 6, "CN_USCC": 6,
     "PHONE_NUMBER": 5, "EMAIL_ADDRESS": 5, "CN_PASSPORT": 4, "CN_HMT_PERMIT": 3, "CN_LICENSE_PLATE": 4,
-    "CN_ADDRESS": 2, "PERSON": 1,
+    "CN_ADDRESS": 2, "PERSON": 1, "OTHER_ID": 6,
 }
 
 _DIGIT = re.compile(r"[0-9０-９]")
@@ -52,7 +54,29 @@ _DIGIT_ENTITIES = ["CN_RIC", "PHONE_NUMBER", "CN_BANK_CARD", "CN_USCC", "CN_PASS
                    "CN_DISABILITY_CERT", "CN_STUDENT_NUMBER"]
 _PLATE_HINT = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Za-zＡ-Ｚａ-ｚ]")
 _ADDRESS_HINT = re.compile(r"[0-9０-９一二三四五六七八九十百零〇两]\s?(?:号|组|栋|幢|室|单元|弄)")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_BOUND = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ._")
+_SEP_RUN = re.compile(r"[0-9A-Za-z]+(?:[ \-()+]+[0-9A-Za-z]+)*")
+_ALNUM = re.compile(r"[0-9A-Za-z]+")
 _DIGIT_RUN = re.compile(r"[0-9](?:[0-9Xx]|[ \-()](?=[0-9(+]))*")
+
+
+@lru_cache(maxsize=65536)
+def _normalized(kind: str, value: str):
+    """``(target kind, normalized value, embedded resident ID or None)`` of one known value, ``()``
+    when it normalizes to nothing (cached: :meth:`KnownIdentities.add` for one str value)."""
+    ki = KnownIdentities().add(kind, [value])
+    for k in KINDS:
+        vals = getattr(ki, k)
+        if vals and k != "id_numbers":
+            return (k, next(iter(vals)), next(iter(ki.id_numbers), None))
+    if ki.id_numbers:
+        return ("id_numbers", next(iter(ki.id_numbers)), None)
+    return ()
+
+
+_id_variants = lru_cache(maxsize=65536)(lambda v: tuple(sorted(id_variants(v))))
+_address_variants = lru_cache(maxsize=65536)(lambda v: tuple(sorted(address_variants(v))))
 
 
 @dataclass(frozen=True)
@@ -88,27 +112,42 @@ class _KnownIndex:
             for kind in KINDS:
                 vals = known.get(kind) if isinstance(known, Mapping) else None
                 if vals:
-                    ki.add(kind, [vals] if isinstance(vals, str) else vals)
+                    for v in ([vals] if isinstance(vals, str) else vals):
+                        # normalizing is cached per value (the same people recur across notes)
+                        n = _normalized(kind, v) if isinstance(v, str) else None
+                        if n is None:
+                            ki.add(kind, [v])
+                        elif n:
+                            getattr(ki, n[0]).add(n[1])
+                            if n[2]:
+                                ki.id_numbers.add(n[2])
             known = ki
         self.names: dict[str, str] = {}
         for name in known.names:
             self.names[name] = name
-            k = surname_length(name)
-            if len(name) >= 3 and k and len(name) - k >= 2:
-                self.names.setdefault(name[k:], name)  # 王小明 → 小明
+            if len(name) >= 3:
+                # the given name alone (王小明 → 小明; 欧阳欣琪 → 欣琪, and 阳欣琪 as a clerk may cut
+                # it): the record says these are names, no surname knowledge needed
+                self.names.setdefault(name[1:], name)
+                k = surname_length(name)
+                if len(name) >= 4 and len(name) - 2 >= 2:
+                    self.names.setdefault(name[2:], name)
+                elif k and len(name) - k >= 2:
+                    self.names.setdefault(name[k:], name)
         self.digits: dict[str, tuple[str, str]] = {}
         for idn in known.id_numbers:
-            for v in id_variants(idn):
+            for v in _id_variants(idn):
                 self.digits[v] = ("CN_RIC", idn)
         for ph in known.phones:
             self.digits[ph] = ("PHONE_NUMBER", ph)
         self.addresses: dict[str, str] = {}
         for addr in known.addresses:
-            for v in address_variants(addr):
+            for v in _address_variants(addr):
                 self.addresses[v] = addr
+        self.others: dict[str, str] = {oid: other_id_entity(oid) for oid in known.other_ids}
 
     def __bool__(self):
-        return bool(self.names or self.digits or self.addresses)
+        return bool(self.names or self.digits or self.addresses or self.others)
 
 
 _WORKER: NoteAnonymizer | None = None  # set in the parent just before forking workers
@@ -321,13 +360,44 @@ class NoteAnonymizer:
     def _entities_worth_running(text: str) -> list[str]:
         """The entities whose recognizers can match at all (a cheap pre-check per note).
 
-        Digit-based identifiers need 7+ digits in the note, e-mail an @, plates a province
-        abbreviation followed by a letter, addresses a number followed by 号/组/栋/幢/室/单元/弄;
-        names are always looked for.
+        Each identifier recognizer needs a run of ASCII letters/digits of some length in the NFKC
+        text (a pattern match always lies inside such a run): phones 7+ digits (separators allowed),
+        resident IDs 15+, bank cards 16+, passports a letter + 7 digits, travel permits 8 characters,
+        USCC 18, student numbers 19 (or the word 学籍), disability certificates 20; e-mail needs an @,
+        plates a province abbreviation followed by a letter, addresses a number followed by
+        号/组/栋/幢/室/单元/弄; names are always looked for.
         """
         entities = ["PERSON"]
         if len(_DIGIT.findall(text)) >= 7:
-            entities += _DIGIT_ENTITIES
+            norm = normalize_with_offsets(text)[0]
+            sep_digits = alnum = 0
+            letter8 = False
+            for m in _SEP_RUN.finditer(norm):
+                g = m.group()
+                d = sum(c.isdigit() for c in g)
+                sep_digits = max(sep_digits, d)
+                for run in _ALNUM.findall(g):
+                    n = len(run)
+                    if n > alnum:
+                        alnum = n
+                    if n >= 8 and not run.isdigit():
+                        letter8 = True
+            if sep_digits >= 7:
+                entities.append("PHONE_NUMBER")
+            if sep_digits >= 15:
+                entities.append("CN_RIC")
+            if sep_digits >= 16:
+                entities.append("CN_BANK_CARD")
+            if alnum >= 18:
+                entities.append("CN_USCC")
+            if letter8:
+                entities.append("CN_PASSPORT")
+            if alnum >= 8:
+                entities.append("CN_HMT_PERMIT")
+            if alnum >= 19 or "学籍" in norm:
+                entities.append("CN_STUDENT_NUMBER")
+            if alnum >= 20:
+                entities.append("CN_DISABILITY_CERT")
         if "@" in text or "＠" in text:
             entities.append("EMAIL_ADDRESS")
         if _PLATE_HINT.search(text):
@@ -348,6 +418,15 @@ class NoteAnonymizer:
             for i in _find_all(norm, variant):
                 s, e = to_original(offsets, i, i + len(variant))
                 out.append(Span(s, e, "CN_ADDRESS", 1.0, "record", full))
+        if index.others:
+            upper = norm.translate(_ASCII_UPPER)
+            for oid, entity in index.others.items():
+                for i in _find_all(upper, oid):
+                    e = i + len(oid)
+                    if (i > 0 and upper[i - 1] in _BOUND) or (e < len(upper) and upper[e] in _BOUND):
+                        continue  # inside a token, hash or longer number (DESIGN §11.1)
+                    s, e = to_original(offsets, i, e)
+                    out.append(Span(s, e, entity, 1.0, "record", oid))
         if index.digits:
             chars, pos = [], []
             for m in _DIGIT_RUN.finditer(norm):

@@ -37,8 +37,8 @@ __all__ = [
     "TYPES",
     "Column",
     "ContractError",
-    "Formats",
     "ContractViolation",
+    "Formats",
     "HeaderError",
     "KnowledgeDate",
     "Table",
@@ -196,6 +196,7 @@ class Column:
     generalize: str | None = None
     max_length: int | None = None  # overrides the table's max_text_length/max_string_length
     not_after_as_of: bool = False  # a date that cannot lie after the ingest's as-of date (birth dates)
+    person_attribute: str | None = None  # birth_date | sex: checked against the person's ID number
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -276,6 +277,7 @@ def _column_from_dict(d: Mapping, where: str) -> Column:
             generalize=d.get("generalize"),
             max_length=int(d["max_length"]) if d.get("max_length") is not None else None,
             not_after_as_of=bool(d.get("not_after_as_of", False)),
+            person_attribute=d.get("person_attribute"),
         )
     except KeyError as e:
         raise ContractError(f"{where}: column is missing key {e.args[0]!r}") from None
@@ -290,6 +292,8 @@ def _column_from_dict(d: Mapping, where: str) -> Column:
         )
     if col.type == "category" and not col.values:
         raise ContractError(f"{where}: category column {col.name!r} needs values")
+    if col.person_attribute not in (None, "birth_date", "sex"):
+        raise ContractError(f"{where}: column {col.name!r}: person_attribute must be birth_date or sex")
     if col.generalize not in (None, "month"):
         raise ContractError(f"{where}: column {col.name!r}: unknown generalize {col.generalize!r}")
     return col

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from privacy.identifiers import LANDLINE, MOBILE, SERVICE, normalize_phone, normalize_text, validate_ric
 
-KINDS = ("names", "id_numbers", "phones", "addresses")
+KINDS = ("names", "id_numbers", "phones", "addresses", "other_ids")
 _FORMAT_VERSION = 1
 _WS = re.compile(r"\s+")
 _NAME_DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", "‧": "·"})
@@ -63,11 +63,50 @@ def normalize_phone_value(value: object) -> str | None:
     return digits if len(digits) >= 8 else None
 
 
+_OTHER_ID_CLEAN = re.compile(r"[\s\-_/]+")
+#: Shortest other identifier kept: shorter digit strings (a 5-digit postcode, a house number) are
+#: ordinary numbers in outputs; the 户号 of the household registers have 9+ digits.
+MIN_OTHER_ID_LENGTH = 6
+
+
+def normalize_other_id(value: object) -> str | None:
+    """A direct identifier other than a resident ID, phone, name or address — a student number
+    (G + ID), a household number (户号), a disability certificate number (ID + category + grade), a
+    passport number: NFKC, without spaces/dashes/underscores/slashes, upper-case. Kept when it has
+    at least :data:`MIN_OTHER_ID_LENGTH` characters, only ASCII letters and digits, and at least 5
+    digits (so a word or a code such as 男/农业家庭户口 never becomes an identifier); else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    s = _OTHER_ID_CLEAN.sub("", normalize_text(value)).upper()
+    if len(s) < MIN_OTHER_ID_LENGTH or not s.isascii() or not s.isalnum():
+        return None
+    if sum(c.isdigit() for c in s) < 5:
+        return None
+    return s
+
+
+def embedded_ric(other_id: str) -> str | None:
+    """The resident ID inside an other identifier: a student number G/L/J + ID, or a disability
+    certificate number ID + category + grade (None when there is none)."""
+    for cand in (other_id[1:19] if len(other_id) == 19 and other_id[0].isalpha() else None,
+                 other_id[:18] if len(other_id) == 20 else None):
+        if cand:
+            r = validate_ric(cand)
+            if r.valid:
+                return r.normalized
+    return None
+
+
 _NORMALIZERS = {
     "names": lambda v: (normalize_name(v) or None) if isinstance(v, str) else None,
     "id_numbers": normalize_id_number,
     "phones": normalize_phone_value,
     "addresses": lambda v: (normalize_address(v) or None) if isinstance(v, str) else None,
+    "other_ids": normalize_other_id,
 }
 
 
@@ -80,12 +119,20 @@ class KnownIdentities:
     names, id_numbers, phones, addresses : set of str
         Normalized as by :meth:`add` (names NFKC without spaces; IDs 18 characters upper-case X;
         phones digits without country code; addresses NFKC without spaces).
+    other_ids : set of str
+        Every other direct identifier seen in the raw input (student numbers, household numbers,
+        disability certificate numbers, …; :func:`normalize_other_id`), matched exactly by the
+        scanner (DESIGN §5: the index holds *every* direct identifier). Values given as
+        ``id_numbers`` that are not resident IDs land here (the ingest hands every identifier column
+        in as ``id_numbers``); the resident ID inside a student or disability certificate number is
+        added to ``id_numbers`` too.
     """
 
     names: set = field(default_factory=set)
     id_numbers: set = field(default_factory=set)
     phones: set = field(default_factory=set)
     addresses: set = field(default_factory=set)
+    other_ids: set = field(default_factory=set)
 
 
     def add(self, kind: str, values: Iterable) -> KnownIdentities:
@@ -93,7 +140,7 @@ class KnownIdentities:
 
         Parameters
         ----------
-        kind : {"names", "id_numbers", "phones", "addresses"}
+        kind : {"names", "id_numbers", "phones", "addresses", "other_ids"}
         values : iterable
             Raw cells (str; phones may be int/float from a numeric Excel cell).
 
@@ -105,17 +152,30 @@ class KnownIdentities:
         Raises
         ------
         ValueError
-            If ``kind`` is not one of the four kinds.
+            If ``kind`` is not one of :data:`KINDS`.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         norm = _NORMALIZERS[kind]
         target: set = getattr(self, kind)
         for v in dict.fromkeys(values):
+            if kind == "other_ids":
+                self._add_other(v)
+                continue
             n = norm(v)
             if n and (kind != "names" or len(n) >= 2):
                 target.add(n)
+            elif kind == "id_numbers" and not n:
+                self._add_other(v)
         return self
+
+    def _add_other(self, value) -> None:
+        n = normalize_other_id(value)
+        if n:
+            self.other_ids.add(n)
+            ric = embedded_ric(n)
+            if ric:
+                self.id_numbers.add(ric)
 
     def merge(self, other: KnownIdentities) -> KnownIdentities:
         """Add every value of ``other`` to ``self`` (in place); returns ``self``."""
@@ -124,7 +184,8 @@ class KnownIdentities:
         return self
 
     def as_dict(self) -> dict:
-        """``{"names": [...], "id_numbers": [...], "phones": [...], "addresses": [...]}`` (sorted)."""
+        """``{"names": [...], "id_numbers": [...], "phones": [...], "addresses": [...],
+        "other_ids": [...]}`` (sorted)."""
         return {kind: sorted(getattr(self, kind)) for kind in KINDS}
 
     def __len__(self) -> int:

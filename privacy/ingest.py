@@ -52,24 +52,30 @@ from privacy.contracts import (
     DIRECT,
     FREE_TEXT,
     Column,
+    Formats,
+    HeaderError,
     Table,
     load_contracts,
     validate_output,
 )
 from privacy.dates import BLANK_MARKERS, parse_date, parse_month
-from privacy.readers import RawFrame, read_table
+from privacy.readers import EncodingError, RawFrame, RawReadError, read_source, read_table
 from privacy.tokens import Pseudonymizer
 from privacy.vault import Vault
 
 __all__ = [
+    "MESSAGES",
     "REASON_CODES",
     "REDACTION_MARKER",
+    "FileReport",
     "IngestError",
+    "IngestFailed",
     "IngestReport",
     "TableReport",
     "UndeclaredPersonalInformation",
     "ingest_folder",
     "ingest_table",
+    "message",
 ]
 
 log = logging.getLogger(__name__)
@@ -401,7 +407,6 @@ def message(
 _SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
 _WS = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _CODE_RE = re.compile(r"^[0-9A-Z][0-9A-Z\-]{3,39}$")
-_NUM_CLEAN = re.compile(r"[,，¥￥元\s]")
 _TRUE = frozenset({"是", "Y", "y", "YES", "Yes", "yes", "TRUE", "True", "true", "1", "√", "✓"})
 _FALSE = frozenset({"否", "N", "n", "NO", "No", "no", "FALSE", "False", "false", "0", "×", "✗"})
 
@@ -433,9 +438,81 @@ class UndeclaredPersonalInformation(IngestError):
 # ------------------------------------------------------------------------------------------ reports
 
 
+class IngestFailed(IngestError):
+    """One or more files/tables failed (unreadable, unrecognizable, missing required columns,
+    quarantine threshold exceeded, …). The report was written first; nothing of a failed table was.
+
+    Attributes
+    ----------
+    errors
+        The bilingual error messages (:func:`message` dicts).
+    report
+        The :class:`IngestReport`.
+    """
+
+    def __init__(self, errors: Sequence[Mapping], report: IngestReport | None = None):
+        self.errors = [dict(e) for e in errors]
+        self.report = report
+        lines = [f"[{e['code']}] {e['message_en']} / {e['message_zh']}" for e in self.errors[:20]]
+        more = f" (+{len(self.errors) - 20} more)" if len(self.errors) > 20 else ""
+        super().__init__(f"ingest failed: {len(self.errors)} error(s){more}:\n" + "\n".join(lines))
+
+
+@dataclass
+class FileReport:
+    """Reconciliation of one file or one sheet (never raw values).
+
+    ``rows_read == rows_passed + rows_quarantined + rows_duplicate`` (blank spacer rows and trailing
+    合计/sign-off rows are not data rows; they are counted in ``blank_rows_skipped`` /
+    ``summary_rows_skipped``). ``quarantined_rows`` lists up to ``max_listed_rows`` rows with their
+    bilingual message; every row is in the quarantine file.
+    """
+
+    file: str
+    sheet: str | None = None
+    table: str | None = None
+    recognized_by: str | None = None  # mapping | layout | headers
+    score: float | None = None
+    candidates: list[dict] = field(default_factory=list)
+    status: str = "ok"  # ok | empty | failed | unrecognized | ambiguous
+    encoding: str | None = None
+    header_rows: list[int] = field(default_factory=list)
+    rows_read: int = 0
+    rows_passed: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    reasons_by_column: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
+    unmapped_columns: list[str] = field(default_factory=list)
+    hidden_columns: list[str] = field(default_factory=list)
+    extra_column_findings: list[dict] = field(default_factory=list)
+    blank_rows_skipped: int = 0
+    summary_rows_skipped: int = 0
+    legacy_ids_upgraded: int = 0
+    quarantined_rows: list[dict] = field(default_factory=list)
+    quarantined_rows_not_listed: int = 0
+    errors: list[dict] = field(default_factory=list)
+    notices: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.file}#{self.sheet}" if self.sheet else self.file
+
+    @property
+    def reconciled(self) -> bool:
+        return self.rows_passed + self.rows_quarantined + self.rows_duplicate == self.rows_read
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["reconciled"] = self.reconciled
+        return d
+
+
 @dataclass
 class TableReport:
-    """Reconciliation of one table (never raw values)."""
+    """Reconciliation of one table, summed over its files/sheets (never raw values)."""
 
     table: str
     file: str
@@ -456,6 +533,10 @@ class TableReport:
     sheet: str | None = None
     header_rows: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+    quarantine_share: float = 0.0
+    max_quarantine_share: float | None = None
+    errors: list[dict] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
@@ -467,7 +548,12 @@ class TableReport:
 
 @dataclass
 class IngestReport:
-    """All tables' reports plus the identity-store summary; written as ``ingest_report.json``."""
+    """All tables' and files' reports plus the identity-store summary; written as ``ingest_report.json``.
+
+    Keys: ``status`` (ok | failed), ``tables`` (per table), ``files`` (per file/sheet, with the
+    recognition and the quarantined rows), ``ignored`` (files not read and why), ``conflicts``
+    (same person, conflicting records), ``errors``/``warnings`` (bilingual messages).
+    """
 
     tables: dict[str, TableReport] = field(default_factory=dict)
     as_of: str = ""
@@ -475,20 +561,45 @@ class IngestReport:
     persons: int = 0
     vault_records: int = 0
     seconds: float = 0.0
+    files: list[FileReport] = field(default_factory=list)
+    ignored: list[dict] = field(default_factory=list)
+    conflicts: dict = field(default_factory=lambda: {"count": 0, "by_field": {}, "items": []})
+    errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    mapping_file: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.errors or self.failed else "ok"
 
     def to_dict(self) -> dict:
         return {
+            "status": self.status,
             "as_of": self.as_of,
             "key_version": self.key_version,
             "persons": self.persons,
             "vault_records": self.vault_records,
             "seconds": round(self.seconds, 3),
             "tables": {k: v.to_dict() for k, v in self.tables.items()},
+            "files": [f.to_dict() for f in self.files],
+            "ignored": list(self.ignored),
+            "conflicts": self.conflicts,
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "mapping_file": self.mapping_file,
+            "reconciled": all(f.reconciled for f in self.files) and all(t.reconciled for t in self.tables.values()),
         }
 
     @property
     def failed(self) -> list[str]:
         return [k for k, v in self.tables.items() if v.status == "failed"]
+
+    def file(self, label: str) -> FileReport:
+        """The report of a file (``rel`` or ``rel#sheet``)."""
+        for f in self.files:
+            if label in (f.label, f.file):
+                return f
+        raise KeyError(label)
 
 
 # --------------------------------------------------------------------------- column normalization
@@ -498,12 +609,30 @@ def _nfkc(s: str) -> str:
     return unicodedata.normalize("NFKC", s).strip()
 
 
-def _blank(u: object) -> bool:
+class _Fmt:
+    """A table's format options (contract ``formats:``) compiled for the column functions."""
+
+    def __init__(self, formats: Formats | None = None):
+        f = formats or Formats()
+        self.blank = frozenset({""} | {_nfkc(x) for x in f.blank_values})
+        seps = "".join(re.escape(_nfkc(x) or x) for x in f.thousands_separators)
+        units = "|".join(re.escape(_nfkc(x)) for x in sorted(f.amount_units, key=len, reverse=True) if _nfkc(x))
+        self.num_clean = re.compile(rf"[\s{seps}]" + (f"|{units}" if units else ""))
+        self.count_units = tuple(_nfkc(x) for x in f.count_units if _nfkc(x))
+        self.count_clean = re.compile(rf"[\s{seps}]")
+        self.max_text = f.max_text_length
+        self.max_string = f.max_string_length
+
+
+_DEFAULT_FMT = _Fmt()
+
+
+def _blank(u: object, fmt: _Fmt = _DEFAULT_FMT) -> bool:
     if u is None:
         return True
     if isinstance(u, float) and u != u:
         return True
-    return isinstance(u, str) and _nfkc(u) in BLANK_MARKERS
+    return isinstance(u, str) and _nfkc(u) in fmt.blank
 
 
 def _cell_str(u: object) -> str:
@@ -519,12 +648,12 @@ def _cell_str(u: object) -> str:
     return str(u)
 
 
-def _u_resident_id(u: object, as_of: dt.date) -> tuple[object, str | None]:
+def _u_resident_id(u: object, as_of: dt.date, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
     if not isinstance(u, str):
         # numeric cell: Excel keeps 15 significant digits — decided by the cell TYPE (case-06)
         return None, ID_PRECISION_LOST if isinstance(u, (int, float, np.number)) else ids.INVALID_FORMAT
     s = _nfkc(u)
-    if s in BLANK_MARKERS:
+    if s in fmt.blank:
         return None, None
     if _SCI.match(s.replace(" ", "")):
         return None, ID_PRECISION_LOST
@@ -532,32 +661,36 @@ def _u_resident_id(u: object, as_of: dt.date) -> tuple[object, str | None]:
     return r.normalized, r.reason
 
 
-def _u_code(u: object, reason: str) -> tuple[object, str | None]:
+def _u_code(u: object, reason: str, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
     if not isinstance(u, str):
         return None, ID_PRECISION_LOST if isinstance(u, (int, float, np.number)) else reason
     s = _WS.sub("", _nfkc(u)).upper()
-    if s in BLANK_MARKERS:
+    if s in fmt.blank:
         return None, None
     if _SCI.match(s):
         return None, ID_PRECISION_LOST
     return (s, None) if _CODE_RE.match(s) else (None, reason)
 
 
-def _u_text(u: object) -> tuple[object, str | None]:
+def _u_text(u: object, fmt: _Fmt = _DEFAULT_FMT, limit: int | None = None) -> tuple[object, str | None]:
     s = _nfkc(u) if isinstance(u, str) else _cell_str(u)
-    return (None, None) if s in BLANK_MARKERS else (s, None)
+    if s in fmt.blank:
+        return None, None
+    if limit is not None and len(s) > limit:
+        return None, TEXT_TOO_LONG
+    return s, None
 
 
-def _u_name(u: object) -> tuple[object, str | None]:
-    s, _ = _u_text(u)
+def _u_name(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    s, _ = _u_text(u, fmt)
     if s is None:
         return None, None
     # "张  三" (padding used to align two-character names) → "张三"; keep "·" of minority names
     return re.sub(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])", "", s), None
 
 
-def _u_phone(u: object) -> tuple[object, str | None]:
-    if _blank(u):
+def _u_phone(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    if _blank(u, fmt):
         return None, None
     r = ids.normalize_phone(u)
     if r.kind in (ids.MOBILE, ids.LANDLINE):
@@ -565,8 +698,8 @@ def _u_phone(u: object) -> tuple[object, str | None]:
     return None, (PHONE_SERVICE_NUMBER if r.kind == ids.SERVICE else PHONE_INVALID)
 
 
-def _u_int(u: object) -> tuple[object, str | None]:
-    if _blank(u):
+def _u_int(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    if _blank(u, fmt):
         return None, None
     if isinstance(u, bool):
         return None, INVALID_INT
@@ -574,8 +707,9 @@ def _u_int(u: object) -> tuple[object, str | None]:
         return int(u), None
     if isinstance(u, (float, np.floating)):
         return (int(u), None) if float(u).is_integer() else (None, INVALID_INT)
-    s = _NUM_CLEAN.sub("", _nfkc(str(u)))
-    s = s.removesuffix("天").removesuffix("人")
+    s = fmt.count_clean.sub("", _nfkc(str(u)))
+    for unit in fmt.count_units:
+        s = s.removesuffix(unit)
     try:
         f = float(s)
     except ValueError:
@@ -583,21 +717,21 @@ def _u_int(u: object) -> tuple[object, str | None]:
     return (int(f), None) if f.is_integer() and re.fullmatch(r"[+-]?\d+(\.0+)?", s) else (None, INVALID_INT)
 
 
-def _u_float(u: object) -> tuple[object, str | None]:
-    if _blank(u):
+def _u_float(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    if _blank(u, fmt):
         return None, None
     if isinstance(u, bool):
         return None, INVALID_NUMBER
     if isinstance(u, (int, float, np.number)):
         return float(u), None
-    s = _NUM_CLEAN.sub("", _nfkc(str(u)))
+    s = fmt.num_clean.sub("", _nfkc(str(u)))
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", s):
         return None, INVALID_NUMBER
     return float(s), None
 
 
-def _u_bool(u: object) -> tuple[object, str | None]:
-    if _blank(u):
+def _u_bool(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    if _blank(u, fmt):
         return None, None
     if isinstance(u, bool):
         return u, None
@@ -609,20 +743,26 @@ def _u_bool(u: object) -> tuple[object, str | None]:
     return None, INVALID_BOOL
 
 
-def _u_category(u: object, values: frozenset[str]) -> tuple[object, str | None]:
-    s, _ = _u_text(u)
+def _u_category(u: object, values: frozenset[str], fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    s, _ = _u_text(u, fmt)
     if s is None:
         return None, None
     s = _WS.sub("", s)
     return (s, None) if s in values else (None, INVALID_CATEGORY)
 
 
-def _u_date(u: object) -> tuple[object, str | None]:
+def _u_date(u: object, fmt: _Fmt = _DEFAULT_FMT, not_after: dt.date | None = None) -> tuple[object, str | None]:
+    if _blank(u, fmt):
+        return None, None
     d, r = parse_date(u, excel_serials=True)
+    if d is not None and not_after is not None and d.date() > not_after:
+        return None, DATE_AFTER_AS_OF
     return d, r
 
 
-def _u_month(u: object) -> tuple[object, str | None]:
+def _u_month(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
+    if _blank(u, fmt):
+        return None, None
     return parse_month(u)
 
 
@@ -641,34 +781,40 @@ def _map_unique(
     return vals[codes], reasons[codes], codes == -1
 
 
-def _column_func(col: Column, as_of: dt.date) -> Callable[[object], tuple[object, str | None]]:
+def _column_func(
+    col: Column, as_of: dt.date, fmt: _Fmt = _DEFAULT_FMT
+) -> Callable[[object], tuple[object, str | None]]:
     t = col.type
     if t == "resident_id":
-        return lambda u: _u_resident_id(u, as_of)
+        return lambda u: _u_resident_id(u, as_of, fmt)
     if t == "household_number":
-        return lambda u: _u_code(u, INVALID_HOUSEHOLD_NUMBER)
+        return lambda u: _u_code(u, INVALID_HOUSEHOLD_NUMBER, fmt)
     if t == "student_number":
-        return lambda u: _u_code(u, INVALID_STUDENT_NUMBER)
+        return lambda u: _u_code(u, INVALID_STUDENT_NUMBER, fmt)
     if t == "certificate_number":
-        return lambda u: (lambda s: (_WS.sub("", s[0]).upper() if s[0] else None, None))(_u_text(u))
+        return lambda u: (lambda s: (_WS.sub("", s[0]).upper() if s[0] else None, None))(_u_text(u, fmt))
     if t == "person_name":
-        return _u_name
+        return lambda u: _u_name(u, fmt)
     if t == "phone":
-        return _u_phone
+        return lambda u: _u_phone(u, fmt)
     if t in ("date", "datetime"):
-        return _u_date
+        not_after = as_of if col.not_after_as_of else None
+        return lambda u: _u_date(u, fmt, not_after)
     if t == "month":
-        return _u_month
+        return lambda u: _u_month(u, fmt)
     if t == "int":
-        return _u_int
+        return lambda u: _u_int(u, fmt)
     if t in ("float", "amount"):
-        return _u_float
+        return lambda u: _u_float(u, fmt)
     if t == "bool":
-        return _u_bool
+        return lambda u: _u_bool(u, fmt)
     if t == "category":
         vals = frozenset(col.values or ())
-        return lambda u: _u_category(u, vals)
-    return _u_text
+        return lambda u: _u_category(u, vals, fmt)
+    limit = col.max_length or (fmt.max_text if t == "text" else fmt.max_string)
+    if t == "address":
+        limit = col.max_length or fmt.max_string
+    return lambda u: _u_text(u, fmt, limit)
 
 
 def _raw_text_identifier(u: object) -> str | None:
@@ -690,6 +836,13 @@ class _Pending:
     free_text: list[str]
     scan_columns: list[str]
     rel: str
+    file_report: FileReport | None = None
+    extra: pd.DataFrame | None = None
+    extra_rows: np.ndarray | None = None
+    quarantine: pd.DataFrame | None = None  # raw cells of quarantined rows (English names) + bookkeeping
+    unique_values: dict[str, np.ndarray] = field(default_factory=dict)  # unique column → values of passed rows
+    raw_ok: pd.DataFrame | None = None  # raw cells of passed rows (only for tables with unique columns)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _default_anonymizer():
@@ -799,6 +952,8 @@ class IngestSession:
         anonymizer=None,
         scanner_factory: Callable | None = None,
         known_factory: Callable | None = None,
+        max_quarantine_share: float | Mapping[str, float] | None = None,
+        max_listed_rows: int = 100,
     ):
         self.pz = pseudonymizer
         self.vault_key = vault_key
@@ -815,6 +970,11 @@ class IngestSession:
         }
         self.person_ids: set[str] = set()
         self.vault_frames: list[pd.DataFrame] = []
+        self._row_hashes: dict[str, set] = {}
+        self.conflict_rows: list[tuple] = []
+        self.name_frames: list[pd.DataFrame] = []
+        self.max_quarantine_share = max_quarantine_share
+        self.max_listed_rows = max_listed_rows
 
     # ---------------------------------------------------------------------------------- phase 1
     @property
@@ -827,20 +987,70 @@ class IngestSession:
         self.known_sets[kind].update(v for v in values if isinstance(v, str) and v)
 
     def add_table(self, raw_path: Path, table: Table, rel: str) -> TableReport:
-        t0 = time.perf_counter()
-        rep = TableReport(table=table.name, file=rel)
-        self.report.tables[table.name] = rep
+        """Read ``raw_path`` under ``table`` and add it (the historic one-file-per-table entry point)."""
         raw: RawFrame = read_table(raw_path, table)
-        rep.encoding, rep.sheet, rep.header_rows = raw.encoding, raw.sheet, list(raw.header_rows)
-        rep.unmapped_columns = list(raw.unmapped)
-        rep.blank_rows_skipped, rep.summary_rows_skipped = raw.blank_rows_skipped, raw.summary_rows_skipped
+        self.add_raw(raw, rel, label=rel)
+        return self.report.tables[table.name]
+
+    def _table_report(self, table: Table) -> TableReport:
+        rep = self.report.tables.get(table.name)
+        if rep is None or rep.status == "missing":
+            rep = TableReport(table=table.name, file="")
+            self.report.tables[table.name] = rep
+        return rep
+
+    def add_raw(
+        self,
+        raw: RawFrame,
+        rel: str,
+        *,
+        label: str | None = None,
+        file_report: FileReport | None = None,
+    ) -> FileReport:
+        """Validate, normalize and tokenize one read source (a CSV or one sheet) of a table.
+
+        ``label`` is written into ``source_file`` (``rel``, or ``rel#sheet`` for one sheet of a
+        workbook with several). Several sources of one table are concatenated at :meth:`finish`.
+        """
+        t0 = time.perf_counter()
+        table = raw.table
+        label = label or rel
+        fmt = _Fmt(table.formats)
+        rep = self._table_report(table)
+        frep = file_report or FileReport(file=rel, sheet=raw.sheet)
+        if frep not in self.report.files:
+            self.report.files.append(frep)
+        frep.table = table.name
+        frep.encoding = raw.encoding_label or raw.encoding
+        frep.header_rows = list(raw.header_rows)
+        frep.unmapped_columns = list(raw.unmapped)
+        frep.hidden_columns = list(raw.hidden_columns)
+        frep.blank_rows_skipped, frep.summary_rows_skipped = raw.blank_rows_skipped, raw.summary_rows_skipped
+        if raw.unmapped:
+            frep.notices.append(message("EXTRA_COLUMNS", file=rel, sheet=raw.sheet, detail="、".join(raw.unmapped)))
+        if raw.hidden_columns:
+            frep.notices.append(
+                message("HIDDEN_COLUMNS", file=rel, sheet=raw.sheet, detail="、".join(raw.hidden_columns))
+            )
         df = raw.data
         n = len(df)
-        rep.rows_read = n
+        frep.rows_read = n
+        if n == 0:
+            frep.status = "empty"
+            frep.notices.append(message("HEADER_ONLY", file=rel, sheet=raw.sheet))
         src_row = raw.source_row
 
-        dup = df.duplicated(keep="first").to_numpy() if n else np.zeros(0, dtype=bool)
-        rep.rows_duplicate = int(dup.sum())
+        # exact duplicates: within this source and against earlier sources of the same table
+        if n:
+            h = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
+            seen = self._row_hashes.setdefault(table.name, set())
+            dup = pd.Series(h).duplicated(keep="first").to_numpy().copy()
+            if seen:
+                dup = dup | np.fromiter((x in seen for x in h), dtype=bool, count=n)
+            seen.update(h.tolist())
+        else:
+            dup = np.zeros(0, dtype=bool)
+        frep.rows_duplicate = int(dup.sum())
         reason = np.full(n, None, dtype=object)
         reason_col = np.full(n, None, dtype=object)
         if raw.malformed is not None and raw.malformed.any():
@@ -849,51 +1059,56 @@ class IngestSession:
             reason_col[m] = "*"
 
         values: dict[str, np.ndarray] = {}
-        col_reasons: dict[str, np.ndarray] = {}
         for col in table.columns:
             if col.privacy == FREE_TEXT:
-                v, r, _ = _map_unique(
-                    df[col.name],
-                    lambda u: (
-                        u if isinstance(u, str) and u.strip() else (None if _blank(u) else _cell_str(u)),
-                        None,
-                    ),
-                )
+                limit = col.max_length or fmt.max_text
+
+                def _free(u, limit=limit):
+                    if _blank(u, fmt):
+                        return None, None
+                    t = u if isinstance(u, str) and u.strip() else _cell_str(u)
+                    return (None, TEXT_TOO_LONG) if len(t) > limit else (t, None)
+
+                v, r, _ = _map_unique(df[col.name], _free)
             else:
-                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of))
+                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of, fmt))
             null = pd.isna(pd.Series(v, dtype=object)).to_numpy()
             if col.type == "phone":
                 for w in (PHONE_INVALID, PHONE_SERVICE_NUMBER):
                     k = int(((r == w) & ~dup).sum())
                     if k:
-                        rep.warnings[f"{w}:{col.name}"] = k
+                        frep.warnings[f"{w}:{col.name}"] = k
                 r = np.full(n, None, dtype=object)
+            if col.type == "resident_id" and n:
+                raw_len = df[col.name].map(
+                    lambda u: len(_WS.sub("", _nfkc(u))) if isinstance(u, str) else 0
+                ).to_numpy()
+                k = int(((raw_len == 15) & ~null & ~dup).sum())
+                if k:
+                    frep.legacy_ids_upgraded += k
+                    frep.warnings[f"{ID_LEGACY_15}:{col.name}"] = k
             if col.required:
                 r = np.where(null & pd.isna(pd.Series(r, dtype=object)).to_numpy(), REQUIRED_MISSING, r)
             values[col.name] = v
-            col_reasons[col.name] = r
             has = ~pd.isna(pd.Series(r, dtype=object)).to_numpy()
             first = has & pd.isna(pd.Series(reason, dtype=object)).to_numpy() & ~dup
             reason[first] = r[first]
             reason_col[first] = col.name
         ok = pd.isna(pd.Series(reason, dtype=object)).to_numpy() & ~dup
         for col in table.columns:
-            if col.unique:
+            if col.unique:  # among the rows that are not exact duplicates (a duplicated row is no clash)
                 s = pd.Series(values[col.name], dtype=object)
-                clash = (s.duplicated(keep=False).to_numpy() & s.notna().to_numpy()) & ok
+                cand = ok.copy()
+                sub = s[cand]
+                clash_sub = sub.duplicated(keep=False).to_numpy() & sub.notna().to_numpy()
+                clash = np.zeros(n, dtype=bool)
+                clash[np.flatnonzero(cand)[clash_sub]] = True
                 reason[clash] = DUPLICATE_KEY
                 reason_col[clash] = col.name
                 ok &= ~clash
         quarantined = ~ok & ~dup
-        rep.rows_passed = int(ok.sum())
-        rep.rows_quarantined = int(quarantined.sum())
-        codes = pd.Series(reason[quarantined], dtype=object)
-        cols_q = pd.Series(reason_col[quarantined], dtype=object)
-        rep.reasons = {str(k): int(v) for k, v in codes.value_counts().sort_index().items()}
-        for (k, c), v in pd.DataFrame({"r": codes, "c": cols_q}).value_counts().sort_index().items():
-            rep.reasons_by_column.setdefault(str(k), {})[str(c)] = int(v)
-        if rep.rows_duplicate:
-            rep.reasons[DUPLICATE_ROW] = rep.rows_duplicate
+        frep.rows_passed = int(ok.sum())
+        frep.rows_quarantined = int(quarantined.sum())
 
         # ---- identities: scanner index from every row (quarantined too), vault from passed rows
         for col in table.columns:
@@ -913,39 +1128,99 @@ class IngestSession:
             if col.type == "resident_id":
                 self.person_ids.update(x for x in pd.unique(v[ok]) if isinstance(x, str))
 
-        out = self._build_output(table, rel, values, ok, src_row)
+        out = self._build_output(table, label, values, ok, src_row)
         self._collect_vault(table, values, ok, out)
+        self._collect_conflicts(table, values, ok, out, rel, raw.sheet, src_row)
         free = [c.name for c in table.columns if c.privacy == FREE_TEXT]
-        if free and rep.rows_passed:
+        if free and frep.rows_passed:
             self._anonymize(table, values, ok, out, free)
 
-        # quarantine file: raw cells as the clerk sees them, original headers
-        qpath = self.quarantine_dir / f"{table.name}.csv"
-        if rep.rows_quarantined:
-            q = pd.DataFrame(
-                {
-                    raw.headers.get(c.name, c.header): df[c.name][quarantined].map(
-                        lambda u: None if u is None else _cell_str(u)
-                    )
-                    for c in table.columns
-                }
-            )
+        q = None
+        if frep.rows_quarantined:
+            q = df[quarantined].copy()
             q["reason_code"] = reason[quarantined]
             q["column"] = reason_col[quarantined]
             q["source_row"] = src_row[quarantined]
-            _write_private_csv(qpath, q)
-        elif qpath.exists():
-            qpath.unlink()
-
+            q["source_file"] = label
+            q.attrs["headers"] = dict(raw.headers)
         scan_cols = [
             c
             for c in out.columns
             if c not in ("source_file", "source_row", "knowledge_date")
             and c not in {x.pseudonym for x in table.token_columns}
         ]
-        self.pending.append(_Pending(table, rep, out, free, scan_cols, rel))
-        rep.seconds = round(time.perf_counter() - t0, 3)
-        return rep
+        extra_rows = None
+        if raw.extra is not None and n:
+            extra_rows = src_row
+        pend = _Pending(table, rep, out, free, scan_cols, label, frep, raw.extra, extra_rows, q)
+        for col in table.columns:
+            if col.unique:
+                pend.unique_values[col.name] = values[col.name][ok]
+                if pend.raw_ok is None:
+                    pend.raw_ok = df[ok].copy()
+                    pend.raw_ok["source_row"] = src_row[ok]
+        pend.headers = dict(raw.headers)
+        self.pending.append(pend)
+        frep.seconds = round(time.perf_counter() - t0, 3)
+        return frep
+
+    def _collect_conflicts(
+        self,
+        table: Table,
+        values: dict[str, np.ndarray],
+        ok: np.ndarray,
+        out: pd.DataFrame,
+        rel: str,
+        sheet: str | None,
+        src_row: np.ndarray,
+    ) -> None:
+        """Person attributes that disagree with the ID number (birth date, sex) or across records
+        (name): the rows stay linked by the ID's token; the conflict is recorded (never the values)."""
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            return
+        rows = src_row[idx]
+        for tok_col in table.token_columns:
+            if tok_col.type != "resident_id":
+                continue
+            ids_norm = pd.Series(values[tok_col.name][idx], dtype=object)
+            toks = out[tok_col.pseudonym].to_numpy(dtype=object)
+            have = ids_norm.notna().to_numpy()
+            for c in table.columns:
+                if c.person_attribute is None or (c.identity_of not in (None, tok_col.pseudonym)):
+                    continue
+                v = pd.Series(values[c.name][idx], dtype=object)
+                if c.person_attribute == "birth_date":
+                    from_id = ids_norm.str.slice(6, 14)
+                    got = pd.to_datetime(v, errors="coerce").dt.strftime("%Y%m%d")
+                    bad = have & got.notna().to_numpy() & (got.to_numpy(dtype=object) != from_id.to_numpy(dtype=object))
+                    code = "CONFLICT_BIRTH_DATE"
+                elif c.person_attribute == "sex":
+                    digit = pd.to_numeric(ids_norm.str.slice(16, 17), errors="coerce")
+                    expect = np.where(digit % 2 == 1, "男", "女")
+                    bad = have & v.notna().to_numpy() & (v.to_numpy(dtype=object) != expect)
+                    code = "CONFLICT_SEX"
+                else:
+                    continue
+                for i in np.flatnonzero(bad):
+                    self.conflict_rows.append((code, toks[i], rel, sheet, int(rows[i]), table.department))
+            for c in table.columns:
+                if c.type == "person_name" and c.identity_of == tok_col.pseudonym:
+                    v = values[c.name][idx]
+                    m = have & pd.notna(pd.Series(v, dtype=object)).to_numpy()
+                    if m.any():
+                        self.name_frames.append(
+                            pd.DataFrame(
+                                {
+                                    "token": toks[m],
+                                    "name": v[m],
+                                    "file": rel,
+                                    "sheet": sheet,
+                                    "row": rows[m],
+                                    "department": table.department,
+                                }
+                            )
+                        )
 
     def _build_output(
         self, table: Table, rel: str, values: dict[str, np.ndarray], ok: np.ndarray, src_row: np.ndarray
@@ -1107,7 +1382,207 @@ class IngestSession:
                 )
         return undeclared
 
-    def finish(self, *, raise_on_undeclared: bool = True) -> IngestReport:
+    # ------------------------------------------------------------------------------ finishing
+    def _threshold(self, table: Table) -> float | None:
+        """Per-table threshold: configuration mapping > contract > configuration scalar."""
+        m = self.max_quarantine_share
+        if isinstance(m, Mapping) and table.name in m:
+            return float(m[table.name])
+        if table.max_quarantine_share is not None:
+            return table.max_quarantine_share
+        if m is not None and not isinstance(m, Mapping):
+            return float(m)
+        return None
+
+    def _cross_source_unique(self, table: Table, ps: list[_Pending]) -> None:
+        """A unique key passed in two sources of the same table: quarantine it everywhere (DUPLICATE_KEY)."""
+        for col in (c for c in table.columns if c.unique):
+            counts: dict = {}
+            for i, p in enumerate(ps):
+                for v in pd.unique(pd.Series(p.unique_values.get(col.name, []), dtype=object).dropna()):
+                    counts.setdefault(v, set()).add(i)
+            bad = {v for v, where in counts.items() if len(where) > 1}
+            if not bad:
+                continue
+            for p in ps:
+                vals = pd.Series(p.unique_values.get(col.name, []), dtype=object)
+                clash = vals.isin(bad).to_numpy()
+                if not clash.any():
+                    continue
+                keep = ~clash
+                p.frame = p.frame[keep].reset_index(drop=True)
+                for k in list(p.unique_values):
+                    p.unique_values[k] = p.unique_values[k][keep]
+                moved = p.raw_ok[clash].copy()
+                p.raw_ok = p.raw_ok[keep]
+                moved["reason_code"] = DUPLICATE_KEY
+                moved["column"] = col.name
+                moved["source_file"] = p.rel
+                p.quarantine = moved if p.quarantine is None else pd.concat([p.quarantine, moved])
+                k = int(clash.sum())
+                p.file_report.rows_passed -= k
+                p.file_report.rows_quarantined += k
+
+    def _finalize_file(self, p: _Pending) -> None:
+        """Per-file reasons, the listed quarantined rows with their messages."""
+        fr, _table = p.file_report, p.table
+        fr.reasons, fr.reasons_by_column = {}, {}
+        q = p.quarantine
+        if q is not None and len(q):
+            q = q.sort_values("source_row", kind="stable")
+            p.quarantine = q
+            codes = q["reason_code"].astype(str)
+            fr.reasons = {str(k): int(v) for k, v in codes.value_counts().sort_index().items()}
+            pairs = pd.DataFrame({"r": codes.to_numpy(), "c": q["column"].astype(str).to_numpy()})
+            for (k, c), v in pairs.value_counts().sort_index().items():
+                fr.reasons_by_column.setdefault(str(k), {})[str(c)] = int(v)
+            msgs = [self._row_message(p, r) for r in q.itertuples(index=False)]
+            q["message_zh"] = [m["message_zh"] for m in msgs]
+            q["message_en"] = [m["message_en"] for m in msgs]
+            fr.quarantined_rows = [
+                {k: m[k] for k in ("row", "column", "header", "code", "message_zh", "message_en")}
+                for m in msgs[: self.max_listed_rows]
+            ]
+            fr.quarantined_rows_not_listed = max(0, len(msgs) - self.max_listed_rows)
+        if fr.rows_duplicate:
+            fr.reasons[DUPLICATE_ROW] = fr.rows_duplicate
+        for w, k in fr.warnings.items():
+            code, _, colname = w.partition(":")
+            hdr = p.headers.get(colname, colname)
+            fr.notices.append(message(code, file=fr.file, sheet=fr.sheet, header=hdr, column=colname, detail=str(k)))
+
+    def _row_message(self, p: _Pending, r) -> dict:
+        table = p.table
+        code = r.reason_code
+        colname = r.column
+        fr = p.file_report
+        header, expected, detail = None, "", ""
+        if colname and colname != "*":
+            header = p.headers.get(colname) or table.column(colname).header
+            col = table.column(colname)
+            if code == INVALID_CATEGORY:
+                expected = "、".join(col.values or ())
+            elif code == TEXT_TOO_LONG:
+                fmt = table.formats
+                expected = str(col.max_length or (fmt.max_text_length if col.type == "text" else fmt.max_string_length))
+                cell = getattr(r, colname, None)
+                detail = str(len(cell)) if isinstance(cell, str) else "?"
+        if code in (ids.INVALID_BIRTH_DATE, DATE_AFTER_AS_OF):
+            expected = self.as_of.isoformat()
+        return message(
+            code, file=fr.file, sheet=fr.sheet, row=int(r.source_row), header=header,
+            column=None if colname == "*" else colname, expected=expected, detail=detail,
+        )
+
+    def _write_quarantine(self, table: Table, ps: list[_Pending]) -> None:
+        qpath = self.quarantine_dir / f"{table.name}.csv"
+        frames = [p for p in ps if p.quarantine is not None and len(p.quarantine)]
+        if not frames:
+            if qpath.exists():
+                qpath.unlink()
+            return
+        headers = dict(frames[0].headers)
+        parts = []
+        for p in frames:
+            q = p.quarantine
+            d = pd.DataFrame(
+                {
+                    headers.get(c.name, c.header): q[c.name].map(lambda u: None if u is None else _cell_str(u))
+                    for c in table.columns
+                }
+            )
+            d["reason_code"] = q["reason_code"].to_numpy()
+            d["column"] = q["column"].to_numpy()
+            d["source_row"] = q["source_row"].to_numpy()
+            d["source_file"] = q["source_file"].to_numpy()
+            d["message_zh"] = q["message_zh"].to_numpy()
+            d["message_en"] = q["message_en"].to_numpy()
+            parts.append(d)
+        _write_private_csv(qpath, pd.concat(parts, ignore_index=True))
+
+    def _scan_extra(self, scanner, p: _Pending) -> None:
+        """Columns not in the contract are dropped — but scanned, and personal information in them is
+        reported (the clerk may have added a phone column the contract should declare)."""
+        if p.extra is None or not len(p.extra):
+            return
+        fr = p.file_report
+        for name in p.extra.columns:
+            s = p.extra[name]
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            if not len(uniques):
+                continue
+            first_pos = pd.Series(np.arange(len(codes))).groupby(codes).first()
+            uniq = [u if isinstance(u, str) else _cell_str(u) for u in uniques]
+            found: dict[str, list[int]] = {}
+            for f in scanner.scan_dataframe(pd.DataFrame({"v": uniq}), location=p.rel, free_text_columns=()):
+                if f.row is None:
+                    continue
+                pos = first_pos.get(int(f.row))
+                found.setdefault(f.entity_type, []).append(int(p.extra_rows[pos]) if pos is not None else -1)
+            for entity, rows in sorted(found.items()):
+                fr.extra_column_findings.append(
+                    {"column": str(name), "entity_type": entity, "values": len(rows), "first_row": min(rows)}
+                )
+            if found:
+                fr.notices.append(
+                    message("EXTRA_COLUMN_PII", file=fr.file, sheet=fr.sheet, header=str(name),
+                            detail="、".join(sorted(found)))
+                )
+        p.extra = None
+
+    def _aggregate(self, rep: TableReport, ps: list[_Pending]) -> None:
+        frs = [p.file_report for p in ps]
+        rep.files = [f.label for f in frs]
+        rep.file = frs[0].file if len(frs) == 1 else ", ".join(rep.files)
+        rep.encoding, rep.sheet, rep.header_rows = frs[0].encoding, frs[0].sheet, list(frs[0].header_rows)
+        for attr in ("rows_read", "rows_passed", "rows_quarantined", "rows_duplicate",
+                     "blank_rows_skipped", "summary_rows_skipped"):
+            setattr(rep, attr, sum(getattr(f, attr) for f in frs))
+        rep.reasons, rep.reasons_by_column, rep.warnings, rep.unmapped_columns = {}, {}, {}, []
+        for f in frs:
+            for k, v in f.reasons.items():
+                rep.reasons[k] = rep.reasons.get(k, 0) + v
+            for k, d in f.reasons_by_column.items():
+                for c, v in d.items():
+                    rep.reasons_by_column.setdefault(k, {})[c] = rep.reasons_by_column.get(k, {}).get(c, 0) + v
+            for k, v in f.warnings.items():
+                rep.warnings[k] = rep.warnings.get(k, 0) + v
+            rep.unmapped_columns += [u for u in f.unmapped_columns if u not in rep.unmapped_columns]
+        rep.reasons = dict(sorted(rep.reasons.items()))
+        rep.seconds = round(sum(f.seconds for f in frs), 3)
+
+    def _conflicts(self, max_items: int = 200) -> dict:
+        items: list[dict] = []
+        for code, tok, rel, sheet, row, dept in self.conflict_rows:
+            items.append({"code": code, "token": tok, "field": code.removeprefix("CONFLICT_").lower(),
+                          "records": [{"file": rel, "sheet": sheet, "row": row, "department": dept}]})
+        if self.name_frames:
+            names = pd.concat(self.name_frames, ignore_index=True)
+            nun = names.groupby("token")["name"].nunique()
+            multi = nun[nun > 1].index
+            if len(multi):
+                sub = names[names["token"].isin(multi)].drop_duplicates(["token", "name", "file", "sheet"])
+                for tok, g in sub.groupby("token", sort=True):
+                    items.append({
+                        "code": "CONFLICT_NAME", "token": tok, "field": "name",
+                        "records": [
+                            {"file": r.file, "sheet": r.sheet, "row": int(r.row), "department": r.department}
+                            for r in g.itertuples(index=False)
+                        ][:10],
+                    })
+        by_field: dict[str, int] = {}
+        for it in items:
+            by_field[it["field"]] = by_field.get(it["field"], 0) + 1
+        for it in items[:max_items]:
+            m = message(it["code"], detail=it["token"])
+            it["message_zh"], it["message_en"] = m["message_zh"], m["message_en"]
+        return {"count": len(items), "by_field": by_field, "items": items[:max_items],
+                "items_not_listed": max(0, len(items) - max_items)}
+
+    def finish(self, *, raise_on_undeclared: bool = True, raise_on_error: bool = False) -> IngestReport:
+        """Scan, apply thresholds, write every table, the quarantine files, the identity stores and the
+        report; then raise :class:`UndeclaredPersonalInformation` (``raise_on_undeclared``) or
+        :class:`IngestFailed` (``raise_on_error``) when something failed."""
         t0 = time.perf_counter()
         known = self._known()
         factory = self.scanner_factory or _default_scanner_factory()
@@ -1115,22 +1590,62 @@ class IngestSession:
         pseudo_dir = self.out_dir / "pseudonymized"
         pseudo_dir.mkdir(parents=True, exist_ok=True)
         undeclared_all: list[dict] = []
+        by_table: dict[str, list[_Pending]] = {}
         for p in self.pending:
-            path = pseudo_dir / f"{p.table.name}.parquet"
-            undeclared = self._scan(scanner, p)
+            by_table.setdefault(p.table.name, []).append(p)
+        for name, ps in by_table.items():
+            table, rep = ps[0].table, self.report.tables[name]
+            path = pseudo_dir / f"{name}.parquet"
+            if len(ps) > 1:
+                self._cross_source_unique(table, ps)
+            for p in ps:
+                self._scan_extra(scanner, p)
+                self._finalize_file(p)
+            self._aggregate(rep, ps)
+            self._write_quarantine(table, ps)
+            share = rep.rows_quarantined / rep.rows_read if rep.rows_read else 0.0
+            limit = self._threshold(table)
+            rep.quarantine_share, rep.max_quarantine_share = round(share, 4), limit
+            if limit is not None and share > limit:
+                err = message(
+                    "QUARANTINE_THRESHOLD", file=rep.file,
+                    detail=f"{share:.1%} ({rep.rows_quarantined}/{rep.rows_read})", expected=f"{limit:.1%}",
+                )
+                rep.errors.append(err)
+                rep.status = "failed"
+                for p in ps:
+                    p.file_report.status = "failed"
+            undeclared: list[dict] = []
+            for p in ps:
+                found = self._scan(scanner, p)
+                undeclared += found
+                if found:
+                    p.file_report.status = "failed"
+                    ents = "、".join(sorted({f"{f['column']}:{f['entity_type']}" for f in found}))
+                    p.file_report.errors.append(message("UNDECLARED_PII", file=p.file_report.file,
+                                                        sheet=p.file_report.sheet, detail=ents))
             if undeclared:
-                p.report.status = "failed"
-                p.report.undeclared = [
-                    {k: v for k, v in f.items() if k != "masked"} | {"masked": f["masked"]}
-                    for f in undeclared
+                rep.status = "failed"
+                rep.undeclared = [
+                    {k: v for k, v in f.items() if k != "masked"} | {"masked": f["masked"]} for f in undeclared
                 ]
                 undeclared_all.extend(undeclared)
+                log.error("%s: undeclared personal information; table not written", rep.file)
+            for p in ps:
+                p.file_report.errors.extend(e for e in rep.errors if e not in p.file_report.errors)
+            if rep.status == "failed":
                 if path.exists():
                     path.unlink()  # never leave a stale copy that downstream might read
-                log.error("%s: undeclared personal information; table not written", p.rel)
                 continue
-            validate_output(p.frame, p.table, p.rel)
-            _write_parquet(path, _to_arrow(p.frame, p.table))
+            frame = ps[0].frame if len(ps) == 1 else pd.concat([p.frame for p in ps], ignore_index=True)
+            validate_output(frame, table, rep.file)
+            _write_parquet(path, _to_arrow(frame, table))
+        for name, rep in self.report.tables.items():  # tables that failed before any row was read
+            if rep.status == "failed" and name not in by_table:
+                stale = pseudo_dir / f"{name}.parquet"
+                if stale.exists():
+                    stale.unlink()
+        self.report.conflicts = self._conflicts()
         self._write_id_attributes(pseudo_dir)
         vault_n = self._write_vault()
         known.save(self.out_dir / "identity_index.bin", self.vault_key)
@@ -1139,11 +1654,23 @@ class IngestSession:
         self.report.vault_records = vault_n
         self.report.persons = len(self.person_ids)
         self.report.seconds += time.perf_counter() - t0 + sum(t.seconds for t in self.report.tables.values())
+        errs = list(self.report.errors)
+        for f in self.report.files:
+            errs += [e for e in f.errors if e not in errs]
+        for t in self.report.tables.values():
+            errs += [e for e in t.errors if e not in errs]
+        self.report.errors = errs
+        warns = list(self.report.warnings)
+        for f in self.report.files:
+            warns += [n for n in f.notices if n not in warns]
+        self.report.warnings = warns
         (self.out_dir / "ingest_report.json").write_text(
-            json.dumps(self.report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+            json.dumps(self.report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
         )
         if undeclared_all and raise_on_undeclared:
             raise UndeclaredPersonalInformation(undeclared_all)
+        if raise_on_error and self.report.errors:
+            raise IngestFailed(self.report.errors, self.report)
         return self.report
 
     def _write_id_attributes(self, pseudo_dir: Path) -> None:
@@ -1274,6 +1801,19 @@ def ingest_table(
     return rep
 
 
+def _file_error(e: Exception, rel: str, sheet: str | None = None) -> dict:
+    if isinstance(e, EncodingError):
+        return message("ENCODING_UNKNOWN", file=rel, sheet=sheet, detail=str(e))
+    if isinstance(e, HeaderError):
+        expected = "、".join(e.columns) if e.columns else "、".join(e.missing)
+        return message(e.code, file=rel, sheet=sheet, expected=expected)
+    text = str(e)
+    if "unsupported file type" in text or "old binary spreadsheet" in text:
+        suffix = Path(rel).suffix or "?"
+        return message("FILE_TYPE_UNSUPPORTED", file=rel, sheet=sheet, detail=suffix)
+    return message("FILE_UNREADABLE", file=rel, sheet=sheet, detail=type(e).__name__)
+
+
 def ingest_folder(
     raw_dir: Path,
     contracts: Mapping[str, Table] | Path,
@@ -1289,24 +1829,49 @@ def ingest_folder(
     tables: Sequence[str] | None = None,
     missing_ok: bool = True,
     raise_on_undeclared: bool = True,
+    mapping: Path | Mapping | None = None,
+    max_quarantine_share: float | Mapping[str, float] | None = None,
+    raise_on_error: bool = True,
+    fail_on_unrecognized: bool = False,
+    min_score: float = 0.5,
+    margin: float = 0.1,
+    max_listed_rows: int = 100,
 ) -> IngestReport:
-    """Ingest every contract table found under ``raw_dir/<department>/<file>``.
+    """Ingest every file under ``raw_dir`` (any names, sub-folders), each file or sheet recognized as
+    a contract table (:mod:`privacy.recognize`): mapping file > ``<department>/<file>`` layout > headers.
 
-    All tables are read first (so each is scanned against the identities of every table), then
-    scanned and written. A table with undeclared personal information is not written; the others are;
-    the report and identity stores are written; then :class:`UndeclaredPersonalInformation` is raised
-    (unless ``raise_on_undeclared`` is False).
+    All sources are read first (so each is scanned against the identities of every table), then
+    scanned and written; several files/sheets of one table are concatenated (exact duplicates across
+    them counted once). A table fails — and nothing of it is written — when one of its files cannot
+    be read under the contract (missing required column, two columns for one, encoding), when its
+    quarantined share exceeds the threshold, or when undeclared personal information is found. The
+    report and identity stores are always written; then :class:`UndeclaredPersonalInformation` (if
+    any, and ``raise_on_undeclared``) or :class:`IngestFailed` (``raise_on_error``) is raised.
 
     Parameters
     ----------
     raw_dir
-        The raw zone (interfaces §1).
+        The input folder.
     contracts
         Tables by name, or the ``contracts/`` folder.
     tables
         Only these table names (default: all).
     missing_ok
-        A missing raw file is reported with status ``missing`` (True) or raises FileNotFoundError.
+        A contract table with no file is reported with status ``missing`` (True) or raises
+        FileNotFoundError.
+    mapping
+        A mapping file/dict (file → table); default ``<raw_dir>/humiao_mapping.yaml`` when present.
+    max_quarantine_share
+        Threshold: a share for every table, or ``{table: share}``; precedence: mapping entry >
+        contract ``max_quarantine_share`` > scalar. None: contract values only.
+    raise_on_error
+        Raise :class:`IngestFailed` when any file/table failed (after writing the report).
+    fail_on_unrecognized
+        Count an unrecognized file as an error (default: a warning in the report).
+    min_score, margin
+        Recognition thresholds (:func:`privacy.recognize.recognize_source`).
+    max_listed_rows
+        Quarantined rows listed (with messages) per file in the report; all are in the quarantine file.
 
     Other parameters as :func:`ingest_table`.
 
@@ -1314,9 +1879,17 @@ def ingest_folder(
     -------
     IngestReport
         Also written to ``<out_dir>/ingest_report.json``.
+
+    Raises
+    ------
+    privacy.recognize.MappingError
+        A malformed mapping file (before anything is read).
     """
+    from privacy.recognize import plan_folder
+
     if not isinstance(contracts, Mapping):
         contracts = load_contracts(Path(contracts))
+    raw_dir = Path(raw_dir)
     session = IngestSession(
         pseudonymizer=pseudonymizer,
         vault_key=vault_key,
@@ -1326,18 +1899,76 @@ def ingest_folder(
         anonymizer=anonymizer,
         scanner_factory=scanner_factory,
         known_factory=known_factory,
+        max_quarantine_share=max_quarantine_share,
+        max_listed_rows=max_listed_rows,
     )
+    plan = plan_folder(raw_dir, contracts, mapping, min_score=min_score, margin=margin)
+    rep = session.report
+    rep.ignored = list(plan.ignored)
+    rep.mapping_file = plan.mapping_file
+    for rule in plan.unused_mapping_rules:
+        rep.warnings.append(message("MAPPING_INVALID", file=plan.mapping_file or "mapping",
+                                    detail=f"rule {rule!r} matches no file"))
+    per_file: dict[str, int] = {}
+    for ps in plan.sources:
+        if ps.status == "recognized":
+            per_file[ps.rel] = per_file.get(ps.rel, 0) + 1
+    seen_tables: set[str] = set()
+    for ps in plan.sources:
+        fr = FileReport(file=ps.rel, sheet=ps.sheet, table=ps.table, recognized_by=ps.how,
+                        score=round(ps.score, 3) if ps.score else None,
+                        candidates=[c.to_dict() for c in ps.candidates], header_rows=list(ps.header_rows))
+        if ps.source is not None:
+            fr.encoding = ps.source.encoding_label or ps.source.encoding
+        if ps.table is not None and tables is not None and ps.table not in tables:
+            continue
+        if ps.status == "failed":
+            fr.status = "failed"
+            fr.errors.append(_file_error(ps.error, ps.rel, ps.sheet))
+            rep.files.append(fr)
+            continue
+        if ps.status == "empty":
+            fr.status = "empty"
+            fr.notices.append(message("EMPTY_FILE", file=ps.rel, sheet=ps.sheet))
+            rep.files.append(fr)
+            continue
+        if ps.status in ("unrecognized", "ambiguous"):
+            fr.status = ps.status
+            detail = "; ".join(f"{c.table} {c.score:.2f}" for c in ps.candidates) or "—"
+            m = message("TABLE_AMBIGUOUS" if ps.status == "ambiguous" else "TABLE_UNRECOGNIZED",
+                        file=ps.rel, sheet=ps.sheet, detail=detail)
+            (fr.errors if ps.status == "ambiguous" or fail_on_unrecognized else fr.notices).append(m)
+            rep.files.append(fr)
+            continue
+        table = contracts[ps.table]
+        seen_tables.add(table.name)
+        label = ps.rel if per_file.get(ps.rel, 1) <= 1 or not ps.sheet else f"{ps.rel}#{ps.sheet}"
+        try:
+            raw = read_source(ps.source, table, ps.header_rows or None, ps.names or None)
+        except (HeaderError, RawReadError) as e:
+            fr.status = "failed"
+            fr.errors.append(_file_error(e, ps.rel, ps.sheet))
+            rep.files.append(fr)
+            trep = session._table_report(table)
+            trep.status = "failed"
+            trep.file = trep.file or ps.rel
+            trep.files.append(fr.label)
+            trep.errors.append(fr.errors[-1])
+            continue
+        ps.source = None  # the grid is no longer needed
+        session.add_raw(raw, ps.rel, label=label, file_report=fr)
+    # a table with one failed file fails as a whole (fail closed: no partial table downstream)
+    failed_tables = {f.table for f in rep.files if f.status == "failed" and f.table}
+    for name in failed_tables:
+        rep.tables[name].status = "failed"
     for name, table in contracts.items():
-        if tables is not None and name not in tables:
+        if (tables is not None and name not in tables) or name in seen_tables:
             continue
-        path = _resolve_raw(Path(raw_dir), table)
-        if path is None:
-            if not missing_ok:
-                raise FileNotFoundError(f"{table.relative_path}: raw file missing for table {name}")
-            session.report.tables[name] = TableReport(table=name, file=table.relative_path, status="missing")
-            stale = Path(out_dir) / "pseudonymized" / f"{name}.parquet"
-            if stale.exists():
-                stale.unlink()
-            continue
-        session.add_table(path, table, path.relative_to(raw_dir).as_posix())
-    return session.finish(raise_on_undeclared=raise_on_undeclared)
+        if not missing_ok:
+            raise FileNotFoundError(f"{table.relative_path}: raw file missing for table {name}")
+        rep.tables[name] = TableReport(table=name, file=table.relative_path, status="missing")
+        rep.warnings.append(message("TABLE_MISSING", file=table.relative_path))
+        stale = Path(out_dir) / "pseudonymized" / f"{name}.parquet"
+        if stale.exists():
+            stale.unlink()
+    return session.finish(raise_on_undeclared=raise_on_undeclared, raise_on_error=raise_on_error)

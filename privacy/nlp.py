@@ -155,6 +155,22 @@ def _block_words(blk: str, hmm: bool) -> tuple:
     return out
 
 
+#: A run of ASCII letters/digits (jieba's ``finalseg.re_skip``): jieba never joins it with Han
+#: characters except in three dictionary words (4S店, 4s店, 1号店), so a block is cut on both sides of
+#: such runs before the cache look-up; the Han clauses around a phone number or a date then recur.
+_RE_ALNUM = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
+_ALNUM_WORDS = ("4S店", "4s店", "1号店")
+
+
+def _pieces(blk: str, hmm: bool):
+    if len(blk) <= 2 or not _RE_ALNUM.search(blk) or any(w in blk for w in _ALNUM_WORDS):
+        yield from _block_words(blk, hmm)
+        return
+    for piece in _RE_ALNUM.split(blk):
+        if piece:
+            yield from _block_words(piece, hmm)
+
+
 def segment_tagged(text: str, hmm: bool = True) -> list[tuple[str, int, int, str]]:
     """``(word, start, end, tag)`` for ``text``: jieba's segmentation with dictionary tags.
 
@@ -170,7 +186,7 @@ def segment_tagged(text: str, hmm: bool = True) -> list[tuple[str, int, int, str
     for blk in _RE_HAN.split(base):
         if not blk:
             continue
-        for w, tag in _block_words(blk, hmm):
+        for w, tag in _pieces(blk, hmm):
             end = pos + len(w)
             out.append((text[pos:end], pos, end, tag))
             pos = end

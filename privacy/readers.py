@@ -42,8 +42,8 @@ __all__ = [
     "header_candidates",
     "locate_header",
     "open_sources",
-    "read_source",
     "read_csv_text",
+    "read_source",
     "read_table",
     "read_xlsx_grid",
 ]

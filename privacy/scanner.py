@@ -64,7 +64,8 @@ class Finding:
         0-based row position in the table (DataFrame ``iloc``; the first data row of a CSV/XLSX is 0),
         0-based line index in a text file; None for a column name.
     entity_type : str
-        CN_RIC, PHONE_NUMBER, CN_BANK_CARD, CN_DISABILITY_CERT, CN_STUDENT_NUMBER, PERSON or CN_ADDRESS.
+        CN_RIC, PHONE_NUMBER, CN_BANK_CARD, CN_DISABILITY_CERT, CN_STUDENT_NUMBER, OTHER_ID (a known
+        household number or other identifier), PERSON or CN_ADDRESS.
     masked : str
         The value with its middle masked; never the full value.
     """
@@ -91,6 +92,8 @@ def mask(entity_type: str, value: str) -> str:
         return d[:3] + "*" * max(len(d) - 7, 1) + d[-4:]
     if len(d) <= 8:
         return d[:2] + "*" * max(len(d) - 2, 1)
+    if len(d) <= 14:  # household numbers and other short identifiers: at most 4 characters shown
+        return d[:2] + "*" * (len(d) - 4) + d[-2:]
     return d[:4] + "*" * (len(d) - 8) + d[-4:]
 
 
@@ -199,6 +202,21 @@ def find_identifiers(norm: str) -> list[tuple[str, int, int]]:
 
 # ------------------------------------------------------------------------------------- the scanner
 
+#: Marker of an other identifier in the automaton (matched only as a whole run).
+_STRICT = "strict"
+_BOUND_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._")
+
+
+def other_id_entity(value: str) -> str:
+    """Entity reported for a known other identifier: CN_STUDENT_NUMBER (letter + resident ID),
+    CN_DISABILITY_CERT (resident ID + category + grade), else OTHER_ID (household numbers …)."""
+    from privacy.identities import embedded_ric
+
+    if embedded_ric(value):
+        return "CN_STUDENT_NUMBER" if len(value) == 19 else "CN_DISABILITY_CERT"
+    return "OTHER_ID"
+
+
 
 def _default_skip(name: str) -> bool:
     """A 2-character name that is a jieba dictionary word with another part of speech (高兴, 余杭)."""
@@ -245,6 +263,10 @@ class LeakScanner:
         for addr in known.addresses:
             for v in address_variants(addr):
                 self._all.add_word(v, ("CN_ADDRESS", len(v), False))
+        for oid in getattr(known, "other_ids", ()):
+            entity = other_id_entity(oid)
+            for v in {oid, oid.lower().replace("x", "X")}:
+                self._all.add_word(v, (entity, len(v), _STRICT))
         for name in known.names:
             if len(name) >= 3:
                 self._all.add_word(name, ("PERSON", len(name), False))
@@ -268,7 +290,10 @@ class LeakScanner:
             for a in automata:
                 for end, (entity, n, digits) in a.iter(target):
                     start = end - n + 1
-                    if digits and not self._digit_bounded(target, start, end + 1, entity):
+                    if digits is _STRICT:
+                        if not self._strictly_bounded(target, start, end + 1):
+                            continue
+                    elif digits and not self._digit_bounded(target, start, end + 1, entity):
                         continue
                     if n == 2 and entity == "PERSON" and self._glued_into_words(target, start, end + 1):
                         continue
@@ -276,6 +301,15 @@ class LeakScanner:
         if len(found) > 1:
             found = self._dedupe(found)
         return found
+
+    @staticmethod
+    def _strictly_bounded(s: str, start: int, end: int) -> bool:
+        """An other identifier counts only as a whole run: no ``[0-9A-Za-z._]`` on either side
+        (DESIGN §11.1), so the digits of a household number inside a token, a hash, a decimal or a
+        longer number are not a finding."""
+        before = s[start - 1] if start > 0 else ""
+        after = s[end] if end < len(s) else ""
+        return not ((before and before in _BOUND_CHARS) or (after and after in _BOUND_CHARS))
 
     @staticmethod
     def _digit_bounded(s: str, start: int, end: int, entity: str) -> bool:

@@ -45,10 +45,11 @@ KIN_AFTER = ["妈妈", "爸爸", "奶奶", "爷爷", "外婆", "外公", "姥姥
 PLACE_SUFFIXES = ["街道", "社区", "村", "镇", "乡", "路", "街", "巷", "弄", "小区", "小学", "中学", "学校", "幼儿园", "医院", "公司", "区", "县", "市", "省", "派出所", "大队", "家园", "花园", "新村", "公寓", "大厦", "广场", "集团", "工厂", "厂", "店", "站", "桥", "湖", "山", "江", "河", "寺", "所", "局", "院"]
 
 #: Characters that never occur inside a given name: particles, pronouns, very frequent verbs and
-#: time/measure words. A name match stops before them (父亲王强在杭州 → 王强).
+#: time/measure words. A name match stops before them (父亲王强在杭州 → 王强). Not 可 or 之, which
+#: are frequent in given names (可欣, 之琳).
 NOT_IN_GIVEN_NAME = frozenset(
-    "的了在是和与及或也都就还又把被给对向从到说讲去来要会能可很不没有这那个们我你他她它年月日时号岁元"
-    "次今昨后前里外上下等已因为所以但而且并于将之其此每各该某打住回带送看让叫问找病地得着过吧呢啊吗嘛"
+    "的了在是和与及或也都就还又把被给对向从到说讲去来要会能很不没有这那个们我你他她它年月日时号岁元"
+    "次今昨后前里外上下等已因为所以但而且并于将其此每各该某打住回带送看让叫问找病地得着过吧呢啊吗嘛"
     "，。、；：？！（）《》“”‘’ "
 )
 

@@ -167,6 +167,28 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         """True when the "given name" is really a role, honorific or kinship word (李阿姨, 张老师)."""
         return given in _NOT_GIVEN or given[:2] in _NOT_GIVEN or given[:1] in ("某",)
 
+    @staticmethod
+    def _surname_in_word(tokens: list, s: int, k: int) -> bool:
+        """True when the token starting at ``s`` is a dictionary word longer than the surname that is
+        not a noun or name (简单 a, 关心 v, 常常 d): the surname character belongs to that word."""
+        for ts, te, _w, tag in tokens:
+            if ts == s:
+                return te - ts > k and tag not in ("oov", "x", "eng", "m") and tag[:1] not in ("n",)
+            if ts > s:
+                break
+        return False
+
+    def _rest_is_word(self, text: str, tokens: list, x: int) -> bool:
+        """True when the token around ``x`` is a name character glued to a word by the segmenter:
+        its part after ``x`` is itself a dictionary word of 2+ characters (王晨|可交谈 → 可 + 交谈)."""
+        for ts, te, _w, _tag in tokens:
+            if ts < x < te:
+                rest = text[x:te]
+                return len(rest) >= 2 and rest in self._tags
+            if ts >= x:
+                break
+        return False
+
     def _splits_word(self, tokens: list, x: int) -> bool:
         """True when position ``x`` falls strictly inside a token that is a dictionary word."""
         for s, e, _w, tag in tokens:
@@ -189,8 +211,10 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         if how in ("surname + 某某", "nickname + kinship"):
             return (s, e) if not self.is_common_word(word) else None
         k = surname_length(word) or 1
+        if self._surname_in_word(tokens, s, k):
+            return None  # 孩子简单聊: 简单 is a word, not the surname 简 + a given name
         for x in range(e, s + k, -1):
-            if self._splits_word(tokens, x):
+            if self._splits_word(tokens, x) and not self._rest_is_word(text, tokens, x):
                 continue  # the name must not end inside a word (父亲王强打工 → 王强)
             cand = text[s:x]
             if (not self.is_common_word(cand) and not self._bad_given(cand[k:])
@@ -204,7 +228,8 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         while i < n:
             s, e, w, tag = tokens[i]
             k = surname_length(w)
-            if k and 2 <= len(w) <= 4 and is_given_name(w[k:]) and tag in ("nr", "nrfg", "nrt", "oov"):
+            if (k and 2 <= len(w) <= 4 and is_given_name(w[k:]) and tag in ("nr", "nrfg", "nrt", "oov")
+                    and len(w) - k <= 2):  # a given name has 1–2 characters (关系融洽 is not a name)
                 if (not self.is_common_word(w) and not self._bad_given(w[k:])
                         and not self._followed_by_place(text, e)):
                     yield s, e, (SCORE_OOV_TOKEN if tag == "oov" else SCORE_NR_TOKEN), f"token {tag}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,37 @@ def write_config(root: Path, **extra) -> Path:
     path = root / "humiao.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     return path
+
+
+TEST_KEYS = {"HUMIAO_PSEUDONYM_KEY": "11" * 32, "HUMIAO_VAULT_KEY": "22" * 32}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fixed_test_keys():
+    """One pseudonym key and one vault key for every run of this folder, so that two runs in different
+    folders give the same tokens and their outputs can be compared (synthetic test keys)."""
+    saved = {k: os.environ.get(k) for k in TEST_KEYS}
+    os.environ.update(TEST_KEYS)
+    yield TEST_KEYS
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def town_run(town_config):
+    """The whole graph materialized once on the town (shared by the end-to-end tests)."""
+    from humiao.config import load_config
+    from pipelines.run import materialize_all
+
+    os.environ["HUMIAO_CONFIG"] = str(town_config)
+    try:
+        cfg = load_config(town_config)
+        yield cfg, materialize_all(cfg, config_file=str(town_config))
+    finally:
+        os.environ.pop("HUMIAO_CONFIG", None)
 
 
 @pytest.fixture(scope="session")

@@ -13,17 +13,10 @@ from humiao.config import load_config
 from pipelines.run import materialize_all
 
 
-@pytest.fixture(scope="module")
-def first_run(town_config, tmp_path_factory):
-    import os
-
-    os.environ["HUMIAO_CONFIG"] = str(town_config)
-    try:
-        cfg = load_config(town_config)
-        result = materialize_all(cfg, config_file=str(town_config))
-        yield cfg, result
-    finally:
-        os.environ.pop("HUMIAO_CONFIG", None)
+@pytest.fixture
+def first_run(town_run, town_config, monkeypatch):
+    monkeypatch.setenv("HUMIAO_CONFIG", str(town_config))
+    return town_run
 
 
 def test_run_succeeds_and_writes_outputs(first_run):

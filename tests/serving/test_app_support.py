@@ -64,7 +64,17 @@ class Env:
     users: dict[str, str] = field(default_factory=dict)
 
 
+def fast_password_hashing() -> None:
+    """Cheap argon2 parameters for tests (the app's defaults cost ~0.5 s per hash on a busy machine)."""
+    from argon2 import PasswordHasher
+
+    from serving.app import security
+
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 def build_env(tmp: Path, *, mlflow_uri: str | None = None) -> Env:
+    fast_password_hashing()
     tmp = Path(tmp)
     work, out = tmp / "work", tmp / "out"
     pz = Pseudonymizer(b"k" * 32, 1)
