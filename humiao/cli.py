@@ -156,6 +156,10 @@ def serve(
     cfg = load_config(config)
     settings = settings_from_config(cfg)
     application = create_app(settings)
+    import threading
+
+    # build the note anonymizer and the scanner's identity index now, not on the first saved note
+    threading.Thread(target=application.state.sanitizer.warm_up, daemon=True).start()
     console.print(f"护苗 review app on http://{host}:{port}  (database: {settings.database_url.split('://')[0]}, "
                   f"lists: {settings.visit_lists_dir})")
     uvicorn.run(application, host=host, port=port, proxy_headers=proxy_headers,

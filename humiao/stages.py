@@ -165,6 +165,37 @@ def is_simulated(cfg: Config) -> bool:
         return False
 
 
+# ------------------------------------------------------------------------------------------ feedback
+
+
+def feedback_dir(cfg: Config) -> Path:
+    """Where the review app's outcomes are exported for the next cycle's labels (DESIGN §11.12)."""
+    return cfg.path("work_dir") / "feedback"
+
+
+def export_feedback(cfg: Config) -> str:
+    """Export the review app's visit outcomes and correction flags (when the app has a database) and
+    return a hash of the exported files, part of the features' and lists' fingerprints."""
+    import os
+
+    from serving.app.settings import default_database_url
+
+    url = os.environ.get("HUMIAO_APP_DATABASE_URL") or default_database_url(cfg.path("work_dir"))
+    db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if db_file is None or db_file.exists():
+        from serving.feedback import export_feedback as _export
+
+        _export(url, feedback_dir(cfg))
+    files = sorted(feedback_dir(cfg).glob("*.parquet")) if feedback_dir(cfg).exists() else []
+    return files_hash(files) if files else "no-feedback"
+
+
+def tokens_under_correction(cfg: Config) -> set[str]:
+    """Children whose data a family asked to correct (shown as 数据更正中 on lists until resolved)."""
+    p = feedback_dir(cfg) / "under_correction.parquet"
+    return set(pd.read_parquet(p)["child_token"]) if p.exists() else set()
+
+
 # ------------------------------------------------------------------------------------------ features
 
 
@@ -294,8 +325,12 @@ def _level_ranges(cfg: Config) -> dict[str, tuple[int, int]]:
 
 def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan) -> dict:
     """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18)."""
+    from serving.feedback import CORRECTION_FLAG
     from serving.visit_lists import write_visit_lists
 
+    under = tokens_under_correction(cfg)
+    scores = scores.copy()
+    scores["flags"] = [[CORRECTION_FLAG] if t in under else [] for t in scores["child_token"]]
     res = write_visit_lists(
         scores[scores["target"] == "guardianship_risk"], scores[scores["target"] == "left_behind_risk"],
         cfg.path("out_dir") / "visit_lists", plan.cycle,

@@ -6,7 +6,7 @@ import pandas as pd
 
 from features.spine import person_spine as build_person_spine
 from humiao.plan import plan_cycle, plan_from_dict
-from humiao.stages import build_feature_frames, ingest_fingerprint
+from humiao.stages import build_feature_frames, export_feedback, ingest_fingerprint
 from pipelines.assets.ingest import pseudonymized_specs
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig
@@ -39,8 +39,9 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig,
     """Features for every labelled as-of date and the scoring date; labels for the labelled dates
     (both targets, with cohort flags). One DuckDB query per source covers every as-of date."""
     cfg = humiao.cfg
+    feedback = export_feedback(cfg)  # the review app's outcomes become labels (DESIGN §11.12)
     fp = stage_fingerprint("features_and_labels", ("features",), cfg.fingerprint("time", "rural_hukou_only"),
-                           cycle_plan, ingest_fingerprint(cfg))
+                           cycle_plan, ingest_fingerprint(cfg), feedback)
     cached = reuse(assets_dir(cfg), ["features", "labels"], fp)
     if cached:
         feats, labels = cached

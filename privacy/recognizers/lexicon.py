@@ -21,6 +21,10 @@ SINGLE_SURNAMES = frozenset(
     "满闻位厉伊仝区郜海阚花权强帅屠豆朴盖练廉禹井祖漆巴丰支卿国狄平计索宣晋相初门云容敬来扈晁芮普阙"
     "浦戈伏鹿薄邸雍辜羊裘亓修邰赫杭况那宿鲜印逯隆茹诸慕危玉银亢嵇湛宾戎勾茅利於居揭干尉斯元束檀衣信"
     "展阴昝智幸奉植衡富尧闭由"
+    # further surnames of the Hundred Family Surnames (百家姓) and frequent modern ones (萧 beside 肖,
+    # 冶 of the Hui); characters that are mostly ordinary words (家, 山, 能, 后, 水, 红 …) are left out
+    "萧凤花俞酆昌倪卞贝臧伏茅屈麻危梅刁柯经裘贲洪钮滑荀羿汲邴糜松乌弓牧隗宓蓬郗仰暴钭韶蓟怀鄂籍赖"
+    "苍莘贡逄扶堵宰郦璩濮寿郏庾暨殳沃蔚夔厍訾乜鞠蒯竺桓冶"
 )
 
 COMPOUND_SURNAMES = frozenset(
@@ -45,10 +49,10 @@ KIN_AFTER = ["妈妈", "爸爸", "奶奶", "爷爷", "外婆", "外公", "姥姥
 PLACE_SUFFIXES = ["街道", "社区", "村", "镇", "乡", "路", "街", "巷", "弄", "小区", "小学", "中学", "学校", "幼儿园", "医院", "公司", "区", "县", "市", "省", "派出所", "大队", "家园", "花园", "新村", "公寓", "大厦", "广场", "集团", "工厂", "厂", "店", "站", "桥", "湖", "山", "江", "河", "寺", "所", "局", "院"]
 
 #: Characters that never occur inside a given name: particles, pronouns, very frequent verbs and
-#: time/measure words. A name match stops before them (父亲王强在杭州 → 王强). Not 可 or 之, which
-#: are frequent in given names (可欣, 之琳).
+#: time/measure words. A name match stops before them (父亲王强在杭州 → 王强). Not 可, 之 or 月, which
+#: are frequent in given names (可欣, 之琳, 明月).
 NOT_IN_GIVEN_NAME = frozenset(
-    "的了在是和与及或也都就还又把被给对向从到说讲去来要会能很不没有这那个们我你他她它年月日时号岁元"
+    "的了在是和与及或也都就还又把被给对向从到说讲去来要会能很不没有这那个们我你他她它年日时号岁元"
     "次今昨后前里外上下等已因为所以但而且并于将其此每各该某打住回带送看让叫问找病地得着过吧呢啊吗嘛"
     "，。、；：？！（）《》“”‘’ "
 )

@@ -30,7 +30,8 @@ _SUR_STRICT = f"(?:{_alt(COMPOUND_SURNAMES)}|[{''.join(sorted(SINGLE_SURNAMES - 
 _GIVEN = f"(?:(?![{''.join(sorted(NOT_IN_GIVEN_NAME))}]){HAN})"
 _PLACE = _alt(PLACE_SUFFIXES)
 
-_NOT_GIVEN = frozenset(NEVER_NAMES | set(HONORIFICS_AFTER) | set(KIN_AFTER) | set(ROLES_BEFORE))
+#: A "given name" that is really a role, honorific or kinship word (李阿姨, 张老师, 王小明妈妈).
+_NOT_GIVEN = frozenset(set(HONORIFICS_AFTER) | set(KIN_AFTER) | set(ROLES_BEFORE))
 
 #: Look-ahead words of the kinship/honorific patterns (see CnPersonRecognizer._matches).
 _ANCHORS = {
@@ -91,7 +92,7 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
 
     ENTITY = "PERSON"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("role + name", rf"(?:{_alt(ROLES_BEFORE)})[:：\s]{{0,2}}(?P<name>{_SUR_STRICT}{_GIVEN}{{1,2}})", 0.85),
+        Pattern("role + name", rf"(?:{_alt(ROLES_BEFORE)})[:：\s]{{0,2}}(?P<name>{_SUR}{_GIVEN}{{1,2}})", 0.85),
         Pattern("name + kinship", rf"{_SUR_STRICT}{_GIVEN}{{1,2}}(?=的?(?:{_alt(KIN_AFTER)}))", 0.75),
         Pattern("nickname + kinship", rf"(?:小|阿){_GIVEN}(?=的?(?:{_alt(KIN_AFTER)}))", 0.7),
         Pattern("surname + 某某", rf"{_SUR}某某?(?!(?:{_PLACE}))", 0.85),
