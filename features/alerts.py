@@ -26,7 +26,8 @@ department, alive, not moved away; :func:`features.cohorts.create_children_table
 
 Output
 ------
-One row per child × event_code (the latest event of that rule; ties: the closest relation), columns
+One row per child × event_code (the latest event of that rule; ties: the order of the rule's ``who``,
+then its ``order_by``, e.g. the victim of an incident first), columns
 :data:`ALERT_COLUMNS`. Children without a known place are kept under community
 ``features.build.UNPLACED`` (“（未定位）”), as in the feature matrix.
 
@@ -61,7 +62,15 @@ import yaml
 
 from features.build import UNPLACED
 from features.cohorts import create_children_table
-from features.sources import TABLE_COLUMNS, TABLE_DEPARTMENT, _to_date, fetch_df, open_sources, register_as_of_dates, sql_literal
+from features.sources import (
+    TABLE_COLUMNS,
+    TABLE_DEPARTMENT,
+    _to_date,
+    fetch_df,
+    open_sources,
+    register_as_of_dates,
+    sql_literal,
+)
 from features.spine import GRANDCHILD_RELATIONS
 
 __all__ = [
@@ -70,6 +79,8 @@ __all__ = [
     "LIST_COLUMNS",
     "ROLES",
     "AlertRule",
+    "AlertRuleError",
+    "alert_counts",
     "alert_id",
     "event_alerts",
     "for_visit_lists",
@@ -93,15 +104,37 @@ ALERT_COLUMNS = (
     "as_of_date",
 )
 #: The columns ``serving.visit_lists.write_visit_lists`` accepts in its ``alerts`` table.
-LIST_COLUMNS = ("child_token", "community", "township", "district", "event", "event_date", "alert_id", "as_of_date")
+LIST_COLUMNS = (
+    "child_token",
+    "community",
+    "township",
+    "district",
+    "event",
+    "event_date",
+    "alert_id",
+    "as_of_date",
+)
 
 #: Relations of a person to a child, closest first (the order breaks ties between matches).
 ROLES = ("child", "parent", "guardian", "household_member")
 _PLACEHOLDERS_BUILTIN = ("who", "month", "date")
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEYS = {
-    "code", "label", "source_department", "table", "person", "who", "condition", "child_condition",
-    "event_date", "known_date", "max_age_days", "fields", "template", "template_self", "order_by",
+    "code",
+    "label",
+    "source_department",
+    "table",
+    "person",
+    "who",
+    "condition",
+    "child_condition",
+    "event_date",
+    "known_date",
+    "max_age_days",
+    "fields",
+    "template",
+    "template_self",
+    "order_by",
 }
 
 
@@ -179,7 +212,9 @@ class AlertRule:
                 continue
             names = {n for _, n, _, _ in string.Formatter().parse(tpl) if n is not None}
             if names - allowed:
-                raise AlertRuleError(f"alert rule {code!r}: unknown template field(s) {sorted(names - allowed)}")
+                raise AlertRuleError(
+                    f"alert rule {code!r}: unknown template field(s) {sorted(names - allowed)}"
+                )
         return rule
 
 
@@ -310,11 +345,15 @@ def _rule_sql(rule: AlertRule, as_of: dt.date, since: dt.date) -> str:
     }
     phrase = _template_sql(rule.template, exprs)
     if rule.template_self is not None:
-        phrase = f"CASE WHEN l.role = 'child' THEN {_template_sql(rule.template_self, exprs)} ELSE {phrase} END"
+        phrase = (
+            f"CASE WHEN l.role = 'child' THEN {_template_sql(rule.template_self, exprs)} ELSE {phrase} END"
+        )
     roles = ", ".join(sql_literal(r) for r in rule.who)
     # ties between matches of one child: the rule's `who` order (e.g. name the missing guardian
     # rather than the child the incident was filed under)
-    priority = "CASE l.role " + " ".join(f"WHEN {sql_literal(r)} THEN {i}" for i, r in enumerate(rule.who)) + " END"
+    priority = (
+        "CASE l.role " + " ".join(f"WHEN {sql_literal(r)} THEN {i}" for i, r in enumerate(rule.who)) + " END"
+    )
     age = ""
     if rule.max_age_days is not None:
         age = f" AND {event_date} > DATE {sql_literal(as_of.isoformat())} - INTERVAL {int(rule.max_age_days)} DAY"
@@ -372,7 +411,6 @@ def event_alerts(
         raise ValueError(f"since ({since}) must be before as_of_date ({as_of_date})")
     rule_list = load_rules(rules)
     con = open_sources(pseudo_dir, con)
-    con.execute("SET preserve_insertion_order = false")
     register_as_of_dates(con, [as_of_date])
     create_children_table(con)  # hm_children (both cohorts' union), hm_links, hm_person, hm_first_known …
     con.execute(
@@ -421,7 +459,9 @@ def for_visit_lists(alerts: pd.DataFrame) -> pd.DataFrame:
     return alerts[[c for c in LIST_COLUMNS if c in alerts.columns]].copy()
 
 
-def alert_counts(alerts: pd.DataFrame, rules: str | Path | Sequence[Mapping | AlertRule] | None = None) -> pd.DataFrame:
+def alert_counts(
+    alerts: pd.DataFrame, rules: str | Path | Sequence[Mapping | AlertRule] | None = None
+) -> pd.DataFrame:
     """Alerts per rule (every configured rule, zero included): ``event_code, label, alerts``."""
     rule_list = load_rules(rules)
     counts = alerts["event_code"].value_counts() if len(alerts) else pd.Series(dtype="int64")

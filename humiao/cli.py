@@ -74,20 +74,45 @@ def run(
 
 @app.command()
 def ingest(
-    input_dir: Path = typer.Argument(..., help="folder of departmental exports"),
+    input_dir: Path = typer.Argument(..., help="folder of departmental exports (any file names; sub-folders allowed)"),
     report: Path = typer.Option(None, help="write the reconciliation report (JSON) here"),
+    mapping: Path = typer.Option(None, help="YAML pinning files (or sheets) to contract tables; default: "
+                                 "humiao_mapping.yaml in INPUT_DIR if present"),
+    max_quarantine_share: float = typer.Option(None, help="fail a table whose quarantined share is larger "
+                                               "(default: checks.max_quarantine_share)"),
+    strict: bool = typer.Option(False, help="also fail on files not recognized as any table"),
     config: Path = typer.Option(None, help="configuration file"),
 ) -> None:
-    """Validate, normalize and pseudonymize one folder of exports without running the rest."""
-    from humiao.runner import ingest_folder_from_config
+    """Validate, normalize and pseudonymize one folder of exports without running the rest.
+
+    Exit code 1 when a file or table failed; each error names the file, sheet, row and column in
+    Chinese and English. The report never holds a raw value."""
+    from humiao.stages import run_ingest
+    from privacy.ingest import IngestFailed, UndeclaredPersonalInformation
 
     cfg = load_config(config)
-    rep = ingest_folder_from_config(cfg, input_dir)
+    if not input_dir.is_dir():
+        console.print(f"[red]输入文件夹不存在 / input folder not found[/red]: {input_dir}")
+        raise typer.Exit(2)
+    failed = None
+    try:
+        rep = run_ingest(cfg, input_dir, force=True, mapping=mapping, max_quarantine_share=max_quarantine_share,
+                         strict=strict)
+    except IngestFailed as e:
+        failed = e
+        rep = e.report.to_dict() if e.report is not None else {"errors": e.errors}
+    except UndeclaredPersonalInformation as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from None
     text = json.dumps(rep, ensure_ascii=False, indent=2, default=str)
     if report:
         report.write_text(text, encoding="utf-8")
     else:
         print(text)
+    if failed is not None:
+        for err in failed.errors:
+            console.print(f"[red]{err.get('message_zh', '')}[/red]\n  {err.get('message_en', '')}")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -106,7 +106,8 @@ class Checks(_Section):
 
     guardianship_prevalence: tuple[float, float] = (0.002, 0.15)
     left_behind_prevalence: tuple[float, float] = (0.0002, 0.05)
-    max_quarantine_share: float = 0.05
+    max_quarantine_share: float = 0.05  # a table with a larger share of quarantined rows fails the ingest
+    max_quarantine_share_by_table: dict[str, float] = Field(default_factory=dict)
     min_cohort_children: int = 100
     max_staleness_days: int = 62  # a source whose newest fact is older than this at the cycle's as-of date warns
     staleness_days_by_table: dict[str, int] = Field(default_factory=lambda: {

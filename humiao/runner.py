@@ -81,13 +81,6 @@ def run_pipeline(cfg: Config, *, simulate_if_missing: bool = True, console=None)
     return materialize_all(cfg, console=console)
 
 
-def ingest_folder_from_config(cfg: Config, input_dir: Path) -> dict:
-    """`humiao ingest`: pseudonymize one folder into the configured work_dir; returns the report."""
-    from humiao.stages import run_ingest
-
-    return run_ingest(cfg, Path(input_dir), force=True)
-
-
 def build_scanner(cfg: Config, *, with_known: bool = True):
     """A LeakScanner with the scanner index of the last ingest (when present and ``with_known``)."""
     from privacy.scanner import LeakScanner

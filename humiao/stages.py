@@ -86,26 +86,39 @@ def key_fingerprint(cfg: Config) -> str:
 
 
 def raw_files(raw_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(raw_dir).rglob("*") if p.is_file() and p.suffix.lower() in {".csv", ".xlsx", ".xls", ".txt"})
+    """Every file of the input folder (any name, any sub-folder: files are recognized by their headers,
+    or pinned by ``humiao_mapping.yaml``), for the ingest fingerprint and the new-exports sensor."""
+    return sorted(p for p in Path(raw_dir).rglob("*") if p.is_file())
 
 
-def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False) -> dict:
+def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False, mapping: Path | None = None,
+               max_quarantine_share: float | None = None, strict: bool = False) -> dict:
     """Validate, normalize and pseudonymize every contract table in ``raw_dir`` (DESIGN.md §4–§5).
 
     Returns the reconciliation report (``ingest_report.json``) with ``fingerprint`` and ``reused``.
+
+    ``max_quarantine_share`` (default: ``checks.max_quarantine_share`` and per-table
+    ``checks.max_quarantine_share_by_table``) fails a table whose share of quarantined rows is larger;
+    ``strict`` also fails on files that are not recognized as any contract table.
 
     Raises
     ------
     privacy.ingest.UndeclaredPersonalInformation
         Personal information in a column not declared for it (fail closed; nothing of that table is written).
+    privacy.ingest.IngestFailed
+        A file or table failed (unreadable, missing required columns, threshold exceeded…); the report
+        (bilingual messages naming file, sheet, row and column) was written first.
     """
     from privacy.ingest import ingest_folder
 
     raw_dir = Path(raw_dir) if raw_dir else cfg.path("raw_dir")
     work = cfg.path("work_dir")
     report_path = work / "ingest_report.json"
+    shares = {**{t: float(v) for t, v in cfg.checks.max_quarantine_share_by_table.items()}}
+    default_share = cfg.checks.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
     fp = fingerprint("ingest", code_hash("privacy", "contracts"), files_hash(raw_files(raw_dir)),
-                     key_fingerprint(cfg), ingest_as_of(cfg).isoformat())
+                     key_fingerprint(cfg), ingest_as_of(cfg).isoformat(), default_share, shares, strict,
+                     str(mapping) if mapping else None)
     if not force and report_path.exists():
         old = json.loads(report_path.read_text(encoding="utf-8"))
         if old.get("fingerprint") == fp and (work / "vault.bin").exists():
@@ -114,13 +127,23 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False)
     report = ingest_folder(
         raw_dir, cfg.path("contracts_dir"), pseudonymizer=pseudonymizer_from_config(cfg),
         vault_key=vault_key_from_config(cfg), out_dir=work, quarantine_dir=cfg.path("quarantine_dir"),
-        as_of=ingest_as_of(cfg),
+        as_of=ingest_as_of(cfg), mapping=mapping, fail_on_unrecognized=strict,
+        max_quarantine_share=_quarantine_limits(cfg, default_share, shares),
     )
     d = report.to_dict()
     d["fingerprint"] = fp
     report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
     d["reused"] = False
     return d
+
+
+def _quarantine_limits(cfg: Config, default: float, by_table: dict[str, float]) -> float | dict[str, float]:
+    """The scalar limit, or one limit per contract table when some tables have their own."""
+    if not by_table:
+        return default
+    from privacy.contracts import load_contracts
+
+    return {name: by_table.get(name, default) for name in load_contracts(cfg.path("contracts_dir"))}
 
 
 def ingest_fingerprint(cfg: Config) -> str | None:

@@ -9,6 +9,15 @@ Output: the ``scores`` table of docs/interfaces.md §4, one row per child of the
 Order within a community: the model's raw score, highest first; equal raw scores are ordered by
 ``child_token`` (deterministic: the same data give the same list). Ventiles use the raw score as well
 (the calibration map is monotone, so the order is the calibrated order without isotonic plateaus).
+Exploration (DESIGN §6, selective labels): with ``exploration_share`` > 0, ``round(share × K)`` of each
+community's K places (half up; e.g. 1 of 10 at share 0.1) go to children drawn at random (seeded)
+among the community's **unvisited** children — no visit in the ``unvisited_days`` (default 365) before
+the as-of date, or never — who are not already among the model's picks. The model keeps the first
+``K − e`` places; the drawn children take places ``K − e + 1 … K``; everyone else follows in model order.
+The table then carries a ``selection`` column: ``模型排序`` or ``随机抽选`` (lists show the latter as
+randomly chosen, and their visits give labels about children the model would never rank). A community
+with fewer unvisited candidates than ``e`` keeps the model's picks for the rest. With the default share 0
+nothing changes and no ``selection`` column is added.
 Reasons are computed only for each community's shortlist (``rank_in_community <= shortlist_factor × K``,
 default 3 × K); other rows get empty lists. Everything else is vectorized: 2 million rows score in
 seconds on 2 cores (prediction dominates).
@@ -47,6 +56,9 @@ def score_cycle(
     top_n_reasons: int = 3,
     need_prefix_zh: str = DEFAULT_NEED_PREFIX_ZH,
     num_threads: int = 2,
+    exploration_share: float = 0.0,
+    exploration_seed: int = 0,
+    unvisited_days: int = 365,
 ) -> pd.DataFrame:
     """Scores of one target for one cycle (one as-of date).
 
@@ -73,6 +85,13 @@ def score_cycle(
     need_prefix_zh : str
     num_threads : int
         LightGBM prediction threads (default 2).
+    exploration_share : float in [0, 0.5]
+        Share of each community's K places given to randomly drawn unvisited children (module
+        docstring); 0 (default) = none. Configuration: ``capacity.exploration_share``.
+    exploration_seed : int
+        Seed of the draw (use the cycle's seed so a list can be reproduced).
+    unvisited_days : int
+        A child is unvisited when ``last_visit_date`` is missing or older than this many days.
 
     Returns
     -------
@@ -115,6 +134,12 @@ def score_cycle(
     k = k_by_code[codes].astype("int64")
     token_order = pd.factorize(features_df["child_token"], sort=True)[0]
     order, rank = list_order(raw, codes, token_order)
+    explored = None
+    if exploration_share > 0:
+        rank, explored = explore(
+            rank, codes, k, features_df, exploration_share, exploration_seed, unvisited_days
+        )
+        order = np.lexsort((rank, codes))
     vent = ventiles(raw)
 
     short = np.flatnonzero(rank <= shortlist_factor * k)
@@ -138,7 +163,80 @@ def score_cycle(
             "reason_features": reason_features,
         }
     )
-    return out.take(order).reset_index(drop=True)[SCORE_COLUMNS]
+    cols = list(SCORE_COLUMNS)
+    if explored is not None:
+        out["selection"] = np.where(explored, EXPLORATION_ZH, MODEL_SELECTION_ZH)
+        cols.append("selection")
+    return out.take(order).reset_index(drop=True)[cols]
+
+
+EXPLORATION_ZH = "随机抽选"
+MODEL_SELECTION_ZH = "模型排序"
+
+
+def explore(
+    rank: np.ndarray,
+    codes: np.ndarray,
+    k: np.ndarray,
+    features_df: pd.DataFrame,
+    share: float,
+    seed: int,
+    unvisited_days: int = 365,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give ``round(share × K_c)`` places of each community to random unvisited children.
+
+    Parameters
+    ----------
+    rank : ndarray of int, shape (n,)
+        Model rank within the community (1 = first).
+    codes : ndarray of int, shape (n,)
+        Community code per row.
+    k : ndarray of int, shape (n,)
+        The community's K per row.
+    features_df : DataFrame
+        ``as_of_date`` and (optional) ``last_visit_date``; without it every child counts as unvisited.
+    share : float in [0, 0.5]
+    seed : int
+    unvisited_days : int
+
+    Returns
+    -------
+    new_rank : ndarray of int, shape (n,)
+        Ranks with the drawn children at ``K − e + 1 … K``.
+    explored : ndarray of bool, shape (n,)
+        True for the drawn children.
+    """
+    if not 0 <= share <= 0.5:
+        raise ValueError("exploration_share must lie in [0, 0.5]")
+    n = len(rank)
+    e = np.floor(share * k + 0.5).astype(np.int64)
+    if "last_visit_date" in features_df.columns:
+        last = pd.to_datetime(features_df["last_visit_date"]).to_numpy()
+        as_of = pd.to_datetime(features_df["as_of_date"]).to_numpy()
+        unvisited = np.isnat(last) | (last < as_of - np.timedelta64(int(unvisited_days), "D"))
+    else:
+        unvisited = np.ones(n, dtype=bool)
+    keep = rank <= k - e  # the model's places
+    key = np.random.default_rng(seed).random(n)
+    cand = unvisited & ~keep
+    # among candidates: the e_c with the smallest random key per community
+    cand_key = np.where(cand, key, np.inf)
+    order = np.lexsort((cand_key, codes))
+    g = codes[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if n else np.array([], dtype=int)
+    pos = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    pick_sorted = (pos < e[order]) & np.isfinite(cand_key[order])
+    explored = np.zeros(n, dtype=bool)
+    explored[order[pick_sorted]] = True
+    # new ranks: model places first, then the drawn children (random order), then the rest by model rank
+    tier = np.where(keep, 0, np.where(explored, 1, 2))
+    sub = np.where(explored, key, rank.astype("float64"))
+    new_order = np.lexsort((sub, tier, codes))
+    g2 = codes[new_order]
+    starts2 = np.flatnonzero(np.r_[True, g2[1:] != g2[:-1]]) if n else np.array([], dtype=int)
+    new_rank = np.empty(n, dtype=np.int64)
+    new_rank[new_order] = np.arange(n) - np.repeat(starts2, np.diff(np.r_[starts2, n])) + 1
+    return new_rank, explored
 
 
 def _list_column(lists: list[list[str]], rows: np.ndarray, n: int) -> np.ndarray:

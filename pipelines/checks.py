@@ -6,10 +6,10 @@ Bounds of the other checks come from configuration (``checks:`` in humiao.yaml).
 import dagster as dg
 import pandas as pd
 
+from humiao.plan import plan_from_dict
 from humiao.stages import TARGETS
 from pipelines.assets.ingest import TABLES
 from pipelines.resources import HumiaoConfig
-from humiao.plan import plan_from_dict
 from privacy.checks import fresh_enough, no_raw_personal_information, prevalence_within, unique_rows
 
 

@@ -16,11 +16,11 @@ from pipelines.assets.ingest import pseudonymize, raw_specs
 from pipelines.assets.models import models
 from pipelines.assets.serving import model_cards, privacy_audit, risk_scores, visit_lists
 from pipelines.checks import checks
+from pipelines.io_manager import ParquetJsonIOManager
 from pipelines.jobs import jobs
+from pipelines.resources import HumiaoConfig, MlflowTracking, PrivacyKeys
 from pipelines.schedules import schedules
 from pipelines.sensors import sensors
-from pipelines.io_manager import ParquetJsonIOManager
-from pipelines.resources import HumiaoConfig, MlflowTracking, PrivacyKeys
 
 
 def build_definitions(config_file: str | None = None) -> dg.Definitions:

@@ -50,6 +50,9 @@ def pseudonymize(context: dg.AssetExecutionContext, humiao: HumiaoConfig, keys: 
                 "rows_quarantined": t.get("rows_quarantined", 0),
                 "rows_duplicate": t.get("rows_duplicate", 0),
                 "quarantine_reasons": dg.MetadataValue.json(t.get("reasons", {})),
+                "quarantine_share": t.get("quarantine_share"),
+                "files": dg.MetadataValue.json(t.get("files", [])),
+                "conflicts_in_run": (report.get("conflicts") or {}).get("count", 0),
                 "reused": report["reused"],
             },
         )

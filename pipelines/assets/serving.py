@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from humiao.plan import plan_from_dict
-from humiao.stages import TARGETS, audit_outputs, score_targets, write_lists
+from humiao.stages import TARGETS, audit_outputs, score_targets, tokens_under_correction, write_lists
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig, MlflowTracking
 from serving.model_card import render_model_card

@@ -168,13 +168,21 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         """True when the "given name" is really a role, honorific or kinship word (李阿姨, 张老师)."""
         return given in _NOT_GIVEN or given[:2] in _NOT_GIVEN or given[:1] in ("某",)
 
+    def _proper_noun(self, word: str) -> bool:
+        """A dictionary proper noun (place/organisation name, 马东 ns) right after a role word is taken
+        for a name; common words (NEVER_NAMES) never are."""
+        return word not in NEVER_NAMES and self._tags.get(word, "")[:2] in ("ns", "nz", "nt")
+
     @staticmethod
     def _surname_in_word(tokens: list, s: int, k: int) -> bool:
-        """True when the token starting at ``s`` is a dictionary word longer than the surname that is
-        not a noun or name (简单 a, 关心 v, 常常 d): the surname character belongs to that word."""
+        """True when the token starting at ``s`` is a dictionary word longer than the surname whose
+        part of speech is never a name's (简单 a, 关心 v, 常常 d, 和睦 …: adjectives, adverbs,
+        conjunctions, prepositions, particles, verbs, pronouns): the surname character belongs to
+        that word. Nouns and time words are not evidence against a name (周天|骏)."""
         for ts, te, _w, tag in tokens:
             if ts == s:
-                return te - ts > k and tag not in ("oov", "x", "eng", "m") and tag[:1] not in ("n",)
+                return (te - ts > k and tag != "oov"
+                        and tag[:1] in ("a", "d", "c", "p", "u", "v", "r", "y", "e", "o", "z"))
             if ts > s:
                 break
         return False
@@ -200,8 +208,10 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         return False
 
     def _snap(self, text: str, s: int, e: int, tokens: list, how: str) -> tuple[int, int] | None:
-        if self._splits_word(tokens, s):
-            return None  # starts inside a word (邻居李阿姨: not 居李)
+        role = how == "role + name"
+        if not role and self._splits_word(tokens, s):
+            return None  # starts inside a word (邻居李阿姨: not 居李); after a role word the role
+            # itself marks the start (外公文杰: jieba cuts 外/公文/杰)
         word = text[s:e]
         if how == "surname + honorific":
             tail = text[e:e + 3]
@@ -218,7 +228,10 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
             if self._splits_word(tokens, x) and not self._rest_is_word(text, tokens, x):
                 continue  # the name must not end inside a word (父亲王强打工 → 王强)
             cand = text[s:x]
-            if (not self.is_common_word(cand) and not self._bad_given(cand[k:])
+            if k == 1 and cand[0] in FUNCTION_SURNAMES and self.is_common_word(cand[1:]):
+                continue  # 同学和音乐老师: the conjunction 和 + the word 音乐, not a name
+            if ((not self.is_common_word(cand) or (role and self._proper_noun(cand)))
+                    and not self._bad_given(cand[k:])
                     and not self._followed_by_place(text, x)):
                 return s, x
         return None

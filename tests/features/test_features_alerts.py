@@ -57,7 +57,10 @@ WHEN = {
 }
 
 
-def _family(t: Town, key: str, place: dict, *, child_birth=D(2015, 5, 1), grand=False) -> dict:
+CHILD_BIRTH = D(2015, 5, 1)
+
+
+def _family(t: Town, key: str, place: dict, *, child_birth=CHILD_BIRTH, grand=False) -> dict:
     """A local household: father (户主), mother (配偶), one child; with ``grand`` a grandmother-headed
     household where the child is 孙女 and the grandmother is the registry guardian."""
     f, m, c = f"P_{key}F", f"P_{key}M", f"P_{key}C"
@@ -65,17 +68,47 @@ def _family(t: Town, key: str, place: dict, *, child_birth=D(2015, 5, 1), grand=
     if grand:
         g = f"P_{key}G"
         t.person(g, D(1955, 3, 1), "女", household=hh, relation="户主", registered=D(2000, 1, 1), **place)
-        t.person(f, D(1985, 1, 1), "男", household=hh, relation="子", registered=D(2000, 1, 1),
-                 moved_out=D(2023, 5, 1), **place)
-        t.person(c, child_birth, "女", household=hh, relation="孙女",
-                 registered=child_birth + dt.timedelta(days=20), **place)
-        t.add("child_registry", record_id=f"R{key}", child_token=c, category="留守儿童", guardian_token=g,
-              guardian_relation="祖母", registered_date=D(2024, 3, 1), **place)
+        t.person(
+            f,
+            D(1985, 1, 1),
+            "男",
+            household=hh,
+            relation="子",
+            registered=D(2000, 1, 1),
+            moved_out=D(2023, 5, 1),
+            **place,
+        )
+        t.person(
+            c,
+            child_birth,
+            "女",
+            household=hh,
+            relation="孙女",
+            registered=child_birth + dt.timedelta(days=20),
+            **place,
+        )
+        t.add(
+            "child_registry",
+            record_id=f"R{key}",
+            child_token=c,
+            category="留守儿童",
+            guardian_token=g,
+            guardian_relation="祖母",
+            registered_date=D(2024, 3, 1),
+            **place,
+        )
         return {"father": f, "grandmother": g, "child": c, "household": hh}
     t.person(f, D(1985, 1, 1), "男", household=hh, relation="户主", registered=D(2010, 1, 1), **place)
     t.person(m, D(1987, 1, 1), "女", household=hh, relation="配偶", registered=D(2010, 1, 1), **place)
-    t.person(c, child_birth, "男", household=hh, relation="子",
-             registered=child_birth + dt.timedelta(days=20), **place)
+    t.person(
+        c,
+        child_birth,
+        "男",
+        household=hh,
+        relation="子",
+        registered=child_birth + dt.timedelta(days=20),
+        **place,
+    )
     return {"father": f, "mother": m, "child": c, "household": hh}
 
 
@@ -86,49 +119,122 @@ def _event(t: Town, code: str, key: str, when: dt.date, place: dict) -> set[str]
     if code == "guardian_death":
         f, m, c = f"P_{key}F", f"P_{key}M", f"P_{key}C"
         hh = f"H_{key}"
-        t.person(f, D(1984, 1, 1), "男", household=hh, relation="户主", registered=D(2010, 1, 1),
-                 deregistered=when, reason="死亡", **place)
+        t.person(
+            f,
+            D(1984, 1, 1),
+            "男",
+            household=hh,
+            relation="户主",
+            registered=D(2010, 1, 1),
+            deregistered=when,
+            reason="死亡",
+            **place,
+        )
         t.person(m, D(1986, 1, 1), "女", household=hh, relation="配偶", registered=D(2010, 1, 1), **place)
         t.person(c, D(2014, 2, 1), "男", household=hh, relation="子", registered=D(2014, 3, 1), **place)
-        c2 = t.person(f"P_{key}D", D(2018, 6, 1), "女", household=hh, relation="女", registered=D(2018, 7, 1),
-                      **place)
+        c2 = t.person(
+            f"P_{key}D", D(2018, 6, 1), "女", household=hh, relation="女", registered=D(2018, 7, 1), **place
+        )
         return {c, c2}  # the household link: both children of the dead father
     if code == "guardian_detained":
         fam = _family(t, key, place)
-        t.add("detention_records", person_token=fam["father"], start_date=when,
-              expected_release_date=D(2027, 6, 1), released_date=None)
+        t.add(
+            "detention_records",
+            person_token=fam["father"],
+            start_date=when,
+            expected_release_date=D(2027, 6, 1),
+            released_date=None,
+        )
         return {fam["child"]}
     if code == "guardian_hospitalized":
         fam = _family(t, key, place, grand=True)  # the registry guardian (grandmother) is admitted
-        t.add("inpatient_admissions", person_token=fam["grandmother"], admission_date=when,
-              discharge_date=None, ward="心血管内科")
+        t.add(
+            "inpatient_admissions",
+            person_token=fam["grandmother"],
+            admission_date=when,
+            discharge_date=None,
+            ward="心血管内科",
+        )
         return {fam["child"]}
     if code == "guardian_missing":
         fam = _family(t, key, place)
-        t.add("incidents", incident_id=f"J{key}", reported_at=ts, category="监护人失联",
-              person_token=fam["child"], role="受害人", **inc)
-        t.add("incidents", incident_id=f"J{key}", reported_at=ts, category="监护人失联",
-              person_token=fam["mother"], role="监护人", **inc)
+        t.add(
+            "incidents",
+            incident_id=f"J{key}",
+            reported_at=ts,
+            category="监护人失联",
+            person_token=fam["child"],
+            role="受害人",
+            **inc,
+        )
+        t.add(
+            "incidents",
+            incident_id=f"J{key}",
+            reported_at=ts,
+            category="监护人失联",
+            person_token=fam["mother"],
+            role="监护人",
+            **inc,
+        )
         return {fam["child"]}
     if code == "family_violence":
         fam = _family(t, key, place)  # a domestic dispute between the parents: the child is not named
-        t.add("incidents", incident_id=f"J{key}", reported_at=ts, category="家庭暴力",
-              person_token=fam["mother"], role="受害人", **inc)
-        t.add("incidents", incident_id=f"J{key}", reported_at=ts, category="家庭暴力",
-              person_token=fam["father"], role="当事人", **inc)
+        t.add(
+            "incidents",
+            incident_id=f"J{key}",
+            reported_at=ts,
+            category="家庭暴力",
+            person_token=fam["mother"],
+            role="受害人",
+            **inc,
+        )
+        t.add(
+            "incidents",
+            incident_id=f"J{key}",
+            reported_at=ts,
+            category="家庭暴力",
+            person_token=fam["father"],
+            role="当事人",
+            **inc,
+        )
         return {fam["child"]}
     if code == "child_missing":
         fam = _family(t, key, place, child_birth=D(2019, 9, 1))
-        t.add("incidents", incident_id=f"J{key}", reported_at=ts, category="儿童走失",
-              person_token=fam["child"], role="受害人", **inc)
+        t.add(
+            "incidents",
+            incident_id=f"J{key}",
+            reported_at=ts,
+            category="儿童走失",
+            person_token=fam["child"],
+            role="受害人",
+            **inc,
+        )
         return {fam["child"]}
     if code == "school_leave":
         fam = _family(t, key, place, child_birth=D(2011, 4, 1))
         s = f"S_{key}"
-        t.add("student_enrollment", student_token=s, child_token=fam["child"], school="某中学", grade="七年级",
-              boarding=False, status="在读", status_date=D(2023, 9, 1), enrolled_date=D(2023, 9, 1))
-        t.add("student_enrollment", student_token=s, child_token=fam["child"], school="某中学", grade="八年级",
-              boarding=False, status="辍学", status_date=when, enrolled_date=D(2023, 9, 1))
+        t.add(
+            "student_enrollment",
+            student_token=s,
+            child_token=fam["child"],
+            school="某中学",
+            grade="七年级",
+            boarding=False,
+            status="在读",
+            status_date=D(2023, 9, 1),
+            enrolled_date=D(2023, 9, 1),
+        )
+        t.add(
+            "student_enrollment",
+            student_token=s,
+            child_token=fam["child"],
+            school="某中学",
+            grade="八年级",
+            boarding=False,
+            status="辍学",
+            status_date=when,
+            enrolled_date=D(2023, 9, 1),
+        )
         return {fam["child"]}
     if code == "newborn_subsistence":
         # a household on 低保 since 2024; the baby is known when its birth is registered (``when``)
@@ -136,17 +242,36 @@ def _event(t: Town, code: str, key: str, when: dt.date, place: dict) -> set[str]
         hh = f"H_{key}"
         t.person(f, D(1990, 1, 1), "男", household=hh, relation="户主", registered=D(2012, 1, 1), **place)
         t.person(m, D(1992, 1, 1), "女", household=hh, relation="配偶", registered=D(2012, 1, 1), **place)
-        older = t.person(f"P_{key}O", D(2020, 1, 1), "女", household=hh, relation="女",
-                         registered=D(2020, 2, 1), **place)
-        birth = D(when.year, when.month, 1) - dt.timedelta(days=1) if when.day < 5 else D(when.year, when.month, 1)
+        older = t.person(
+            f"P_{key}O", D(2020, 1, 1), "女", household=hh, relation="女", registered=D(2020, 2, 1), **place
+        )
+        birth = (
+            D(when.year, when.month, 1) - dt.timedelta(days=1)
+            if when.day < 5
+            else D(when.year, when.month, 1)
+        )
         t.person(c, birth, "男", household=hh, relation="子", registered=when, **place)
-        t.add("subsistence_allowance", head_token=f, household_size=4, allowance_type="低保",
-              monthly_amount=1500.0, start_date=D(2024, 7, 1), end_date=None, **place)
+        t.add(
+            "subsistence_allowance",
+            head_token=f,
+            household_size=4,
+            allowance_type="低保",
+            monthly_amount=1500.0,
+            start_date=D(2024, 7, 1),
+            end_date=None,
+            **place,
+        )
         del older  # a 5-year-old sibling: not a newborn, never alerted
         return {c}
     if code == "disability_certificate":
         fam = _family(t, key, place, child_birth=D(2017, 8, 1))
-        t.add("disability_certificates", person_token=fam["child"], category="听力", grade="三级", issued_date=when)
+        t.add(
+            "disability_certificates",
+            person_token=fam["child"],
+            category="听力",
+            grade="三级",
+            issued_date=when,
+        )
         return {fam["child"]}
     raise AssertionError(f"no fixture for rule {code!r}: add one when adding a rule")
 
@@ -170,22 +295,56 @@ def hand(tmp_path_factory):
     place = PLACES[1]
     fam = _family(t, "X1", place, child_birth=D(2012, 1, 1))
     for n, day in enumerate((D(2025, 12, 3), D(2025, 12, 20))):
-        t.add("incidents", incident_id=f"JX1{n}", reported_at=dt.datetime.combine(day, dt.time(21)),
-              category="家庭暴力", person_token=fam["child"], role="受害人", district=place["district"],
-              township=place["township"])
-    t.add("disability_certificates", person_token=fam["child"], category="肢体", grade="四级",
-          issued_date=D(2025, 12, 15))
+        t.add(
+            "incidents",
+            incident_id=f"JX1{n}",
+            reported_at=dt.datetime.combine(day, dt.time(21)),
+            category="家庭暴力",
+            person_token=fam["child"],
+            role="受害人",
+            district=place["district"],
+            township=place["township"],
+        )
+    t.add(
+        "disability_certificates",
+        person_token=fam["child"],
+        category="肢体",
+        grade="四级",
+        issued_date=D(2025, 12, 15),
+    )
     f, c = "P_X2F", "P_X2C"
     t.person(f, D(1991, 1, 1), "男", household="H_X2", relation="户主", registered=D(2015, 1, 1), **place)
     t.person(c, D(2025, 11, 1), "女", household="H_X2", relation="女", registered=D(2025, 11, 12), **place)
-    t.add("subsistence_allowance", head_token=f, household_size=2, allowance_type="低保边缘",
-          monthly_amount=600.0, start_date=D(2025, 12, 12), end_date=None, **place)
+    t.add(
+        "subsistence_allowance",
+        head_token=f,
+        household_size=2,
+        allowance_type="低保边缘",
+        monthly_amount=600.0,
+        start_date=D(2025, 12, 12),
+        end_date=None,
+        **place,
+    )
     t.person("P_X3C", D(2010, 6, 1), "男")
-    t.add("student_enrollment", student_token="S_X3", child_token="P_X3C", school="某中学", grade="九年级",
-          boarding=False, status="休学", status_date=D(2025, 12, 8), enrolled_date=D(2022, 9, 1))
+    t.add(
+        "student_enrollment",
+        student_token="S_X3",
+        child_token="P_X3C",
+        school="某中学",
+        grade="九年级",
+        boarding=False,
+        status="休学",
+        status_date=D(2025, 12, 8),
+        enrolled_date=D(2022, 9, 1),
+    )
     # a mother giving birth is not an upheaval (妇产科 is excluded)
-    t.add("inpatient_admissions", person_token=fam["mother"], admission_date=D(2025, 12, 12),
-          discharge_date=D(2025, 12, 15), ward="妇产科")
+    t.add(
+        "inpatient_admissions",
+        person_token=fam["mother"],
+        admission_date=D(2025, 12, 12),
+        discharge_date=D(2025, 12, 15),
+        ward="妇产科",
+    )
     folder = t.write(tmp_path_factory.mktemp("alert_town"))
     alerts = event_alerts(folder, AS_OF, since=SINCE)
     return {"dir": folder, "expected": expected, "alerts": alerts, "extra": fam}
@@ -224,13 +383,18 @@ def test_phrases_name_the_event_and_relation(hand):
     e = hand["expected"]
     one = lambda code: next(iter(e[code]["in"]))  # noqa: E731
     assert a[(one("guardian_detained"), "guardian_detained")] == "父亲于2025年12月被羁押"
-    assert a[(one("guardian_hospitalized"), "guardian_hospitalized")] == "祖母于2025年12月10日住院（心血管内科）"
+    assert (
+        a[(one("guardian_hospitalized"), "guardian_hospitalized")] == "祖母于2025年12月10日住院（心血管内科）"
+    )
     assert a[(one("guardian_missing"), "guardian_missing")] == "母亲于2025年12月被报失联（警情）"
     assert a[(one("family_violence"), "family_violence")] == "2025年12月接报家庭暴力警情，母亲为受害人"
     assert a[(one("child_missing"), "child_missing")] == "儿童于2025年12月10日被报走失（警情）"
     assert a[(one("school_leave"), "school_leave")] == "儿童于2025年12月辍学（学籍变动）"
     assert a[(one("newborn_subsistence"), "newborn_subsistence")] == "低保家庭新生儿（2025年12月出生）"
-    assert a[(one("disability_certificate"), "disability_certificate")] == "儿童于2025年12月新办残疾人证（听力三级）"
+    assert (
+        a[(one("disability_certificate"), "disability_certificate")]
+        == "儿童于2025年12月新办残疾人证（听力三级）"
+    )
     # the phrase never carries a token (a person) — only the event and a relation word
     assert not hand["alerts"]["event"].str.contains(r"[A-Z]_", regex=True).any()
 
@@ -307,16 +471,35 @@ def test_for_visit_lists_keeps_only_accepted_columns(hand):
 
 
 def test_rules_from_list_and_validation(hand, tmp_path):
-    custom = [{
-        "code": "abandonment", "label": "遗弃", "table": "incidents", "person": "person_token",
-        "who": ["child"], "condition": "s.category = '遗弃'", "event_date": "CAST(s.reported_at AS DATE)",
-        "template": "儿童于{month}被遗弃（警情）",
-    }]
+    custom = [
+        {
+            "code": "abandonment",
+            "label": "遗弃",
+            "table": "incidents",
+            "person": "person_token",
+            "who": ["child"],
+            "condition": "s.category = '遗弃'",
+            "event_date": "CAST(s.reported_at AS DATE)",
+            "template": "儿童于{month}被遗弃（警情）",
+        }
+    ]
     assert len(event_alerts(hand["dir"], AS_OF, since=SINCE, rules=custom)) == 0
     path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump({"rules": [r for r in yaml.safe_load(
-        (REPO / "features" / "alert_rules.yaml").read_text(encoding="utf-8"))["rules"]
-        if r["code"] == "guardian_detained"]}, allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rules": [
+                    r
+                    for r in yaml.safe_load(
+                        (REPO / "features" / "alert_rules.yaml").read_text(encoding="utf-8")
+                    )["rules"]
+                    if r["code"] == "guardian_detained"
+                ]
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
     only = event_alerts(hand["dir"], AS_OF, since=SINCE, rules=path)
     assert set(only["event_code"]) == {"guardian_detained"}
     bad = dict(custom[0])
@@ -359,10 +542,17 @@ TOWN_RATES = dict(
 #: The tables ingested for the simulated town: those the rules read, plus those the person spine and
 #: cohort use to place and link children. visit_records (free-text notes: most of the ingest time),
 #: attendance and social_insurance are read by no rule and left out to keep the test fast (~10 s).
-SIM_TABLES = sorted({r.table for r in RULES} | {
-    "household_registry", "residence_permits", "child_registry", "student_enrollment", "child_health_checks",
-    "injury_visits",
-})
+SIM_TABLES = sorted(
+    {r.table for r in RULES}
+    | {
+        "household_registry",
+        "residence_permits",
+        "child_registry",
+        "student_enrollment",
+        "child_health_checks",
+        "injury_visits",
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -376,12 +566,21 @@ def sim_town(tmp_path_factory):
     root = tmp_path_factory.mktemp("alert_sim")
     t0 = time.perf_counter()
     config = dataclasses.replace(SimulatorConfig(), **TOWN_RATES)
-    simulate(root / "raw", root / "truth", children=3000, months=12, seed=2, end_month="2025-12", config=config)
+    simulate(
+        root / "raw", root / "truth", children=3000, months=12, seed=2, end_month="2025-12", config=config
+    )
     # as humiao.stages.run_ingest: the real ingest (validation, pseudonymization, anonymized free text),
     # as of the month after the simulated end month
-    ingest_folder(root / "raw", REPO / "contracts", pseudonymizer=Pseudonymizer(b"alerts-test-key-" * 2, 1),
-                  vault_key=Fernet.generate_key(), out_dir=root / "work", quarantine_dir=root / "quarantine",
-                  as_of=AS_OF, tables=SIM_TABLES)
+    ingest_folder(
+        root / "raw",
+        REPO / "contracts",
+        pseudonymizer=Pseudonymizer(b"alerts-test-key-" * 2, 1),
+        vault_key=Fernet.generate_key(),
+        out_dir=root / "work",
+        quarantine_dir=root / "quarantine",
+        as_of=AS_OF,
+        tables=SIM_TABLES,
+    )
     alerts = event_alerts(root / "work" / "pseudonymized", AS_OF, since=SINCE)
     return {"root": root, "alerts": alerts, "seconds": time.perf_counter() - t0}
 
@@ -401,21 +600,24 @@ def _scores(alerts: pd.DataFrame, target: str) -> pd.DataFrame:
     """A minimal scores table (docs/interfaces.md §4): the alerted children, one community each."""
     kids = alerts.drop_duplicates("child_token")
     n = len(kids)
-    return pd.DataFrame({
-        "child_token": kids["child_token"].to_numpy(),
-        "as_of_date": [AS_OF] * n,
-        "target": [target] * n,
-        "community": kids["community"].to_numpy(),
-        "township": kids["township"].to_numpy(),
-        "district": kids["district"].to_numpy(),
-        "score": [0.1] * n,
-        "ventile": [10] * n,
-        "risk_level": ["低危"] * n,
-        "rank_in_community": kids.groupby(["district", "township", "community"]).cumcount().to_numpy() + 1,
-        "capacity": [1] * n,
-        "reasons": [["近3个月缺勤0天"]] * n,
-        "reason_features": [["school_days_absent_3m"]] * n,
-    })
+    return pd.DataFrame(
+        {
+            "child_token": kids["child_token"].to_numpy(),
+            "as_of_date": [AS_OF] * n,
+            "target": [target] * n,
+            "community": kids["community"].to_numpy(),
+            "township": kids["township"].to_numpy(),
+            "district": kids["district"].to_numpy(),
+            "score": [0.1] * n,
+            "ventile": [10] * n,
+            "risk_level": ["低危"] * n,
+            "rank_in_community": kids.groupby(["district", "township", "community"]).cumcount().to_numpy()
+            + 1,
+            "capacity": [1] * n,
+            "reasons": [["近3个月缺勤0天"]] * n,
+            "reason_features": [["school_days_absent_3m"]] * n,
+        }
+    )
 
 
 def test_alerts_reach_the_visit_list(sim_town, tmp_path):
@@ -424,8 +626,14 @@ def test_alerts_reach_the_visit_list(sim_town, tmp_path):
     from serving.visit_lists import write_visit_lists
 
     a = sim_town["alerts"]
-    res = write_visit_lists(_scores(a, "guardianship_risk"), _scores(a, "left_behind_risk"), tmp_path / "lists",
-                            "2026-01", data_as_of=D(2025, 12, 31), alerts=for_visit_lists(a))
+    res = write_visit_lists(
+        _scores(a, "guardianship_risk"),
+        _scores(a, "left_behind_risk"),
+        tmp_path / "lists",
+        "2026-01",
+        data_as_of=D(2025, 12, 31),
+        alerts=for_visit_lists(a),
+    )
     assert res["counts"]["alerts"] == len(a)
     table = pd.read_parquet(res["parquet"])
     listed = table[table["section"] == "event_alert"]
@@ -445,4 +653,3 @@ def test_alerts_reach_the_visit_list(sim_town, tmp_path):
         assert first_alert < first_ranked
         for event in rows["event"]:
             assert f"事件：{event}" in text, (place, event)
-
