@@ -118,6 +118,15 @@ class Checks(_Section):
     })
 
 
+class Monitoring(_Section):
+    """Drift monitoring per cycle (issue 7): population stability index of every feature and of the
+    scores between the latest labelled as-of date and the current cycle. PSI ≥ 0.25 is the usual
+    "significant shift" threshold (Siddiqi 2006, Credit Risk Scorecards)."""
+
+    psi_threshold: float = 0.25
+    max_drifted_share: float = 0.2  # warn (and suggest retraining) when more features than this drift
+
+
 class Models(_Section):
     """Model search settings (DESIGN.md §7)."""
 
@@ -143,6 +152,7 @@ class Config(_Section):
     risk_levels: RiskLevels = Field(default_factory=RiskLevels)
     checks: Checks = Field(default_factory=Checks)
     models: Models = Field(default_factory=Models)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
     rural_hukou_only: bool = False  # left-behind cohort: national definition counts rural hukou only
     mlflow_experiment: str = "humiao"
     root: Path = REPO_ROOT

@@ -371,3 +371,42 @@ def audit_outputs(cfg: Config) -> dict:
     out = cfg.path("out_dir")
     findings = scanner.scan_paths([out]) if out.exists() else []
     return {"scanned": str(out), "findings": [f"{f.location}:{f.column}:{f.row}:{f.entity_type}:{f.masked}" for f in findings]}
+
+
+# ------------------------------------------------------------------------------------------ monitoring
+
+
+def drift_report(cfg: Config, features: pd.DataFrame, scores: pd.DataFrame, plan) -> dict:
+    """Feature and score drift of the current cycle against the latest labelled as-of date (PSI).
+
+    Returns ``{"reference_as_of", "current_as_of", "features": [{column, kind, psi, flagged}],
+    "drifted_share", "scores": {target: psi}, "retrain_suggested": bool}``; no per-child rows.
+    """
+    from privacy.monitoring import psi, psi_table
+
+    dates = pd.to_datetime(features["as_of_date"]).dt.date
+    ref_date = max(plan.training_as_of_dates)
+    ref = features[dates == ref_date]
+    cur = features[dates == plan.scoring_as_of_date]
+    from features.dictionary import feature_dictionary
+
+    names = [n for n in feature_dictionary()["name"] if n in features.columns]
+    thr = cfg.monitoring.psi_threshold
+    table = psi_table(ref, cur, columns=names, threshold=thr)
+    drifted = float(table["flagged"].mean()) if len(table) else 0.0
+    score_psi = {}
+    from models.tracking import load_champion
+
+    for target in scores["target"].unique():
+        # the champion's score distribution on the reference date's children vs on this cycle's scored children
+        booster, _cal, _v = load_champion(target)
+        cols = booster.feature_name()
+        cur_rows = cur[cur["child_token"].isin(scores.loc[scores["target"] == target, "child_token"])]
+        a = booster.predict(ref[cols].to_numpy(dtype="float32", na_value=float("nan")))
+        b = booster.predict(cur_rows[cols].to_numpy(dtype="float32", na_value=float("nan")))
+        score_psi[target] = psi(pd.Series(a), pd.Series(b), bins=10, threshold=thr).psi
+    return {
+        "reference_as_of": ref_date.isoformat(), "current_as_of": plan.scoring_as_of_date.isoformat(),
+        "features": table.to_dict("records"), "drifted_share": drifted, "scores": score_psi,
+        "retrain_suggested": drifted > cfg.monitoring.max_drifted_share,
+    }

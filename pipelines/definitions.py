@@ -14,7 +14,7 @@ from humiao.config import load_config
 from pipelines.assets.features import cycle_plan, features_and_labels, person_spine
 from pipelines.assets.ingest import pseudonymize, raw_specs
 from pipelines.assets.models import models
-from pipelines.assets.serving import model_cards, privacy_audit, risk_scores, visit_lists
+from pipelines.assets.serving import drift, drift_within_bounds, model_cards, privacy_audit, risk_scores, visit_lists
 from pipelines.checks import checks
 from pipelines.io_manager import ParquetJsonIOManager
 from pipelines.jobs import jobs
@@ -28,8 +28,8 @@ def build_definitions(config_file: str | None = None) -> dg.Definitions:
     cfg = load_config(config_file)
     return dg.Definitions(
         assets=[*raw_specs, pseudonymize, cycle_plan, person_spine, features_and_labels, models,
-                *model_cards, risk_scores, visit_lists, privacy_audit],
-        asset_checks=checks,
+                *model_cards, risk_scores, visit_lists, drift, privacy_audit],
+        asset_checks=[*checks, drift_within_bounds],
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,

@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 __all__ = [
     "FIELDS",
+    "append_audit_event",
     "AuditVerification",
     "Vault",
     "VaultError",
@@ -117,6 +118,13 @@ def _append_audit(path: Path, entry: dict) -> None:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def append_audit_event(path: Path, event: str, **fields) -> None:
+    """Append a non-look-up event (e.g. a retention purge) to the audit log, hash-chained like every
+    look-up. ``fields`` must hold tokens and counts only, never identities."""
+    entry = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "event": str(event), **fields}
+    _append_audit(Path(path), entry)
 
 
 def verify_audit_log(path: Path) -> AuditVerification:

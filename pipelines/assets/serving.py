@@ -5,7 +5,14 @@ import dagster as dg
 import pandas as pd
 
 from humiao.plan import plan_from_dict
-from humiao.stages import TARGETS, audit_outputs, score_targets, tokens_under_correction, write_lists
+from humiao.stages import (
+    TARGETS,
+    audit_outputs,
+    drift_report,
+    score_targets,
+    tokens_under_correction,
+    write_lists,
+)
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig, MlflowTracking
 from serving.model_card import render_model_card
@@ -58,6 +65,25 @@ def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.Da
         return cached[0]
     res = write_lists(cfg, risk_scores, features, plan_from_dict(cycle_plan))
     return stamp({**res, "_files": [res["parquet"], *res["workbooks"]]}, fp)
+
+
+@dg.asset(group_name="monitoring", kinds={"parquet"})
+def drift(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.DataFrame,
+          risk_scores: pd.DataFrame, cycle_plan: dict) -> dict:
+    """Feature and score drift of this cycle (population stability index vs the latest labelled as-of
+    date); its check warns and suggests retraining when too many features drift (issue 7)."""
+    mlflow_tracking.setup()
+    return drift_report(humiao.cfg, features, risk_scores, plan_from_dict(cycle_plan))
+
+
+@dg.asset_check(asset=drift, name="drift_within_bounds")
+def drift_within_bounds(humiao: HumiaoConfig, drift: dict) -> dg.AssetCheckResult:
+    """Non-blocking: a visible warning when the share of drifted features exceeds the configured bound."""
+    flagged = [f["column"] for f in drift["features"] if f["flagged"]]
+    return dg.AssetCheckResult(
+        passed=not drift["retrain_suggested"], severity=dg.AssetCheckSeverity.WARN,
+        metadata={"drifted_share": drift["drifted_share"], "drifted_features": flagged[:30],
+                  "score_psi": drift["scores"], "retrain_suggested": drift["retrain_suggested"]})
 
 
 @dg.asset(deps=["visit_lists", *[f"model_card_{t}" for t in TARGETS]], group_name="serving")
