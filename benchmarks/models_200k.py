@@ -61,7 +61,10 @@ def prepare(root: Path, children: int, seed: int) -> dict:
     t = time.perf_counter()
     m = simulate_city(cfg)
     timings["simulate_s"] = time.perf_counter() - t
-    print(f"simulated {m['children']} children ({'reused' if m.get('reused') else 'new'}) in {timings['simulate_s']:.0f} s", flush=True)
+    print(
+        f"simulated {m['children']} children ({'reused' if m.get('reused') else 'new'}) in {timings['simulate_s']:.0f} s",
+        flush=True,
+    )
     t = time.perf_counter()
     run_ingest(cfg)
     timings["ingest_s"] = time.perf_counter() - t
@@ -78,6 +81,126 @@ def prepare(root: Path, children: int, seed: int) -> dict:
     return timings
 
 
+def run_models(root: Path, n_boot: int, targets=("guardianship_risk", "left_behind_risk")) -> dict:
+    """Both targets' cycles on the prepared city (no MLflow), with true outcomes and the oracle."""
+    import pandas as pd
+
+    from features.dictionary import feature_dictionary
+    from features.labels import true_outcomes
+    from humiao.config import load_config
+    from humiao.plan import plan_from_dict
+    from humiao.stages import capacity_for, model_splits, pseudonymizer_from_config, training_matrix
+    from models.cycle import run_target_cycle
+    from models.oracle import true_risk_score
+    from privacy.truth import load_truth
+
+    cfg = load_config(root / "humiao.yaml")
+    plan = plan_from_dict(json.loads((root / "cycle_plan.json").read_text(encoding="utf-8")))
+    feats = pd.read_parquet(root / "features.parquet")
+    labels = pd.read_parquet(root / "labels.parquet")
+    labelled = feats[pd.to_datetime(feats["as_of_date"]).dt.date.isin(plan.training_as_of_dates)]
+    del feats
+    t = time.perf_counter()
+    truth = load_truth(cfg.path("truth_dir"), pseudonymizer_from_config(cfg))
+    print(f"truth loaded in {time.perf_counter() - t:.0f} s ({len(truth)} child-months)", flush=True)
+    out = {"children": None, "timings": {}, "evaluations": {}}
+    for target in targets:
+        m = training_matrix(labelled, labels, target)
+        t = time.perf_counter()
+        c0 = time.process_time()
+        res = run_target_cycle(
+            m, target, feature_dictionary(), capacity_for(cfg, labelled, target), model_splits(plan),
+            label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
+            truth=true_outcomes(truth, m, target, cfg.time.label_timespan_days),
+            oracle_score=true_risk_score(truth, m, target), simulation=True, track=False, n_boot=n_boot,
+        )  # fmt: skip
+        out["timings"][target] = {
+            "wall_s": time.perf_counter() - t,
+            "cpu_s": time.process_time() - c0,
+            "matrix_rows": len(m),
+        }
+        ev = dict(res.evaluation)
+        ev.pop("features", None)
+        out["evaluations"][target] = ev
+        summarize(target, ev, out["timings"][target])
+    return out
+
+
+def _ci(v) -> str:
+    ci = v.get("ci95") or [float("nan")] * 2
+    return f"{v['value']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]"
+
+
+def summarize(target: str, ev: dict, timing: dict) -> None:
+    print(
+        f"\n=== {target}: {timing['matrix_rows']} rows, cycle {timing['wall_s']:.0f} s wall / {timing['cpu_s']:.0f} s CPU"
+    )
+    for s in ev["splits"]:
+        print(
+            f"  split test {s['test_as_of_date']}: n_test {s['n_test']}, prevalence {s['prevalence_test']:.4f}"
+        )
+        for name, b in {"model": s["metrics"], **s["baselines"]}.items():
+            beat = s["beats_baselines"].get(name)
+            tag = (
+                ""
+                if beat is None
+                else ("  beaten" + (" (significant)" if beat["significant"] else ""))
+                if beat["better_point_estimate"]
+                else "  NOT beaten"
+            )
+            print(
+                f"    {name:17s} precision@capacity_abs {_ci(b['precision@capacity_abs'])}  auc {b['roc_auc']['value']:.3f}{tag}"
+            )
+    cal = ev["calibration"]
+    print(
+        f"  ECE {cal['ece']:.4f} {cal['ece_ci95']} ({cal['method']}; target ≤ {cal['ece_target']}: {cal['ece_meets_target']})"
+    )
+    o = ev.get("oracle") or {}
+    if o:
+        print(f"  oracle ({o['definition']})")
+        print(
+            f"    observed labels: oracle p@K {_ci(o['metrics']['precision@capacity_abs'])} vs model {_ci(ev['metrics']['model']['precision@capacity_abs'])}"
+        )
+        if o.get("truth_metrics"):
+            print(
+                f"    true outcomes:   oracle p@K {_ci(o['truth_metrics']['precision@capacity_abs'])} vs model {_ci(ev['truth_metrics']['model']['precision@capacity_abs'])}"
+            )
+            print(
+                "    truly at-risk children found: "
+                + ", ".join(
+                    f"{k} {v['found']}/{v['n_true_at_risk']} ({v['share']:.3f})"
+                    for k, v in o["true_at_risk_found"].items()
+                )
+            )
+        print(f"    gap to oracle: {o['gap_to_oracle']}")
+    if ev.get("label_gap"):
+        print(
+            "  truth − observed (model): "
+            + ", ".join(f"{m} {v['truth_minus_observed']:+.3f}" for m, v in ev["label_gap"]["model"].items())
+        )
+    fl = [
+        (
+            r["attribute"],
+            r["group"],
+            round(r["tpr_disparity"], 2),
+            [round(x, 2) for x in r["tpr_disparity_ci95"]],
+        )
+        for r in ev["fairness"]
+        if r["flag"]
+    ]
+    ft = [
+        (
+            r["attribute"],
+            r["group"],
+            round(r["tpr_disparity"], 2),
+            [round(x, 2) for x in r["tpr_disparity_ci95"]],
+        )
+        for r in (ev.get("fairness_truth") or [])
+        if r["flag"]
+    ]
+    print(f"  fairness flags (observed): {fl}\n  fairness flags (truth): {ft}", flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("phase", choices=["prepare", "models", "all"])
@@ -89,4 +212,17 @@ if __name__ == "__main__":
     if args.phase in ("prepare", "all"):
         prepare(args.root, args.children, args.seed)
     if args.phase in ("models", "all"):
-        from benchmarks_models import run_models  # noqa: F401  (filled in below)
+        res = run_models(args.root, args.n_boot)
+        manifest = json.loads((args.root / "raw" / "manifest.json").read_text(encoding="utf-8"))
+        res["children"] = manifest.get("children")
+        res["seed"] = manifest.get("seed")
+        p = args.root / "prepare_timings.json"
+        res["prepare_timings"] = json.loads(p.read_text()) if p.exists() else None
+        res["subsampled"] = (
+            "nothing: every child of both cohorts at every as-of date; bootstrap B=%d" % args.n_boot
+        )
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        dest = REPO / "benchmarks" / "results" / f"models_{res['children']}_{stamp}.json"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(json.dumps(res, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        print(f"\nraw output: {dest}")

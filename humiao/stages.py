@@ -348,8 +348,14 @@ def _level_ranges(cfg: Config) -> dict[str, tuple[int, int]]:
 
 def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan) -> dict:
     """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18)."""
+    from features.alerts import alert_counts, event_alerts, for_visit_lists
+    from features.timechop import add_months
     from serving.feedback import CORRECTION_FLAG
     from serving.visit_lists import write_visit_lists
+
+    as_of = plan.scoring_as_of_date
+    # new critical events since the previous monthly cycle (紧急核查, DESIGN §8), listed ahead of the ranks
+    alerts = event_alerts(cfg.pseudonymized_dir, as_of, since=add_months(as_of, -1))
 
     under = tokens_under_correction(cfg)
     scores = scores.copy()
@@ -358,8 +364,9 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
         scores[scores["target"] == "guardianship_risk"], scores[scores["target"] == "left_behind_risk"],
         cfg.path("out_dir") / "visit_lists", plan.cycle,
         data_as_of=plan.scoring_as_of_date - timedelta(days=1),
-        risk_levels=cfg.risk_levels.as_dict(),
+        risk_levels=cfg.risk_levels.as_dict(), alerts=for_visit_lists(alerts),
     )
+    res["alert_counts"] = alert_counts(alerts).to_dict("records")
     return json.loads(json.dumps(res, default=str))
 
 

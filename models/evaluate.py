@@ -84,7 +84,11 @@ DEFAULT_ONE_FEATURE: dict[str, tuple[str, int]] = {
 ECE_TARGET = 0.03
 #: Metrics compared between observed labels and true outcomes, and between the model and the oracle.
 GAP_METRICS: tuple[str, ...] = (
-    "precision@capacity_abs", "recall@capacity_abs", "precision@5_pct", "roc_auc", "average_precision",
+    "precision@capacity_abs",
+    "recall@capacity_abs",
+    "precision@5_pct",
+    "roc_auc",
+    "average_precision",
 )
 DEFAULT_K_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 3.0)
 DEFAULT_CITY_PCTS: tuple[float, ...] = (1.0, 5.0, 10.0, 20.0)
@@ -176,7 +180,12 @@ def ventile_calibration(y, proba, rank_score) -> list[dict]:
     df = pd.DataFrame({"v": v, "y": np.asarray(y, dtype="float64"), "p": np.asarray(proba, dtype="float64")})
     g = df.groupby("v").agg(n=("y", "size"), observed=("y", "mean"), mean_predicted=("p", "mean"))
     return [
-        {"ventile": int(i), "n": int(r.n), "mean_predicted": float(r.mean_predicted), "observed": float(r.observed)}
+        {
+            "ventile": int(i),
+            "n": int(r.n),
+            "mean_predicted": float(r.mean_predicted),
+            "observed": float(r.observed),
+        }
         for i, r in g.iterrows()
     ]
 
@@ -419,7 +428,8 @@ def evaluate_target(
         if yt is not None:
             oracle["truth_metrics"] = _block(yt, o_proba, o_rank, test, cap, n_boot, seed, ties)
             oracle["gap_to_oracle"]["truth"] = {
-                m: oracle["truth_metrics"][m]["value"] - truth_metrics["model"][m]["value"] for m in GAP_METRICS
+                m: oracle["truth_metrics"][m]["value"] - truth_metrics["model"][m]["value"]
+                for m in GAP_METRICS
             }
             lists = {**{k: r for k, (_p, r) in scored.items()}, "oracle": o_rank}
             found = {}
@@ -442,7 +452,9 @@ def evaluate_target(
         lc_dates = pd.to_datetime(lc["as_of_date"]).dt.date
         on_test = lc[lc_dates == split.test_as_of_date]
         if on_test.empty:
-            notes.append(f"label_coverage: no rows for the test date {split.test_as_of_date}; latest date shown")
+            notes.append(
+                f"label_coverage: no rows for the test date {split.test_as_of_date}; latest date shown"
+            )
             on_test = lc[lc_dates == lc_dates.max()]
         coverage = {
             "as_of_date": pd.to_datetime(on_test["as_of_date"]).dt.date.iloc[0].isoformat(),

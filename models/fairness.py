@@ -319,7 +319,13 @@ def fairness_audit(
             lo, hi = (float(ci[gi, 0]), float(ci[gi, 1]))
             is_ref = group == ref
             enough = m["n_positive"] >= min_positives_flag and r["n_positive"] >= min_positives_flag
-            flag = (not is_ref) and enough and np.isfinite(lo) and np.isfinite(hi) and (hi < lo_band or lo > hi_band)
+            flag = (
+                (not is_ref)
+                and enough
+                and np.isfinite(lo)
+                and np.isfinite(hi)
+                and (hi < lo_band or lo > hi_band)
+            )
             rows.append(
                 {
                     "attribute": attr,

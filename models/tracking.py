@@ -326,8 +326,14 @@ def log_evaluation(evaluation: Mapping, *, tables: Mapping[str, pd.DataFrame] | 
         pd.DataFrame(evaluation["fairness"]).to_csv(folder / "fairness.csv", index=False)
         pd.DataFrame(
             [
-                {"test_as_of_date": s["test_as_of_date"], "model": model, "metric": n, "value": v["value"],
-                 "ci95_lo": (v.get("ci95") or [None, None])[0], "ci95_hi": (v.get("ci95") or [None, None])[1]}
+                {
+                    "test_as_of_date": s["test_as_of_date"],
+                    "model": model,
+                    "metric": n,
+                    "value": v["value"],
+                    "ci95_lo": (v.get("ci95") or [None, None])[0],
+                    "ci95_hi": (v.get("ci95") or [None, None])[1],
+                }
                 for s in evaluation["splits"]
                 for model, block in {"model": s["metrics"], **(s.get("baselines") or {})}.items()
                 for n, v in block.items()
@@ -339,7 +345,9 @@ def log_evaluation(evaluation: Mapping, *, tables: Mapping[str, pd.DataFrame] | 
                 blocks["oracle_truth"] = oracle["truth_metrics"]
             M.to_table(blocks).to_csv(folder / "oracle.csv", index=False)
         if evaluation.get("label_coverage"):
-            pd.DataFrame(evaluation["label_coverage"]["rows"]).to_csv(folder / "label_coverage.csv", index=False)
+            pd.DataFrame(evaluation["label_coverage"]["rows"]).to_csv(
+                folder / "label_coverage.csv", index=False
+            )
         for name, df in (tables or {}).items():
             if "child_token" in df.columns:
                 raise ValueError(f"table {name!r} holds per-child rows; MLflow gets aggregates only")

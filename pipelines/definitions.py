@@ -14,7 +14,14 @@ from humiao.config import load_config
 from pipelines.assets.features import cycle_plan, features_and_labels, person_spine
 from pipelines.assets.ingest import pseudonymize, raw_specs
 from pipelines.assets.models import models
-from pipelines.assets.serving import drift, drift_within_bounds, model_cards, privacy_audit, risk_scores, visit_lists
+from pipelines.assets.serving import (
+    drift,
+    drift_within_bounds,
+    model_cards,
+    privacy_audit,
+    risk_scores,
+    visit_lists,
+)
 from pipelines.checks import checks
 from pipelines.io_manager import ParquetJsonIOManager
 from pipelines.jobs import jobs

@@ -23,7 +23,9 @@ Findings carry the location, column, row and entity type and a **masked** value
 One scanner for asset checks, tests and the CLI: :meth:`LeakScanner.scan_dataframe` (each unique
 value scanned once, all values of a column in one regex and one automaton pass),
 :meth:`LeakScanner.scan_path` (CSV in UTF-8 or GB18030, XLSX, Parquet, JSON, YAML, HTML, Markdown,
-text/logs, SQLite databases such as the MLflow store; binary files are skipped and listed in
+text/logs, SQLite databases such as the MLflow store and the Dagster run/event-log databases —
+compressed BLOB cells (Dagster snapshots) are decompressed and scanned —, gzip/bz2/xz files and zip
+archives member by member, LightGBM text models; binary files are skipped and listed in
 ``LeakScanner.skipped``) and :func:`scan_paths`.
 """
 
@@ -244,8 +246,10 @@ class LeakScanner:
         Files skipped by the last :meth:`scan_path` / :meth:`scan_paths` call (binary, unreadable).
     """
 
+    COMPRESSED_SUFFIXES = frozenset([".gz", ".bz2", ".xz", ".zip"])
+    MAX_MEMBER_BYTES = 256 * 1024 * 1024
     TEXT_SUFFIXES = frozenset([".txt", ".log", ".md", ".markdown", ".rst", ".html", ".htm", ".xml", ".ini", ".cfg", ".toml", ".sql", ".py", ".j2", ".tsv", ".out", ".err", ".csv", ".yaml", ".yml", ".json", ".jsonl", ".ndjson"])
-    BINARY_SUFFIXES = frozenset([".pkl", ".pickle", ".joblib", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".zip", ".gz", ".bz2", ".xz", ".7z", ".tar", ".whl", ".so", ".pyc", ".ubj", ".onnx", ".pt", ".bin", ".lgb", ".xls", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".svgz", ".feather", ".arrow", ".duckdb"])
+    BINARY_SUFFIXES = frozenset([".pkl", ".pickle", ".joblib", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".7z", ".tar", ".whl", ".so", ".pyc", ".ubj", ".onnx", ".pt", ".bin", ".xls", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".svgz", ".feather", ".arrow", ".duckdb"])
 
     def __init__(self, known: KnownIdentities | None = None, skip_words: Iterable[str] = ()):
         import ahocorasick
@@ -464,8 +468,8 @@ class LeakScanner:
         for v in uniques:
             if isinstance(v, str):
                 strings.append(v)
-            elif isinstance(v, (bytes, bytearray)):
-                strings.append("")
+            elif isinstance(v, (bytes, bytearray, memoryview)):
+                strings.append(_blob_text(bytes(v)))
             elif isinstance(v, (list, tuple, dict, np.ndarray)):
                 strings.append(json.dumps(v if not isinstance(v, np.ndarray) else v.tolist(),
                                           ensure_ascii=False, default=str))
@@ -526,6 +530,8 @@ class LeakScanner:
                 for sheet, df in pd.read_excel(path, sheet_name=None, dtype=str).items():
                     out.extend(self.scan_dataframe(df, f"{loc}#{sheet}"))
                 return out
+            if suffix in self.COMPRESSED_SUFFIXES or head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04":
+                return self._scan_compressed(path, prose)
             if suffix in self.BINARY_SUFFIXES or b"\x00" in head:
                 self.skipped.append(loc)
                 return []
@@ -552,6 +558,53 @@ class LeakScanner:
         except (OSError, ValueError, sqlite3.Error, ImportError) as exc:
             self.skipped.append(f"{loc} ({type(exc).__name__}: {exc})"[:300])
             return []
+
+    def _scan_compressed(self, path: Path, prose: bool) -> list[Finding]:
+        """gzip/bz2/xz files (e.g. compressed event logs) and zip archives: each member that is
+        text (or a Parquet/SQLite/JSON file) is scanned as ``path!member``; binary members are listed
+        in :attr:`skipped`."""
+        import bz2
+        import gzip
+        import lzma
+        import tempfile
+        import zipfile
+
+        loc = str(path)
+        members: list[tuple[str, bytes]] = []
+        data = path.read_bytes()
+        if data[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(path) as z:
+                for info in z.infolist():
+                    if not info.is_dir() and info.file_size <= self.MAX_MEMBER_BYTES:
+                        members.append((info.filename, z.read(info)))
+                    elif not info.is_dir():
+                        self.skipped.append(f"{loc}!{info.filename} (too large)")
+        else:
+            opener = {".bz2": bz2.decompress, ".xz": lzma.decompress}.get(path.suffix.lower(), gzip.decompress)
+            inner = path.name[: -len(path.suffix)] if path.suffix else path.name
+            members.append((inner, opener(data)))
+        out: list[Finding] = []
+        for name, blob in members:
+            sub = f"{loc}!{name}"
+            suffix = Path(name).suffix.lower()
+            if blob.startswith(b"PAR1") or blob.startswith(b"SQLite format 3\x00") or suffix in (".xlsx", ".xlsm"):
+                with tempfile.TemporaryDirectory() as d:
+                    tmp = Path(d) / (Path(name).name or "member")
+                    tmp.write_bytes(blob)
+                    out.extend(Finding(f.location.replace(str(tmp), sub), f.column, f.row, f.entity_type, f.masked)
+                               for f in self._scan_file(tmp, prose))
+                continue
+            text = None if b"\x00" in blob[:8192] else self._decode(blob)
+            if text is None:
+                self.skipped.append(sub)
+                continue
+            if suffix in (".json", ".jsonl", ".ndjson", ".yaml", ".yml"):
+                structured = self._scan_structured(text, sub, suffix, prose)
+                if structured is not None:
+                    out.extend(structured)
+                    continue
+            out.extend(self._scan_lines(text, sub, prose and suffix not in (".py", ".sql")))
+        return out
 
     @staticmethod
     def _decode(data: bytes) -> str | None:
@@ -605,6 +658,25 @@ class LeakScanner:
         finally:
             con.close()
         return out
+
+
+def _blob_text(blob: bytes) -> str:
+    """The text inside a binary cell: zlib/gzip-compressed JSON (Dagster's snapshot and event
+    blobs), or UTF-8 bytes; "" when it is not text."""
+    import zlib
+
+    data = blob
+    if blob[:1] in (b"\x78", b"\x1f"):
+        try:
+            data = zlib.decompress(blob, 47)  # zlib or gzip header
+        except zlib.error:
+            data = blob
+    if b"\x00" in data[:4096]:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
 
 
 def _walk(obj, path: str):

@@ -142,6 +142,7 @@ PARQUET_SCHEMA = pa.schema(
         ("reason_features", pa.list_(pa.string())),
         ("event", pa.string()),
         ("event_date", pa.date32()),
+        ("alert_id", pa.string()),  # stable id of an event alert, for its verification result (核实结果)
         ("last_visit_date", pa.date32()),
         ("registry_category", pa.string()),
         ("flags", pa.list_(pa.string())),
@@ -346,6 +347,7 @@ def _alert_rows(
                 "reason_features": [],
                 "event": event,
                 "event_date": event_date,
+                "alert_id": _as_str(rec.get("alert_id")) or None,
                 "last_visit_date": scored.get("last_visit_date"),
                 "registry_category": scored.get("registry_category"),
                 "flags": scored.get("flags", []),

@@ -9,6 +9,7 @@ from humiao.stages import (
     TARGETS,
     audit_outputs,
     drift_report,
+    ingest_fingerprint,
     score_targets,
     tokens_under_correction,
     write_lists,
@@ -58,7 +59,8 @@ def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.Da
     """One workbook per community (ranked list + 疑似未登记留守儿童 section), township summaries, and one
     Parquet of every list, under out/visit_lists/<cycle>/."""
     cfg = humiao.cfg
-    fp = stage_fingerprint("visit_lists", ("serving",), [cfg.fingerprint("risk_levels")], risk_scores, cycle_plan,
+    fp = stage_fingerprint("visit_lists", ("serving", "features"), [cfg.fingerprint("risk_levels")], risk_scores,
+                           cycle_plan, ingest_fingerprint(cfg),
                            sorted(tokens_under_correction(cfg)))
     cached = reuse(assets_dir(cfg), ["visit_lists"], fp)
     if cached:

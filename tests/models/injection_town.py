@@ -6,6 +6,7 @@ Importable from a benchmark script too: ``run_town(root, children, seed, bias_di
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +23,16 @@ def district_townships(name: str) -> tuple[str, ...]:
     return next(d.townships for d in SimulatorConfig().districts if d.name == name)
 
 
-def run_town(root: Path, *, children: int, seed: int, bias_district: str | None, factor: float = 3.0,
-             target: str = "guardianship_risk", n_boot: int = 200) -> dict:
+def run_town(
+    root: Path,
+    *,
+    children: int,
+    seed: int,
+    bias_district: str | None,
+    factor: float = 3.0,
+    target: str = "guardianship_risk",
+    n_boot: int = 200,
+) -> dict:
     """Simulate (optionally with every township of ``bias_district`` visited ``factor`` × as often),
     ingest, build features/labels, train and evaluate ``target`` with true outcomes; return the
     evaluation document."""
@@ -33,7 +42,11 @@ def run_town(root: Path, *, children: int, seed: int, bias_district: str | None,
     from humiao.config import load_config
     from humiao.plan import plan_cycle
     from humiao.stages import (
-        build_feature_frames, capacity_for, model_splits, pseudonymizer_from_config, run_ingest,
+        build_feature_frames,
+        capacity_for,
+        model_splits,
+        pseudonymizer_from_config,
+        run_ingest,
         training_matrix,
     )  # fmt: skip
     from models.cycle import run_target_cycle
@@ -55,9 +68,18 @@ def run_town(root: Path, *, children: int, seed: int, bias_district: str | None,
     cfg = load_config(root / "humiao.yaml")
     sim_cfg = simulator.SimulatorConfig()
     if bias_district:
-        sim_cfg.township_visit_bias = {t: float(factor) for t in district_townships(bias_district)}
-    simulator.simulate(cfg.path("raw_dir"), cfg.path("truth_dir"), children=children, months=36, seed=seed,
-                       end_month=cfg.simulation.end_month, config=sim_cfg)
+        sim_cfg = dataclasses.replace(
+            sim_cfg, township_visit_bias={t: float(factor) for t in district_townships(bias_district)}
+        )
+    simulator.simulate(
+        cfg.path("raw_dir"),
+        cfg.path("truth_dir"),
+        children=children,
+        months=36,
+        seed=seed,
+        end_month=cfg.simulation.end_month,
+        config=sim_cfg,
+    )
     run_ingest(cfg)
     plan = plan_cycle(cfg, cfg.pseudonymized_dir)
     feats, labels = build_feature_frames(cfg, plan)
@@ -91,7 +113,36 @@ if __name__ == "__main__":
         rows = district_rows(ev)
         print("bias", bias, "s", round(time.time() - t), flush=True)
         for kind, r in rows.items():
-            print(" ", kind, {k: r[k] for k in ("reference_group", "n", "n_positive", "tpr", "tpr_disparity", "tpr_disparity_ci95", "flag")})
-        print("  all flagged districts obs", [(r["group"], round(r["tpr_disparity"], 2)) for r in ev["fairness"] if r["flag"] and r["attribute"] == "district"])
-        print("  all flagged districts truth", [(r["group"], round(r["tpr_disparity"], 2)) for r in ev["fairness_truth"] if r["flag"] and r["attribute"] == "district"])
-        json.dump(ev, open(f"/tmp/inj_ev_{children}_{bias}.json", "w"), ensure_ascii=False)
+            print(
+                " ",
+                kind,
+                {
+                    k: r[k]
+                    for k in (
+                        "reference_group",
+                        "n",
+                        "n_positive",
+                        "tpr",
+                        "tpr_disparity",
+                        "tpr_disparity_ci95",
+                        "flag",
+                    )
+                },
+            )
+        print(
+            "  all flagged districts obs",
+            [
+                (r["group"], round(r["tpr_disparity"], 2))
+                for r in ev["fairness"]
+                if r["flag"] and r["attribute"] == "district"
+            ],
+        )
+        print(
+            "  all flagged districts truth",
+            [
+                (r["group"], round(r["tpr_disparity"], 2))
+                for r in ev["fairness_truth"]
+                if r["flag"] and r["attribute"] == "district"
+            ],
+        )
+        Path(f"/tmp/inj_ev_{children}_{bias}.json").write_text(json.dumps(ev, ensure_ascii=False))

@@ -28,14 +28,22 @@ def _truth(months=("2024-04-01", "2024-05-01", "2024-06-01", "2024-07-01")) -> p
     states = {"A": [0, 1, 2, 3], "B": [0, 0, 0, 0], "C": [3, 3, 0, 0]}
     for child, st in states.items():
         for m, s in zip(months, st, strict=True):
-            rows.append({"child_token": child, "month": pd.Timestamp(m), "guardianship_state": s,
-                         "maltreated": child == "B" and m == "2024-06-01", "true_left_behind": child == "C"})
+            rows.append(
+                {
+                    "child_token": child,
+                    "month": pd.Timestamp(m),
+                    "guardianship_state": s,
+                    "maltreated": child == "B" and m == "2024-06-01",
+                    "true_left_behind": child == "C",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_oracle_uses_the_last_complete_month_only():
-    rows = pd.DataFrame({"child_token": ["A", "B", "C", "Z"], "as_of_date": [date(2024, 7, 1)] * 4},
-                        index=[10, 11, 12, 13])
+    rows = pd.DataFrame(
+        {"child_token": ["A", "B", "C", "Z"], "as_of_date": [date(2024, 7, 1)] * 4}, index=[10, 11, 12, 13]
+    )
     s = true_risk_score(_truth(), rows, TARGET)
     assert list(s.index) == [10, 11, 12, 13]
     # A: June state 2 (July's 3 is after the as-of date), 6-month mean over Apr–Jun = 1
@@ -54,14 +62,26 @@ def sim_eval(trained, matrix, dictionary, capacity):
     # true outcomes: every observed positive plus as many undetected ones (labels are detections)
     truth = ((observed > 0) | (rng.random(len(matrix)) < observed.mean())).astype(float)
     oracle = truth + rng.random(len(matrix)) * 0.5  # knows the truth, with noise inside each class
-    coverage = pd.DataFrame({
-        "as_of_date": [max(matrix["as_of_date"])] * 3, "group": ["all", "district", "district"],
-        "value": ["全部", "上城区", "淳安县"], "cohort_children": [600, 200, 200],
-        "visited_children": [120, 20, 60],
-    }).assign(coverage=lambda d: d.visited_children / d.cohort_children)
+    coverage = pd.DataFrame(
+        {
+            "as_of_date": [max(matrix["as_of_date"])] * 3,
+            "group": ["all", "district", "district"],
+            "value": ["全部", "上城区", "淳安县"],
+            "cohort_children": [600, 200, 200],
+            "visited_children": [120, 20, 60],
+        }
+    ).assign(coverage=lambda d: d.visited_children / d.cohort_children)
     ev = evaluate_target(
-        trained, matrix, dictionary, capacity, label_timespan_days=180, truth=truth, oracle_score=oracle,
-        label_coverage=coverage, simulation=True, n_boot=50,
+        trained,
+        matrix,
+        dictionary,
+        capacity,
+        label_timespan_days=180,
+        truth=truth,
+        oracle_score=oracle,
+        label_coverage=coverage,
+        simulation=True,
+        n_boot=50,
     )
     return ev, truth
 
@@ -80,7 +100,8 @@ def test_oracle_block_and_gap(sim_eval):
     assert found["oracle"]["share"] == pytest.approx(o["truth_metrics"][M.RECALL_AT_CAPACITY]["value"])
     g = o["gap_to_oracle"]["truth"][M.PRECISION_AT_CAPACITY]
     assert g == pytest.approx(
-        o["truth_metrics"][M.PRECISION_AT_CAPACITY]["value"] - ev["truth_metrics"]["model"][M.PRECISION_AT_CAPACITY]["value"]
+        o["truth_metrics"][M.PRECISION_AT_CAPACITY]["value"]
+        - ev["truth_metrics"]["model"][M.PRECISION_AT_CAPACITY]["value"]
     )
     lg = ev["label_gap"]["model"][M.RECALL_AT_CAPACITY]
     assert lg["truth_minus_observed"] == pytest.approx(lg["truth"] - lg["observed"])
@@ -97,9 +118,13 @@ def test_coverage_baselines_per_split_one_feature_and_ventiles(sim_eval):
         assert all(b[M.PRECISION_AT_CAPACITY]["ci95"] is not None for b in s["baselines"].values())
     assert ev["splits"][-1]["baselines"]["checklist"] == ev["metrics"]["checklist"]
     # no feature named: the target's default (absent from this small matrix → best training AUC, noted)
-    assert ev["one_feature"]["source"] == "best_training_auc" and any("one_feature_rank" in x for x in ev["notes"])
+    assert ev["one_feature"]["source"] == "best_training_auc" and any(
+        "one_feature_rank" in x for x in ev["notes"]
+    )
     vc = ev["ventile_calibration"]
-    assert [v["ventile"] for v in vc] == sorted(v["ventile"] for v in vc) and sum(v["n"] for v in vc) == ev["n_test"]
+    assert [v["ventile"] for v in vc] == sorted(v["ventile"] for v in vc) and sum(v["n"] for v in vc) == ev[
+        "n_test"
+    ]
     assert ev["calibration"]["ece"] == ev["metrics"]["model"][M.ECE]["value"]
     assert isinstance(ev["calibration"]["ece_meets_target"], bool)
 
@@ -151,8 +176,9 @@ def test_reference_is_never_unknown_and_few_positives_never_flag():
     assert set(audit["reference_group"]) == {"甲"}
     yi = audit.set_index("group")
     assert yi.at["乙", "tpr"] == 0 and not yi.at["乙", "flag"]  # 3 positives: not enough to flag
-    flagged = fairness_audit(y, sel, pd.DataFrame({"district": g}), attribute_names=["district"], n_boot=100,
-                             min_positives_flag=1).set_index("group")
+    flagged = fairness_audit(
+        y, sel, pd.DataFrame({"district": g}), attribute_names=["district"], n_boot=100, min_positives_flag=1
+    ).set_index("group")
     assert flagged.at["乙", "flag"]
 
 
@@ -168,13 +194,16 @@ def test_exploration_places_go_to_unvisited_children(trained, matrix, dictionary
     cap = capacity_for_date(capacity, as_of)
     base = score_cycle(trained.final, None, rows, cap, dictionary, target=TARGET)
     assert list(base.columns) == SCORE_COLUMNS  # share 0: the table is unchanged
-    s = score_cycle(trained.final, None, rows, cap, dictionary, target=TARGET, exploration_share=0.2,
-                    exploration_seed=9)
+    s = score_cycle(
+        trained.final, None, rows, cap, dictionary, target=TARGET, exploration_share=0.2, exploration_seed=9
+    )
     assert list(s.columns) == [*SCORE_COLUMNS, "selection"]
-    again = score_cycle(trained.final, None, rows, cap, dictionary, target=TARGET, exploration_share=0.2,
-                        exploration_seed=9)
-    pd.testing.assert_frame_equal(s.drop(columns=["reasons", "reason_features"]),
-                                  again.drop(columns=["reasons", "reason_features"]))
+    again = score_cycle(
+        trained.final, None, rows, cap, dictionary, target=TARGET, exploration_share=0.2, exploration_seed=9
+    )
+    pd.testing.assert_frame_equal(
+        s.drop(columns=["reasons", "reason_features"]), again.drop(columns=["reasons", "reason_features"])
+    )
     lv = rows.set_index("child_token")["last_visit_date"]
     base_rank = base.set_index("child_token")["rank_in_community"]
     for comm, g in s.groupby("community"):
@@ -188,4 +217,6 @@ def test_exploration_places_go_to_unvisited_children(trained, matrix, dictionary
         assert (base_rank.reindex(drawn["child_token"]) > k - e).all()
         model_part = listed[listed["selection"] != EXPLORATION_ZH]
         assert (base_rank.reindex(model_part["child_token"]) <= k - e).all()
-    assert (s["selection"] == EXPLORATION_ZH).sum() == sum(int(np.floor(0.2 * k + 0.5)) for k in cap.reindex(s["community"].unique()))
+    assert (s["selection"] == EXPLORATION_ZH).sum() == sum(
+        int(np.floor(0.2 * k + 0.5)) for k in cap.reindex(s["community"].unique())
+    )
