@@ -219,7 +219,7 @@ if __name__ == "__main__":
         p = args.root / "prepare_timings.json"
         res["prepare_timings"] = json.loads(p.read_text()) if p.exists() else None
         res["subsampled"] = (
-            "nothing: every child of both cohorts at every as-of date; bootstrap B=%d" % args.n_boot
+            f"nothing: every child of both cohorts at every as-of date; bootstrap B={args.n_boot}"
         )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         dest = REPO / "benchmarks" / "results" / f"models_{res['children']}_{stamp}.json"

@@ -139,6 +139,9 @@ class Models(_Section):
         ]
     )
     bootstrap_samples: int = 200
+    # the one-feature baseline per target (DESIGN §7): the strongest single signal a bureau could use
+    one_feature: dict[str, str] = Field(default_factory=lambda: {
+        "guardianship_risk": "visit_count_12m", "left_behind_risk": "parents_away_months_12m"})
 
 
 class Config(_Section):

@@ -272,15 +272,34 @@ def capacity_for(cfg: Config, features: pd.DataFrame, target: str) -> pd.DataFra
                           children_per_director=c.children_per_director)
 
 
-def true_outcomes_for(cfg: Config, matrix: pd.DataFrame, target: str) -> pd.Series | None:
-    """Simulation only: true outcomes per matrix row (via privacy.truth, which tokenizes on read)."""
+def load_truth_for(cfg: Config) -> pd.DataFrame | None:
+    """Simulation only: the ground truth, tokenized on read by privacy.truth (DESIGN §11.4)."""
     if not is_simulated(cfg) or not (cfg.path("truth_dir")).exists():
         return None
-    from features.labels import true_outcomes
     from privacy.truth import load_truth
 
-    truth = load_truth(cfg.path("truth_dir"), pseudonymizer_from_config(cfg))
-    return true_outcomes(truth, matrix, target, cfg.time.label_timespan_days)
+    return load_truth(cfg.path("truth_dir"), pseudonymizer_from_config(cfg))
+
+
+def simulation_evaluation_inputs(cfg: Config, truth: pd.DataFrame | None, matrix: pd.DataFrame,
+                                 target: str) -> dict:
+    """``truth`` (true outcome per matrix row) and ``oracle_score`` (ranking by the true risk) for
+    :func:`models.cycle.run_target_cycle`; empty outside simulation."""
+    if truth is None:
+        return {}
+    from features.labels import true_outcomes
+    from models.oracle import true_risk_score
+
+    return {"truth": true_outcomes(truth, matrix, target, cfg.time.label_timespan_days),
+            "oracle_score": true_risk_score(truth, matrix, target)}
+
+
+def coverage_for(cfg: Config, plan, target: str) -> pd.DataFrame:
+    """Label coverage (share of the cohort visited in the label window) per group (DESIGN §6)."""
+    from features.labels import label_coverage
+
+    return label_coverage(cfg.pseudonymized_dir, plan.training_as_of_dates, cfg.time.label_timespan_days,
+                          target=target, rural_hukou_only=cfg.rural_hukou_only)
 
 
 # ------------------------------------------------------------------------------------------ serving
@@ -327,8 +346,8 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
                 f"no approved model (alias 'champion') for {target}: a governance reviewer must approve the "
                 f"registered challenger in the review app before lists are published ({e.__class__.__name__})"
             ) from e
-        s = score_cycle(booster, calibrator, rows, cap, dictionary,
-                        {k: v for k, v in _level_ranges(cfg).items()}, target=target)
+        s = score_cycle(booster, calibrator, rows, cap, dictionary, _level_ranges(cfg), target=target,
+                        exploration_share=cfg.capacity.exploration_share, exploration_seed=cfg.models.seed)
         extra = rows.set_index("child_token")[["demo_age_months", "last_visit_date", "registry_category"]]
         s = s.join(extra, on="child_token")
         s["age_band"] = age_band(s.pop("demo_age_months"))
@@ -359,7 +378,11 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
 
     under = tokens_under_correction(cfg)
     scores = scores.copy()
-    scores["flags"] = [[CORRECTION_FLAG] if t in under else [] for t in scores["child_token"]]
+    explored = (scores.pop("selection") == "随机抽选") if "selection" in scores else pd.Series(False, index=scores.index)
+    # flags shown to the director: data under correction; a place given at random to an unvisited child
+    # (exploration share, DESIGN §6 selective labels)
+    scores["flags"] = [([CORRECTION_FLAG] if t in under else []) + (["随机抽选"] if e else [])
+                       for t, e in zip(scores["child_token"], explored, strict=True)]
     res = write_visit_lists(
         scores[scores["target"] == "guardianship_risk"], scores[scores["target"] == "left_behind_risk"],
         cfg.path("out_dir") / "visit_lists", plan.cycle,

@@ -204,6 +204,9 @@ def find_identifiers(norm: str) -> list[tuple[str, int, int]]:
 
 # ------------------------------------------------------------------------------------- the scanner
 
+#: A line of a LightGBM text model that holds only numbers: ``key=1 2.5 -3e-05 …`` (or no key).
+_NUMERIC_LINE = re.compile(r"^(?:[a-z_]+=)?[-+0-9.eE ]*$")
+
 #: Marker of an other identifier in the automaton (matched only as a whole run).
 _STRICT = "strict"
 _BOUND_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._")
@@ -554,10 +557,36 @@ class LeakScanner:
                     return structured
             if suffix in (".html", ".htm", ".xml"):
                 text = html.unescape(text)
+            if suffix in (".lgb", ".txt") and text.startswith("tree\n"):
+                return self._scan_lgb(text, loc)
             return self._scan_lines(text, loc, prose and suffix not in (".py", ".sql", ".toml", ".ini", ".cfg"))
         except (OSError, ValueError, sqlite3.Error, ImportError) as exc:
             self.skipped.append(f"{loc} ({type(exc).__name__}: {exc})"[:300])
             return []
+
+    def _scan_lgb(self, text: str, loc: str) -> list[Finding]:
+        """A LightGBM text model: thousands of lines of space-separated numbers (split thresholds,
+        leaf values) where four-digit groups would look like written card/phone numbers. Only the
+        lines that can carry text — feature names and infos, categorical values, parameters, any
+        line with a letter other than an exponent — are scanned; every line is still searched for
+        the known identities."""
+        lines = text.splitlines()
+        keep = [i for i, line in enumerate(line for line in lines)
+                if not _NUMERIC_LINE.match(line)]
+        hits = self._scan_values([lines[i] for i in keep], False)
+        out = [Finding(loc, None, keep[i], entity, masked) for i, entity, masked in hits]
+        if self._has_all:
+            numeric = [i for i in range(len(lines)) if _NUMERIC_LINE.match(lines[i])]
+            for i in numeric:
+                for end, (entity, n, digits) in self._all.iter(lines[i]):
+                    start = end - n + 1
+                    if digits is _STRICT and not self._strictly_bounded(lines[i], start, end + 1):
+                        continue
+                    if digits and digits is not _STRICT and not self._digit_bounded(lines[i], start, end + 1, entity):
+                        continue
+                    if entity in ("CN_RIC", "PHONE_NUMBER", "OTHER_ID", "CN_STUDENT_NUMBER", "CN_DISABILITY_CERT"):
+                        out.append(Finding(loc, None, i, entity, mask(entity, lines[i][start:end + 1])))
+        return out
 
     def _scan_compressed(self, path: Path, prose: bool) -> list[Finding]:
         """gzip/bz2/xz files (e.g. compressed event logs) and zip archives: each member that is

@@ -14,7 +14,6 @@ protected like the data itself.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 
 import numpy as np
@@ -43,7 +42,7 @@ class Pseudonymizer:
         If the key is shorter than 32 bytes or the version is not a positive int.
     """
 
-    __slots__ = ("_key", "key_version")
+    __slots__ = ("_inner", "_key", "_outer", "key_version")
 
     def __init__(self, key: bytes, key_version: int):
         if not isinstance(key, (bytes, bytearray)) or len(key) < _MIN_KEY_BYTES:
@@ -52,6 +51,10 @@ class Pseudonymizer:
             raise ValueError("key_version must be a positive int")
         self._key = bytes(key)
         self.key_version = key_version
+        k = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+        k = k.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
 
     def __repr__(self) -> str:  # never the key
         return f"Pseudonymizer(key=<hidden>, key_version={self.key_version})"
@@ -75,8 +78,13 @@ class Pseudonymizer:
             raise ValueError(f"unknown token kind {kind!r}")
         if not isinstance(value, str) or not value:
             raise ValueError("value must be a non-empty str")
-        digest = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-        return f"{kind}_k{self.key_version}_{digest[:20]}"
+        # HMAC-SHA256 (RFC 2104) from the key's inner/outer hash states prepared once in __init__:
+        # the same digest as hmac.new(key, msg, sha256), without re-deriving the padded keys per call
+        i = self._inner.copy()
+        i.update(f"{kind}:{value}".encode())
+        o = self._outer.copy()
+        o.update(i.digest())
+        return f"{kind}_k{self.key_version}_{o.hexdigest()[:20]}"
 
     def tokens(self, kind: str, values: pd.Series) -> pd.Series:
         """Vectorized :meth:`token`: each distinct value hashed once; null/empty stays null.
@@ -88,12 +96,39 @@ class Pseudonymizer:
         """
         if kind not in KINDS:
             raise ValueError(f"unknown token kind {kind!r}")
+        fast = self._tokens_arrow(kind, values)
+        if fast is not None:
+            return fast
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         out = np.empty(len(uniques) + 1, dtype=object)
         out[-1] = None
-        for i, u in enumerate(uniques):
-            out[i] = self.token(kind, u) if isinstance(u, str) and u else None
+        out[:-1] = self._hash_many(kind, uniques.tolist() if hasattr(uniques, "tolist") else list(uniques))
         return pd.Series(out[codes], index=values.index, name=values.name, dtype="str")
+
+    def _tokens_arrow(self, kind: str, values: pd.Series) -> pd.Series | None:
+        """Arrow path for string columns (the ingest's normalized IDs): dictionary-encode in C, hash
+        the dictionary, ``take`` the tokens back — no Python object per cell. None when ``values`` is
+        not an Arrow-backed string column (the caller falls back to ``pd.factorize``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = values.array
+        if not isinstance(getattr(values, "dtype", None), pd.StringDtype) or not hasattr(arr, "_pa_array"):
+            return None
+        enc = pc.dictionary_encode(arr._pa_array)
+        chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+        out_chunks = []
+        for ch in chunks:
+            toks = pa.array(self._hash_many(kind, ch.dictionary.to_pylist()), type=pa.large_string())
+            out_chunks.append(toks.take(ch.indices))
+        res = pa.chunked_array(out_chunks, type=pa.large_string())
+        dtype = pd.Series([], dtype="str").dtype
+        return pd.Series(res.to_pandas(types_mapper=lambda t: dtype), index=values.index, name=values.name)
+
+    def _hash_many(self, kind: str, values: list) -> list:
+        """:meth:`token` of each value (None for non-str/empty values)."""
+        token = self.token
+        return [token(kind, v) if isinstance(v, str) and v else None for v in values]
 
     def token_map(self, kind: str, values) -> dict[str, str]:
         """``{value: token}`` for distinct non-empty values (used for id_attributes and rotation maps)."""

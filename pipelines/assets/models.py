@@ -10,10 +10,12 @@ from humiao.plan import plan_from_dict
 from humiao.stages import (
     TARGETS,
     capacity_for,
+    coverage_for,
     is_simulated,
+    load_truth_for,
     model_splits,
+    simulation_evaluation_inputs,
     training_matrix,
-    true_outcomes_for,
 )
 from models import tracking
 from models.cycle import run_target_cycle
@@ -43,6 +45,7 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     tags = {"dagster_run_id": context.run_id, "cycle": plan.cycle}
     dictionary = feature_dictionary()
     labelled = features[pd.to_datetime(features["as_of_date"]).dt.date.isin(plan.training_as_of_dates)]
+    truth = load_truth_for(cfg)  # simulation only
     out = []
     with tracking.cycle_run(f"cycle {plan.cycle}", tags=tags, params={
         "label_timespan_days": cfg.time.label_timespan_days, "scoring_as_of_date": plan.scoring_as_of_date,
@@ -54,8 +57,9 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
             result = run_target_cycle(
                 matrix, target, dictionary, capacity_for(cfg, labelled, target), model_splits(plan),
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
-                truth=true_outcomes_for(cfg, matrix, target), simulation=simulated, auto_approve=simulated,
-                tags=tags, n_boot=cfg.models.bootstrap_samples,
+                simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
+                one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
+                **simulation_evaluation_inputs(cfg, truth, matrix, target),
             )
             ev = result.evaluation
             m = ev["metrics"]["model"]

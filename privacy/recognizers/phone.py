@@ -44,7 +44,8 @@ class CnPhoneRecognizer(ChinesePatternRecognizer):
             rf"(?:(?:-|转|ext\.?)\d{{1,5}})?{R}",
             0.6,
         ),
-        Pattern("CN local landline (context only)", rf"{L}[2-9]\d{{2,3}}[ -]?\d{{4}}{R}", 0.1),
+        # not the tail of a longer grouped number (400-800-0000 is a service number)
+        Pattern("CN local landline (context only)", rf"(?<![0-9][ -]){L}[2-9]\d{{2,3}}[ -]?\d{{4}}(?![ -]?[0-9]){R}", 0.1),
     ]
     CONTEXT: ClassVar[list[str]] = ["电话", "手机", "联系方式", "联系电话", "座机", "号码", "手机号", "电话号码", "tel", "致电", "来电"]
 
