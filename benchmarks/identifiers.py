@@ -139,8 +139,8 @@ FALSE: list[str] = []
 
 def simulated(with_known: bool):
     import ahocorasick
-
     from name_recognition import simulated_frames
+
     from privacy.anonymizer import NoteAnonymizer
     from privacy.identities import address_variants, normalize_phone_value
     from privacy.scanner import find_identifiers

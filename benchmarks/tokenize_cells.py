@@ -21,14 +21,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from privacy.identifiers import ric_check_char  # noqa: E402
-from privacy.tokens import Pseudonymizer  # noqa: E402
+from privacy.identifiers import ric_check_char
+from privacy.tokens import Pseudonymizer
 
 
 def make_ids(n_unique: int, seed: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(n_unique):
+    for _ in range(n_unique):
         body = f"3301{rng.integers(1, 99):02d}{rng.integers(1950, 2024)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}{rng.integers(0, 999):03d}"
         out.append(body + ric_check_char(body))
     return np.array(out, dtype=object)

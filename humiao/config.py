@@ -86,6 +86,7 @@ class Capacity(_Section):
     visits_per_director_per_cycle: int = 10
     left_behind_per_community: int = 3
     exploration_share: float = Field(0.0, ge=0, le=0.5)
+    recent_visit_days: int = 30  # a listed child visited this recently is marked 近期已走访 (not dropped)
 
 
 class RiskLevels(_Section):

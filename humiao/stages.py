@@ -213,6 +213,20 @@ def export_feedback(cfg: Config) -> str:
     return files_hash(files) if files else "no-feedback"
 
 
+def override_rate_for(cfg: Config, target: str) -> dict:
+    """Share of review-app outcomes where the director disagreed with the ranking (for the card)."""
+    import os
+
+    from serving.app.settings import default_database_url
+
+    url = os.environ.get("HUMIAO_APP_DATABASE_URL") or default_database_url(cfg.path("work_dir"))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {"outcomes": 0, "disagreed": 0, "rate": None, "suppressed": False}
+    from serving.feedback import override_rate
+
+    return override_rate(url, target=target)
+
+
 def tokens_under_correction(cfg: Config) -> set[str]:
     """Children whose data a family asked to correct (shown as 数据更正中 on lists until resolved)."""
     p = feedback_dir(cfg) / "under_correction.parquet"
@@ -379,10 +393,13 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
     under = tokens_under_correction(cfg)
     scores = scores.copy()
     explored = (scores.pop("selection") == "随机抽选") if "selection" in scores else pd.Series(False, index=scores.index)
-    # flags shown to the director: data under correction; a place given at random to an unvisited child
-    # (exploration share, DESIGN §6 selective labels)
-    scores["flags"] = [([CORRECTION_FLAG] if t in under else []) + (["随机抽选"] if e else [])
-                       for t, e in zip(scores["child_token"], explored, strict=True)]
+    last = pd.to_datetime(scores["last_visit_date"], errors="coerce")
+    recent = (pd.Timestamp(as_of) - last).dt.days.le(cfg.capacity.recent_visit_days).fillna(False)
+    # marked, not dropped (issue 6): visited recently, data under correction, a place given at random
+    # to an unvisited child (exploration share, DESIGN §6 selective labels)
+    scores["flags"] = [
+        (["近期已走访"] if r else []) + ([CORRECTION_FLAG] if t in under else []) + (["随机抽选"] if e else [])
+        for t, e, r in zip(scores["child_token"], explored, recent, strict=True)]
     res = write_visit_lists(
         scores[scores["target"] == "guardianship_risk"], scores[scores["target"] == "left_behind_risk"],
         cfg.path("out_dir") / "visit_lists", plan.cycle,

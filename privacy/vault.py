@@ -30,10 +30,10 @@ from cryptography.fernet import Fernet, InvalidToken
 
 __all__ = [
     "FIELDS",
-    "append_audit_event",
     "AuditVerification",
     "Vault",
     "VaultError",
+    "append_audit_event",
     "read_encrypted",
     "verify_audit_log",
     "write_encrypted",

@@ -10,6 +10,7 @@ from humiao.stages import (
     audit_outputs,
     drift_report,
     ingest_fingerprint,
+    override_rate_for,
     score_targets,
     tokens_under_correction,
     write_lists,
@@ -25,11 +26,12 @@ def _card_asset(target: str):
     def _card(humiao: HumiaoConfig, evaluation: dict) -> dict:
         """The model card (zh/en HTML, Markdown, JSON) rendered from the MLflow run's evaluation."""
         cfg = humiao.cfg
-        fp = stage_fingerprint(f"model_card_{target}", ("serving",), None, evaluation)
+        override = override_rate_for(cfg, target)  # directors' disagreement recorded in the review app
+        fp = stage_fingerprint(f"model_card_{target}", ("serving",), override, evaluation)
         cached = reuse(assets_dir(cfg), [f"model_card_{target}"], fp)
         if cached:
             return cached[0]
-        paths = render_model_card(evaluation, cfg.path("out_dir") / "model_cards")
+        paths = render_model_card({**evaluation, "override_rate": override}, cfg.path("out_dir") / "model_cards")
         files = {k: str(v) for k, v in paths.items()}
         return stamp({**files, "_files": list(files.values())}, fp)
 

@@ -228,7 +228,7 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
             if self._splits_word(tokens, x) and not self._rest_is_word(text, tokens, x):
                 continue  # the name must not end inside a word (父亲王强打工 → 王强)
             cand = text[s:x]
-            if k == 1 and cand[0] in FUNCTION_SURNAMES and self.is_common_word(cand[1:]):
+            if k == 1 and len(cand) >= 3 and cand[0] in FUNCTION_SURNAMES and self.is_common_word(cand[1:]):
                 continue  # 同学和音乐老师: the conjunction 和 + the word 音乐, not a name
             if ((not self.is_common_word(cand) or (role and self._proper_noun(cand)))
                     and not self._bad_given(cand[k:])

@@ -244,3 +244,23 @@ def test_deterministic(tmp_path, rendered, evaluation):
         assert hashlib.sha256(a[key].read_bytes()).digest() == hashlib.sha256(b[key].read_bytes()).digest(), (
             key
         )
+
+
+@pytest.mark.parametrize(
+    ("override", "zh", "md"),
+    [
+        ({"outcomes": 25, "disagreed": 4, "rate": 0.16, "suppressed": False}, "25 条走访结果中，儿童主任不同意排序 4 条（16.0%）", "4 / 25（16.0%）"),
+        ({"outcomes": 7, "disagreed": 2, "rate": 2 / 7, "suppressed": True}, "已记录的走访结果少于10条，不显示比例", "<10 条走访结果"),
+        (None, "本周期尚无在审核系统中记录的走访结果", "尚无记录"),
+    ],
+)
+def test_override_rate_on_the_card(tmp_path, override, zh, md):
+    """Directors' disagreement with the ranking (review app) is reported; under 10 outcomes it is hidden."""
+    ev = make_evaluation()
+    if override is not None:
+        ev["override_rate"] = override
+    paths = render_model_card(ev, tmp_path)
+    assert zh in paths["html"].read_text(encoding="utf-8")
+    assert md in paths["md"].read_text(encoding="utf-8")
+    if override and override["suppressed"]:
+        assert "28.6%" not in paths["html"].read_text(encoding="utf-8")
