@@ -48,6 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 WORK = ROOT / "benchmarks" / "_work"
+MAX_SHOWN = 8
 
 
 def simulated_frames(children: int, months: int, seed: int):
@@ -157,7 +158,7 @@ def simulated_notes_benchmark(children: int, months: int, seed: int, n_jobs: int
             ok = all(covered[s:e])
             stats[kind][0] += 1
             stats[kind][1] += ok
-            if not ok and len(misses[kind]) < 8:
+            if not ok and len(misses[kind]) < MAX_SHOWN:
                 misses[kind].append(f"{text[max(0, s - 8):s]}[{text[s:e]}]{text[e:e + 8]}")
         for sp in spans:
             if sp.entity_type != "PERSON":

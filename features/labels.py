@@ -61,7 +61,7 @@ def resolve_cutoff(con: duckdb.DuckDBPyConnection, label_knowledge_cutoff: dt.da
              SELECT MAX(knowledge_date) AS k FROM src_visit_records
              UNION ALL SELECT MAX(knowledge_date) FROM src_incidents
              UNION ALL SELECT MAX(knowledge_date) FROM src_child_registry)"""
-    ).fetchone()[0]
+    ).fetchall()[0][0]  # fetch to the end: duckdb 2 keeps a half-read result open
     return horizon if horizon is not None else dt.date(9999, 12, 31)
 
 

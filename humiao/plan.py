@@ -79,7 +79,7 @@ def data_months(cfg: Config, pseudo_dir: Path) -> tuple[date, date]:
     for name in MONTHLY_SOURCES:
         p = Path(pseudo_dir) / f"{name}.parquet"
         if p.exists():
-            a, b = duckdb.execute(f"select min(month), max(month) from read_parquet('{p}')").fetchone()
+            a, b = duckdb.execute(f"select min(month), max(month) from read_parquet('{p}')").fetchall()[0]
             if a is not None:
                 lo = a if lo is None else min(lo, a)
                 hi = b if hi is None else max(hi, b)

@@ -37,7 +37,8 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     error = ""
     if not result.success:
         failed_checks = [e.asset_check_evaluation_data for e in result.all_events
-                         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+                         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
+                         and e.asset_check_evaluation_data.severity == dg.AssetCheckSeverity.ERROR]
         failed_steps = [e for e in result.all_events if e.is_step_failure]
         error = "; ".join(
             [f"check {c.asset_key.to_user_string()}:{c.check_name} failed {dict(c.metadata)}"[:800] for c in failed_checks]

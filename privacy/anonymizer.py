@@ -75,6 +75,7 @@ def _normalized(kind: str, value: str):
     return ()
 
 
+_norm_name = lru_cache(maxsize=65536)(normalize_name)
 _id_variants = lru_cache(maxsize=65536)(lambda v: tuple(sorted(id_variants(v))))
 _address_variants = lru_cache(maxsize=65536)(lambda v: tuple(sorted(address_variants(v))))
 
@@ -300,7 +301,7 @@ class NoteAnonymizer:
         results = self.analyze(text, entities)
         for r in results:
             value = text[r.start:r.end]
-            if r.entity_type == "PERSON" and normalize_name(value) in self.skip_words:
+            if r.entity_type == "PERSON" and _norm_name(value) in self.skip_words:
                 continue
             spans.append(Span(r.start, r.end, r.entity_type, r.score, "analyzer",
                               _value_key(r.entity_type, value)))
@@ -450,7 +451,7 @@ class NoteAnonymizer:
                  and s.end - s.start >= 2}
         out = []
         for name, key in names.items():
-            if normalize_name(name) in self.skip_words:
+            if _norm_name(name) in self.skip_words:
                 continue
             for i in _find_all(text, name):
                 out.append(Span(i, i + len(name), "PERSON", 0.9, "note", key))

@@ -320,12 +320,19 @@ class LeakScanner:
 
     @staticmethod
     def _digit_bounded(s: str, start: int, end: int, entity: str) -> bool:
+        """DESIGN §11.1: a known identifier counts only as a whole digit run — not when an ASCII letter,
+        digit or underscore touches it, nor a decimal point between digits (J330106…0001 is an incident
+        number, P_k1_… a token, 3.30106… a decimal)."""
         before = s[start - 1] if start > 0 else ""
         after = s[end] if end < len(s) else ""
-        if after.isdigit() or (after.isascii() and after.isalpha() and entity == "PHONE_NUMBER"):
+        if after.isdigit() or (after.isascii() and after.isalpha()) or after == "_" \
+                or (after == "." and end + 1 < len(s) and s[end + 1].isdigit()):
             return False
         if before.isdigit():
             return entity == "PHONE_NUMBER" and s[max(0, start - 2):start] == "86"
+        if (before.isascii() and before.isalpha()) or before == "_" \
+                or (before == "." and start >= 2 and s[start - 2].isdigit()):
+            return False
         return True
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 import regex
@@ -42,8 +43,15 @@ _ANCHORS = {
 
 SCORE_NR_TOKEN = 0.5
 SCORE_OOV_TOKEN = 0.35
+#: An unknown surname-initial token in a person's slot (clause start, before a verb, after a verb).
+SCORE_OOV_SUBJECT = 0.45
+_CLAUSE_START = frozenset("，。；：！？、,.;:!?（(「“\"\n ")
 
 
+_PLACE_SET = frozenset(PLACE_SUFFIXES)
+
+
+@lru_cache(maxsize=65536)
 def surname_length(word: str) -> int:
     """Length of the surname ``word`` starts with (2 for a compound surname, 1, or 0 for none)."""
     if word[:2] in COMPOUND_SURNAMES:
@@ -51,6 +59,7 @@ def surname_length(word: str) -> int:
     return 1 if word[:1] in SINGLE_SURNAMES else 0
 
 
+@lru_cache(maxsize=65536)
 def is_given_name(chars: str) -> bool:
     """True when every character may occur in a given name."""
     return bool(chars) and all(
@@ -116,7 +125,7 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
 
     def _followed_by_place(self, text: str, end: int) -> bool:
         rest = text[end:end + 3]
-        return any(rest.startswith(p) for p in PLACE_SUFFIXES)
+        return rest[:1] in _PLACE_SET or rest[:2] in _PLACE_SET or rest in _PLACE_SET
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None,
                 regex_flags: int | None = None) -> list[RecognizerResult]:
@@ -237,6 +246,13 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
         return None
 
     def _token_candidates(self, text: str, tokens: list):
+        """Names from the segmentation: a surname-initial token tagged ``nr`` (0.5) or unknown to the
+        dictionary (``oov``, 0.35: needs a context word) — raised to :data:`SCORE_OOV_SUBJECT` when
+        the token stands where a person usually does: at the start of a clause (after punctuation or
+        at the start of the text: ``王怡雨因外伤就诊``) or right before a preposition/verb/adverb
+        token (``秦浩毅在家中``, ``林铭打伤``), or right after a verb token (``殴打秦乐一``). A
+        two-character surname token is extended by a following single given-name character that
+        the segmenter split off (林轩|一 → 林轩一)."""
         n = len(tokens)
         i = 0
         while i < n:
@@ -246,17 +262,51 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
                     and len(w) - k <= 2):  # a given name has 1–2 characters (关系融洽 is not a name)
                 if (not self.is_common_word(w) and not self._bad_given(w[k:])
                         and not self._followed_by_place(text, e)):
-                    yield s, e, (SCORE_OOV_TOKEN if tag == "oov" else SCORE_NR_TOKEN), f"token {tag}"
+                    if len(w) - k == 1 and i + 1 < n and self._lone_given_char(tokens, i + 1):
+                        e = tokens[i + 1][1]  # 林轩|一被父亲 → 林轩一
+                        i += 1
+                    # jieba's dictionary tags many ordinary two-character words nr (文明, 明白, 智慧, 陈述):
+                    # a two-character nr word is weak evidence, like an unknown token
+                    weak = tag == "oov" or len(w) == 2
+                    score = SCORE_NR_TOKEN if not weak else (
+                        SCORE_OOV_SUBJECT if self._person_slot(text, tokens, i, s) else SCORE_OOV_TOKEN)
+                    yield s, e, score, f"token {tag}"
             elif k == len(w) and i + 1 < n:
                 s2, e2, w2, tag2 = tokens[i + 1]
                 if (1 <= len(w2) <= 2 and s2 == e and is_given_name(w2)
                         and tag2 in ("nr", "nrfg", "nrt", "oov") and not self.is_common_word(w + w2)
                         and not self._bad_given(w2)
                         and not self._followed_by_place(text, e2)):
-                    yield s, e2, (SCORE_OOV_TOKEN if tag2 == "oov" else SCORE_NR_TOKEN), "surname + token"
+                    score = SCORE_NR_TOKEN if tag2 != "oov" else (
+                        SCORE_OOV_SUBJECT if self._person_slot(text, tokens, i + 1, s) else SCORE_OOV_TOKEN)
+                    yield s, e2, score, "surname + token"
                     i += 2
                     continue
             i += 1
+
+    @staticmethod
+    def _lone_given_char(tokens: list, j: int) -> bool:
+        """Token ``j`` is one Han character that may end a given name (一, 然 …), split off by the
+        segmenter, and what follows it is punctuation, the end, or a preposition/verb."""
+        s, e, w, tag = tokens[j]
+        if e - s != 1 or not is_given_name(w) or tag not in ("m", "oov", "nr", "ng", "a", "n"):
+            return False
+        if j + 1 >= len(tokens):
+            return True
+        nxt = tokens[j + 1][3]
+        return nxt == "x" or nxt[:1] in ("p", "v")
+
+    @staticmethod
+    def _person_slot(text: str, tokens: list, i: int, start: int) -> bool:
+        """The token ending at index ``i`` (starting at ``start``) stands where a person does."""
+        if start == 0 or text[start - 1] in _CLAUSE_START:
+            return True
+        if i + 1 < len(tokens) and tokens[i + 1][3][:1] in ("p", "v", "d"):
+            return True
+        j = i
+        while j >= 0 and tokens[j][0] >= start:
+            j -= 1
+        return j >= 0 and tokens[j][3][:1] == "v" and tokens[j][1] == start
 
     def _result(self, start: int, end: int, score: float, how: str) -> RecognizerResult:
         explanation = AnalysisExplanation(

@@ -190,5 +190,8 @@ def test_label_coverage(tmp_path):
     assert (row["cohort_children"], row["visited_children"], row["coverage"]) == (2, 1, 0.5)
     ur = cov[cov["group"] == "urban_rural"].set_index("value")["coverage"]
     assert ur["农村"] == 1.0 and ur["城镇"] == 0.0
+    # without a cutoff: the data horizon (the pipeline's call) gives the same coverage
+    horizon = label_coverage(tmp_path / "p", [AS_OF], 180, by=("urban_rural", "district"))
+    assert horizon[horizon["group"] == "all"].iloc[0]["visited_children"] == 1
     with pytest.raises(ValueError, match="cannot group"):
         label_coverage(tmp_path / "p", [AS_OF], by=("child_token",))

@@ -211,3 +211,20 @@ def test_scan_path_clean_tree(scanner, tmp_path):
     (tmp_path / "README.md").write_text("近3个月缺勤12天。token P_k1_3fa9012345678901abcd，2025-03-01。\n",
                                         encoding="utf-8")
     assert scanner.scan_path(tmp_path) == []
+
+
+def test_known_identifier_inside_a_longer_code_is_not_a_finding():
+    """DESIGN §11.1: digit runs are bounded by [0-9A-Za-z._]; a police incident number J<ID-like digits>
+    (which failed a 200,000-child ingest closed when its digits equalled a known resident ID) is not a leak,
+    while the same ID standing alone is."""
+    from privacy.identifiers import ric_check_char
+    from privacy.identities import KnownIdentities
+    from privacy.scanner import LeakScanner
+
+    rid = "33010620240101000" + ric_check_char("33010620240101000")
+    known = KnownIdentities()
+    known.add("id_numbers", [rid])
+    scanner = LeakScanner(known=known)
+    assert scanner.scan_text("J" + rid) == []
+    assert scanner.scan_text("P_" + rid) == []
+    assert [e for e, _, _ in scanner.scan_text(f"身份证{rid}。")] == ["CN_RIC"]
