@@ -123,40 +123,9 @@ def build_features(
     return df
 
 
-def build_labels(
-    pseudo_dir: str | Path,
-    as_of_dates: Iterable[dt.date],
-    label_timespan_days: int = 180,
-    label_knowledge_cutoff: dt.date | None = None,
-    rural_hukou_only: bool = False,
-    *,
-    con: duckdb.DuckDBPyConnection | None = None,
-    feedback_dir: str | Path | None = None,
-) -> pd.DataFrame:
-    """Labels of both targets (interfaces §3); definitions, window edges and NA policy in
-    :mod:`features.labels`.
-
-    Parameters
-    ----------
-    label_timespan_days : int, default 180
-        Window ``(as_of_date, as_of_date + label_timespan_days]`` (days).
-    label_knowledge_cutoff : datetime.date, optional
-        Count only events with ``knowledge_date <= cutoff``; for training rows pass the split's first
-        test as-of date (:attr:`features.timechop.Split.label_knowledge_cutoff`). Default: the data
-        horizon.
-    feedback_dir : str or Path, optional
-        Folder of the review app's ``visit_outcomes.parquet`` (default ``<pseudo_dir>/../feedback``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``child_token, as_of_date, in_cohort_guardianship, guardianship_risk (Int8),
-        in_cohort_left_behind, left_behind_risk (Int8), label_knowledge_date``.
-    """
-    return _labels(
-        pseudo_dir, as_of_dates, label_timespan_days, label_knowledge_cutoff, rural_hukou_only, con=con,
-        feedback_dir=feedback_dir,
-    )
+#: Labels of both targets (interfaces §3): one function, :func:`features.labels.labels`, under the name the
+#: pipeline uses; definitions, window edges and the NA policy are documented there.
+build_labels = _labels
 
 
 def active_registry_counts(

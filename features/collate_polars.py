@@ -348,7 +348,7 @@ def compute_features_polars(con: duckdb.DuckDBPyConnection, spec: FeatureSpec = 
                                                       "disability_certificates"}
     src = {t: _frame(con, f"src_{t}") for t in sorted(needed)}
 
-    out = children.select(KEYS + ["community", "township", "district", "hukou_type", "urban_rural", "sex"])
+    out = children.select([*KEYS, "community", "township", "district", "hukou_type", "urban_rural", "sex"])
     out = out.join(serving_frame(children, src), on=KEYS, how="left")
     for frame in custom_frames(children, links, hh_current, src["social_insurance"], home_city):
         out = out.join(frame, on=KEYS, how="left")

@@ -411,13 +411,15 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
 
 
 def audit_outputs(cfg: Config) -> dict:
-    """The leak scanner over everything humiao writes for people and MLflow (out/). Findings are masked."""
+    """The leak scanner over everything humiao writes for people, MLflow (out/) and the Dagster instance
+    (event log, run storage). Findings are masked."""
     from privacy.scanner import LeakScanner
 
     scanner = LeakScanner(known=load_known_identities(cfg))
-    out = cfg.path("out_dir")
-    findings = scanner.scan_paths([out]) if out.exists() else []
-    return {"scanned": str(out), "findings": [f"{f.location}:{f.column}:{f.row}:{f.entity_type}:{f.masked}" for f in findings]}
+    paths = [p for p in (cfg.path("out_dir"), cfg.path("dagster_home")) if p.exists()]
+    findings = scanner.scan_paths(paths)
+    return {"scanned": [str(p) for p in paths],
+            "findings": [f"{f.location}:{f.column}:{f.row}:{f.entity_type}:{f.masked}" for f in findings]}
 
 
 # ------------------------------------------------------------------------------------------ monitoring

@@ -330,10 +330,7 @@ class LeakScanner:
             return False
         if before.isdigit():
             return entity == "PHONE_NUMBER" and s[max(0, start - 2):start] == "86"
-        if (before.isascii() and before.isalpha()) or before == "_" \
-                or (before == "." and start >= 2 and s[start - 2].isdigit()):
-            return False
-        return True
+        return not ((before.isascii() and before.isalpha()) or before == "_" or (before == "." and start >= 2 and s[start - 2].isdigit()))
 
     @staticmethod
     def _glued_into_words(s: str, start: int, end: int) -> bool:

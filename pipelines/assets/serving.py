@@ -92,8 +92,8 @@ def drift_within_bounds(humiao: HumiaoConfig, drift: dict) -> dg.AssetCheckResul
 
 @dg.asset(deps=["visit_lists", *[f"model_card_{t}" for t in TARGETS]], group_name="serving")
 def privacy_audit(humiao: HumiaoConfig) -> dict:
-    """The final check: the leak scanner over out/ (lists, cards, the MLflow store). Any finding fails
-    the run (DESIGN.md §5, §11.2)."""
+    """The final check: the leak scanner over out/ (lists, cards, the MLflow store) and the Dagster
+    instance (event log). Any finding fails the run (DESIGN.md §5, §11.2)."""
     report = audit_outputs(humiao.cfg)
     if report["findings"]:
         raise dg.Failure(description=f"raw personal information found in outputs: {report['findings'][:20]}",
