@@ -126,6 +126,7 @@ class Monitoring(_Section):
 
     psi_threshold: float = 0.25
     max_drifted_share: float = 0.2  # warn (and suggest retraining) when more features than this drift
+    max_precision_drop: float = 0.03  # performance decay: precision@capacity_abs lost since training
 
 
 class Models(_Section):

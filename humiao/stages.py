@@ -133,6 +133,9 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     d = report.to_dict()
     d["fingerprint"] = fp
     report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
+    history = work / "ingest_history"  # one report per distinct input, for data-quality trends
+    history.mkdir(parents=True, exist_ok=True)
+    (history / f"{d['as_of']}_{fp[:12]}.json").write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
     d["reused"] = False
     return d
 
@@ -227,9 +230,10 @@ def override_rate_for(cfg: Config, target: str) -> dict:
     return override_rate(url, target=target)
 
 
-def tokens_under_correction(cfg: Config) -> set[str]:
-    """Children whose data a family asked to correct (shown as 数据更正中 on lists until resolved)."""
-    p = feedback_dir(cfg) / "under_correction.parquet"
+def tokens_under_correction(cfg: Config, file: str = "under_correction.parquet") -> set[str]:
+    """Children whose data a family asked to correct (shown as 数据更正中 on lists until resolved); with
+    ``file="open_cases.parquet"``, children with an open referral (转介处理中)."""
+    p = feedback_dir(cfg) / file
     return set(pd.read_parquet(p)["child_token"]) if p.exists() else set()
 
 
@@ -383,7 +387,7 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
     """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18)."""
     from features.alerts import alert_counts, event_alerts, for_visit_lists
     from features.timechop import add_months
-    from serving.feedback import CORRECTION_FLAG
+    from serving.feedback import CORRECTION_FLAG, OPEN_CASE_FLAG
     from serving.visit_lists import write_visit_lists
 
     as_of = plan.scoring_as_of_date
@@ -391,6 +395,7 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
     alerts = event_alerts(cfg.pseudonymized_dir, as_of, since=add_months(as_of, -1))
 
     under = tokens_under_correction(cfg)
+    open_cases = tokens_under_correction(cfg, "open_cases.parquet")
     scores = scores.copy()
     explored = (scores.pop("selection") == "随机抽选") if "selection" in scores else pd.Series(False, index=scores.index)
     last = pd.to_datetime(scores["last_visit_date"], errors="coerce")
@@ -398,7 +403,8 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
     # marked, not dropped (issue 6): visited recently, data under correction, a place given at random
     # to an unvisited child (exploration share, DESIGN §6 selective labels)
     scores["flags"] = [
-        (["近期已走访"] if r else []) + ([CORRECTION_FLAG] if t in under else []) + (["随机抽选"] if e else [])
+        (["近期已走访"] if r else []) + ([OPEN_CASE_FLAG] if t in open_cases else [])
+        + ([CORRECTION_FLAG] if t in under else []) + (["随机抽选"] if e else [])
         for t, e, r in zip(scores["child_token"], explored, recent, strict=True)]
     res = write_visit_lists(
         scores[scores["target"] == "guardianship_risk"], scores[scores["target"] == "left_behind_risk"],
@@ -459,3 +465,43 @@ def drift_report(cfg: Config, features: pd.DataFrame, scores: pd.DataFrame, plan
         "features": table.to_dict("records"), "drifted_share": drifted, "scores": score_psi,
         "retrain_suggested": drifted > cfg.monitoring.max_drifted_share,
     }
+
+
+def quality_trends_for(cfg: Config) -> list[dict]:
+    """Data-quality trends per department over the stored ingest reports (oldest first)."""
+    from privacy.contracts import load_contracts
+    from privacy.monitoring import quality_trends
+
+    files = sorted((cfg.path("work_dir") / "ingest_history").glob("*.json"))
+    if not files:
+        return []
+    departments = {n: t.department for n, t in load_contracts(cfg.path("contracts_dir")).items()}
+    table = quality_trends(files, departments, max_quarantine_share=cfg.checks.max_quarantine_share)
+    return json.loads(table.to_json(orient="records", force_ascii=False))
+
+
+def performance_decay(cfg: Config, features: pd.DataFrame, labels: pd.DataFrame, plan,
+                      evaluations: dict[str, dict]) -> dict:
+    """Performance as labels arrive (issue 7): each target's champion re-scored on the newest as-of
+    date whose label window has closed, against the precision@capacity_abs recorded when it was trained.
+    A drop larger than ``monitoring.max_precision_drop`` suggests retraining."""
+    from models.metrics import precision_at_k_per_community
+    from models.tracking import load_champion
+
+    newest = max(plan.training_as_of_dates)
+    f = features[pd.to_datetime(features["as_of_date"]).dt.date == newest]
+    out = {}
+    for target, ev in evaluations.items():
+        m = training_matrix(f, labels, target)
+        m = m[m[target].notna()]
+        if m.empty:
+            continue
+        booster, _cal, version = load_champion(target)
+        scores = booster.predict(m[booster.feature_name()].to_numpy(dtype="float32", na_value=float("nan")))
+        cap = capacity_for(cfg, f, target).set_index("community")["capacity"]
+        now = precision_at_k_per_community(m[target].astype(int).to_numpy(), scores, m["community"].to_numpy(), cap)
+        then = ev["metrics"]["model"]["precision@capacity_abs"]["value"]
+        out[target] = {"as_of_date": newest.isoformat(), "champion_version": str(version),
+                       "precision@capacity_abs_now": now, "precision@capacity_abs_at_training": then,
+                       "drop": then - now, "decayed": (then - now) > cfg.monitoring.max_precision_drop}
+    return out

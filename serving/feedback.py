@@ -178,6 +178,19 @@ def tokens_under_correction(db: Engine | str, *, community: str | None = None) -
         return set(s.scalars(q))
 
 
+OPEN_CASE_FLAG = "转介处理中"
+"""List flag of a child with an open referral (a need referred to a service and not yet completed)."""
+
+
+def tokens_with_open_referral(db: Engine | str) -> set[str]:
+    """Child tokens with a referral whose status is not 已完成 (an open case, marked on lists)."""
+    from serving.app.db import Referral
+
+    q = select(Referral.child_token).where(Referral.status != "已完成")
+    with make_sessionmaker(_engine(db))() as s:
+        return set(s.scalars(q))
+
+
 def export_feedback(db: Engine | str, feedback_dir: Path | str) -> dict[str, Path]:
     """Both exports: ``visit_outcomes.parquet`` and ``under_correction.parquet`` (``child_token``).
 
@@ -190,9 +203,12 @@ def export_feedback(db: Engine | str, feedback_dir: Path | str) -> dict[str, Pat
     feedback_dir = Path(feedback_dir)
     tokens = sorted(tokens_under_correction(engine))
     corr = pa.Table.from_pydict({"child_token": tokens}, schema=pa.schema([("child_token", pa.string())]))
+    open_cases = pa.Table.from_pydict({"child_token": sorted(tokens_with_open_referral(engine))},
+                                      schema=pa.schema([("child_token", pa.string())]))
     return {
         "visit_outcomes": export_visit_outcomes(engine, feedback_dir),
         "under_correction": _write_atomic(corr, feedback_dir / "under_correction.parquet"),
+        "open_cases": _write_atomic(open_cases, feedback_dir / "open_cases.parquet"),
     }
 
 

@@ -11,6 +11,8 @@ from humiao.stages import (
     drift_report,
     ingest_fingerprint,
     override_rate_for,
+    performance_decay,
+    quality_trends_for,
     score_targets,
     tokens_under_correction,
     write_lists,
@@ -63,7 +65,8 @@ def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.Da
     cfg = humiao.cfg
     fp = stage_fingerprint("visit_lists", ("serving", "features"), [cfg.fingerprint("risk_levels")], risk_scores,
                            cycle_plan, ingest_fingerprint(cfg),
-                           sorted(tokens_under_correction(cfg)))
+                           sorted(tokens_under_correction(cfg)),
+                           sorted(tokens_under_correction(cfg, "open_cases.parquet")))
     cached = reuse(assets_dir(cfg), ["visit_lists"], fp)
     if cached:
         return cached[0]
@@ -72,22 +75,33 @@ def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.Da
 
 
 @dg.asset(group_name="monitoring", kinds={"parquet"})
-def drift(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.DataFrame,
-          risk_scores: pd.DataFrame, cycle_plan: dict) -> dict:
-    """Feature and score drift of this cycle (population stability index vs the latest labelled as-of
-    date); its check warns and suggests retraining when too many features drift (issue 7)."""
+def drift(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.DataFrame, labels: pd.DataFrame,
+          risk_scores: pd.DataFrame, cycle_plan: dict, model_guardianship_risk: dict,
+          model_left_behind_risk: dict) -> dict:
+    """Monitoring of this cycle (issue 7): feature and score drift (population stability index vs the
+    latest labelled as-of date), performance decay as labels arrive, data-quality trends per department.
+    Its check warns and suggests retraining."""
+    cfg = humiao.cfg
+    plan = plan_from_dict(cycle_plan)
     mlflow_tracking.setup()
-    return drift_report(humiao.cfg, features, risk_scores, plan_from_dict(cycle_plan))
+    report = drift_report(cfg, features, risk_scores, plan)
+    report["performance"] = performance_decay(cfg, features, labels, plan, {
+        "guardianship_risk": model_guardianship_risk, "left_behind_risk": model_left_behind_risk})
+    report["quality_trends"] = quality_trends_for(cfg)
+    return report
 
 
 @dg.asset_check(asset=drift, name="drift_within_bounds")
 def drift_within_bounds(humiao: HumiaoConfig, drift: dict) -> dg.AssetCheckResult:
     """Non-blocking: a visible warning when the share of drifted features exceeds the configured bound."""
     flagged = [f["column"] for f in drift["features"] if f["flagged"]]
+    decayed = [t for t, p in drift.get("performance", {}).items() if p["decayed"]]
+    quality = [f"{q['run']} {q['department']}: {q['flag']}" for q in drift.get("quality_trends", []) if q.get("flag")]
     return dg.AssetCheckResult(
-        passed=not drift["retrain_suggested"], severity=dg.AssetCheckSeverity.WARN,
+        passed=not (drift["retrain_suggested"] or decayed or quality), severity=dg.AssetCheckSeverity.WARN,
         metadata={"drifted_share": drift["drifted_share"], "drifted_features": flagged[:30],
-                  "score_psi": drift["scores"], "retrain_suggested": drift["retrain_suggested"]})
+                  "score_psi": drift["scores"], "retrain_suggested": drift["retrain_suggested"] or bool(decayed),
+                  "performance_decayed": decayed, "data_quality_flags": quality[:30]})
 
 
 @dg.asset(deps=["visit_lists", *[f"model_card_{t}" for t in TARGETS]], group_name="serving")
