@@ -1,6 +1,6 @@
 """Scale benchmark for build_features (not collected by pytest; run by hand).
 
-    .venv/bin/python tests/features/bench_features_scale.py --children 200000 [--dir /tmp/hm_bench]
+    .venv/bin/python benchmarks/features_synthetic_town.py --children 200000 [--dir /tmp/hm_bench]
 
 Writes a vectorized synthetic pseudonymized folder (interfaces §2 columns; volumes per child close
 to the simulator's: 24 months of attendance per pupil, 24 months of social insurance per parent,
