@@ -460,9 +460,14 @@ def drift_report(cfg: Config, features: pd.DataFrame, scores: pd.DataFrame, plan
         a = booster.predict(ref[cols].to_numpy(dtype="float32", na_value=float("nan")))
         b = booster.predict(cur_rows[cols].to_numpy(dtype="float32", na_value=float("nan")))
         score_psi[target] = psi(pd.Series(a), pd.Series(b), bins=10, threshold=thr).psi
+    src = feature_dictionary().set_index("name")["source_department"]
+    by_source = (table.assign(source=table["column"].map(src))
+                 .groupby("source").agg(features=("column", "size"), drifted=("flagged", "sum"), max_psi=("psi", "max"))
+                 .reset_index())
     return {
         "reference_as_of": ref_date.isoformat(), "current_as_of": plan.scoring_as_of_date.isoformat(),
-        "features": table.to_dict("records"), "drifted_share": drifted, "scores": score_psi,
+        "features": table.to_dict("records"), "by_source": json.loads(by_source.to_json(orient="records", force_ascii=False)),
+        "drifted_share": drifted, "scores": score_psi,
         "retrain_suggested": drifted > cfg.monitoring.max_drifted_share,
     }
 

@@ -77,7 +77,7 @@ def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.Da
 @dg.asset(group_name="monitoring", kinds={"parquet"})
 def drift(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.DataFrame, labels: pd.DataFrame,
           risk_scores: pd.DataFrame, cycle_plan: dict, model_guardianship_risk: dict,
-          model_left_behind_risk: dict) -> dict:
+          model_left_behind_risk: dict) -> dg.Output[dict]:
     """Monitoring of this cycle (issue 7): feature and score drift (population stability index vs the
     latest labelled as-of date), performance decay as labels arrive, data-quality trends per department.
     Its check warns and suggests retraining."""
@@ -88,7 +88,10 @@ def drift(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.Da
     report["performance"] = performance_decay(cfg, features, labels, plan, {
         "guardianship_risk": model_guardianship_risk, "left_behind_risk": model_left_behind_risk})
     report["quality_trends"] = quality_trends_for(cfg)
-    return report
+    decayed = any(p["decayed"] for p in report["performance"].values())
+    return dg.Output(report, metadata={
+        "drifted_share": report["drifted_share"], "retrain_suggested": report["retrain_suggested"] or decayed,
+        "score_psi": dg.MetadataValue.json(report["scores"])})
 
 
 @dg.asset_check(asset=drift, name="drift_within_bounds")

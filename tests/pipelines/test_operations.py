@@ -46,3 +46,12 @@ def test_freshness():
     stale = fresh_enough(dates, "2026-06-01", 62)
     assert not stale.passed and stale.metadata["age_days"] == 163
     assert not fresh_enough(pd.Series([], dtype="datetime64[ns]"), "2026-01-01", 62).passed
+
+
+def test_retraining_sensor_follows_the_monitoring_suggestion():
+    from pipelines.sensors import retrain_request
+
+    assert isinstance(retrain_request({"retrain_suggested": dg.MetadataValue.bool(False)}, "r1"), dg.SkipReason)
+    assert isinstance(retrain_request({}, "r1"), dg.SkipReason)
+    req = retrain_request({"retrain_suggested": dg.MetadataValue.bool(True)}, "r1")
+    assert isinstance(req, dg.RunRequest) and req.tags["trigger"] == "drift" and req.run_key == "retrain-r1"
