@@ -25,6 +25,8 @@ COLUMNS = [
     "sensitive",
     "sensitive_reason_zh",
     "monotone",
+    "reason_zh_zero",  # phrase used when the value is 0 (None: the template)
+    "value_labels_zh",  # code -> words for {label} templates (None: none)
 ]
 
 
@@ -75,7 +77,22 @@ def feature_dictionary(spec: FeatureSpec = SPEC) -> pd.DataFrame:
                  source_department=d.source_department, unit=d.unit, sensitive=d.sensitive,
                  sensitive_reason_zh=d.sensitive_reason_zh, monotone=d.monotone)
         )
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS[:-2])
     df["sensitive"] = df["sensitive"].astype(bool)
     df["monotone"] = df["monotone"].astype(int)
+    # how a director reads the value: a phrase for zero, words for codes (models.explain.reason_phrase)
+    df["reason_zh_zero"] = df["name"].map(lambda n: REASON_WORDING.get(n, {}).get("zero"))
+    df["value_labels_zh"] = df["name"].map(lambda n: REASON_WORDING.get(n, {}).get("labels"))
+    for name, w in REASON_WORDING.items():
+        if "reason" in w:
+            df.loc[df["name"] == name, "reason_zh"] = w["reason"]
     return df
+
+
+#: Wording for people (DESIGN §8 "reasons in plain Chinese"): a phrase when the value is zero (instead of
+#: "…0个月"), and words for coded values (instead of "等级1"). Keys are feature names.
+ASSESSMENT_WORDS = {0: "良好", 1: "一般", 2: "监护不当", 3: "监护缺失"}
+REASON_WORDING: dict[str, dict] = {
+    "parents_local_insured_months_6m": {"zero": "父母近6个月未在本市参保（可能在外地或无业）"},
+    "visit_last_assessment": {"reason": "最近一次走访监护评估为“{label}”", "labels": ASSESSMENT_WORDS},
+}

@@ -70,7 +70,16 @@ def reason_phrase(
     template = str(entry.get("reason_zh") or entry.get("description_zh") or entry.get("name"))
     description = str(entry.get("description_zh") or entry.get("name"))
     v = format_value(value)
-    if v is None:
+    zero = entry.get("reason_zh_zero")
+    labels = entry.get("value_labels_zh")
+    if v is not None and isinstance(zero, str) and zero and float(value) == 0:
+        phrase = zero
+    elif v is not None and isinstance(labels, dict) and "{label}" in template:
+        label = labels.get(int(round(float(value))))
+        if label is None:
+            return None
+        phrase = template.format(label=label)
+    elif v is None:
         phrase = f"{description}：{MISSING_ZH}"
     elif "{value" not in template:
         if v == 0:

@@ -151,7 +151,7 @@ def test_dictionary_covers_every_feature(feats):
     # reason phrases format with a value, and interval placeholders are filled
     for r in fd["reason_zh"]:
         assert "{interval_zh}" not in r
-        r.format(value=3.0)
+        r.format(value=3.0, label="一般")
     assert fd.set_index("name").loc["school_days_absent_3m", "reason_zh"].format(value=12) == "近3个月缺勤12天"
     sens = fd[fd["sensitive"]]
     assert (sens["sensitive_reason_zh"].str.len() > 0).all()

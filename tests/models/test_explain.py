@@ -51,3 +51,16 @@ def test_format_specs_and_need_phrases():
         "sensitive": True,
     }
     assert reason_phrase(need, 1.0) == "儿童有残疾，需要康复和照料支持"
+
+
+def test_reasons_read_as_words_not_codes_or_zeros():
+    """DESIGN §8: reasons in plain Chinese — no "等级1", no "…0个月"."""
+    from features.dictionary import feature_dictionary
+    from models.explain import reason_phrase
+
+    d = feature_dictionary().set_index("name")
+    assert reason_phrase(d.loc["visit_last_assessment"].to_dict(), 3.0) == "最近一次走访监护评估为“监护缺失”"
+    assert reason_phrase(d.loc["visit_last_assessment"].to_dict(), 1.0) == "最近一次走访监护评估为“一般”"
+    local = d.loc["parents_local_insured_months_6m"].to_dict()
+    assert reason_phrase(local, 0.0).startswith("父母近6个月未在本市参保")
+    assert reason_phrase(local, 4.0) == "父母近6个月在本市参保4个月"
