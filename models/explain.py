@@ -75,7 +75,7 @@ def reason_phrase(
     if v is not None and isinstance(zero, str) and zero and float(value) == 0:
         phrase = zero
     elif v is not None and isinstance(labels, dict) and "{label}" in template:
-        label = labels.get(int(round(float(value))))
+        label = labels.get(round(float(value)))
         if label is None:
             return None
         phrase = template.format(label=label)
