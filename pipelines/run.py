@@ -9,6 +9,16 @@ import dagster as dg
 from humiao.config import Config
 
 
+def _root_message(error) -> str:
+    """The innermost cause's message of a step failure (Dagster wraps the library's exception, whose
+    message names the file, row, column or setting at fault)."""
+    if error is None:
+        return ""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}" if getattr(error, "cls_name", None) else error.message.strip()
+
+
 def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
     """Run every asset and check once, in-process, against the Dagster instance in ``DAGSTER_HOME``.
 
@@ -42,7 +52,6 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
         failed_steps = [e for e in result.all_events if e.is_step_failure]
         error = "; ".join(
             [f"check {c.asset_key.to_user_string()}:{c.check_name} failed {dict(c.metadata)}"[:800] for c in failed_checks]
-            + [f"{e.step_key}: {e.step_failure_data.error.message if e.step_failure_data.error else ''}"[:800]
-               for e in failed_steps])
+            + [f"{e.step_key}: {_root_message(e.step_failure_data.error)}"[:1500] for e in failed_steps])
     return {"success": result.success, "run_id": result.run_id, "outputs": {k: str(v) for k, v in outputs.items()},
             "error": error}
