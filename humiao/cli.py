@@ -124,6 +124,10 @@ def scan(
     """Scan for raw personal information. Prints masked findings; exit code 1 when anything is found."""
     from humiao.runner import build_scanner
 
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        console.print(f"[red]路径不存在 / path not found[/red]: {', '.join(missing)}")
+        raise typer.Exit(2)
     cfg = load_config(config)
     scanner = build_scanner(cfg, with_known=known)
     findings = []

@@ -30,8 +30,8 @@ def simulate_city(cfg: Config, *, children: int | None = None, months: int | Non
     import simulator
 
     sim = cfg.simulation
-    children = children or sim.children
-    months = months or sim.months
+    children = sim.children if children is None else children
+    months = sim.months if months is None else months
     seed = sim.seed if seed is None else seed
     out_dir = Path(out) if out else cfg.path("raw_dir")
     truth_dir = Path(truth) if truth else cfg.path("truth_dir")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
@@ -124,13 +125,27 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
         if old.get("fingerprint") == fp and (work / "vault.bin").exists():
             old["reused"] = True
             return old
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"输入文件夹不存在 / input folder not found: {raw_dir}")
+    if not any(p.suffix.lower() in {".csv", ".xlsx", ".xls", ".txt", ".tsv"} for p in raw_files(raw_dir)):
+        raise FileNotFoundError(f"输入文件夹中没有部门导出文件 / no departmental exports in {raw_dir}: "
+                                "nothing was changed")
+    # Ingest into a staging folder; the previous pseudonymized tables, vault and scanner index are
+    # replaced only when the whole ingest succeeded (a failed or partial ingest changes nothing).
+    staging = work / "_staging"
+    if staging.exists():
+        shutil.rmtree(staging)
     report = ingest_folder(
         raw_dir, cfg.path("contracts_dir"), pseudonymizer=pseudonymizer_from_config(cfg),
-        vault_key=vault_key_from_config(cfg), out_dir=work, quarantine_dir=cfg.path("quarantine_dir"),
+        vault_key=vault_key_from_config(cfg), out_dir=staging, quarantine_dir=cfg.path("quarantine_dir"),
         as_of=ingest_as_of(cfg), mapping=mapping, fail_on_unrecognized=strict,
         max_quarantine_share=_quarantine_limits(cfg, default_share, shares),
     )
     d = report.to_dict()
+    if not any(t.get("rows_passed", 0) for t in d["tables"].values()):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ValueError(f"没有识别出任何数据表 / no table was recognized in {raw_dir}: nothing was changed")
+    _swap_in(staging, work)
     d["fingerprint"] = fp
     report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
     history = work / "ingest_history"  # one report per distinct input, for data-quality trends
@@ -138,6 +153,23 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     (history / f"{d['as_of']}_{fp[:12]}.json").write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
     d["reused"] = False
     return d
+
+
+def _swap_in(staging: Path, work: Path) -> None:
+    """Replace the pseudonymized folder and the identity stores by the staged ones (renames on one
+    file system); the staging folder is removed."""
+    old_dir = work / "_previous_pseudonymized"
+    if old_dir.exists():
+        shutil.rmtree(old_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    if (work / "pseudonymized").exists():
+        (work / "pseudonymized").rename(old_dir)
+    (staging / "pseudonymized").rename(work / "pseudonymized")
+    for name in ("vault.bin", "identity_index.bin", "ingest_report.json"):
+        if (staging / name).exists():
+            (staging / name).replace(work / name)
+    shutil.rmtree(old_dir, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _quarantine_limits(cfg: Config, default: float, by_table: dict[str, float]) -> float | dict[str, float]:
@@ -358,12 +390,13 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
             left_behind_per_community=cfg.capacity.left_behind_per_community,
             children_per_director=cfg.capacity.children_per_director)
         try:
-            booster, calibrator, _version = load_champion(target)
+            booster, calibrator, version = load_champion(target)
         except Exception as e:  # no alias yet: the governance gate has not opened (DESIGN §8)
             raise RuntimeError(
                 f"no approved model (alias 'champion') for {target}: a governance reviewer must approve the "
                 f"registered challenger in the review app before lists are published ({e.__class__.__name__})"
             ) from e
+        _check_champion_fits_input(cfg, target, version)
         s = score_cycle(booster, calibrator, rows, cap, dictionary, _level_ranges(cfg), target=target,
                         exploration_share=cfg.capacity.exploration_share, exploration_seed=cfg.models.seed)
         extra = rows.set_index("child_token")[["demo_age_months", "last_visit_date", "registry_category"]]
@@ -371,6 +404,28 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
         s["age_band"] = age_band(s.pop("demo_age_months"))
         parts.append(s)
     return pd.concat(parts, ignore_index=True)
+
+
+def _check_champion_fits_input(cfg: Config, target: str, version: str) -> None:
+    """Real exports are never scored by a model that was approved automatically on simulated data
+    (DESIGN §8, §11.10: real input always waits for a person).
+
+    Raises
+    ------
+    RuntimeError
+        The champion was approved by the automatic simulation approver and the input is real.
+    """
+    if is_simulated(cfg):
+        return
+    from models.cycle import AUTO_APPROVER
+    from models.tracking import approval_of, model_name
+
+    approval = approval_of(model_name(target), version)
+    if approval.get("by") == AUTO_APPROVER:
+        raise RuntimeError(
+            f"{target}: the serving model (version {version}) was approved automatically on SIMULATED data; "
+            "real exports are scored only by a model a governance reviewer approved (humiao serve → 治理审查). "
+            "Use separate work/out folders for production (HUMIAO_WORK_DIR, HUMIAO_OUT_DIR).")
 
 
 def _level_ranges(cfg: Config) -> dict[str, tuple[int, int]]:

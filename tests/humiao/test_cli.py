@@ -44,3 +44,15 @@ def test_anonymize_jsonl_in_order():
     assert "王秀英" not in out[0]["text"] and "13800000000" not in out[0]["text"]
     assert "<PERSON_1>" in out[0]["text"] and "<PHONE_NUMBER>" in out[0]["text"]
     assert RAW_ID not in out[1]["text"] and "<CN_RIC>" in out[1]["text"]
+
+
+def test_scan_refuses_a_missing_path(tmp_path):
+    res = runner.invoke(app, ["scan", str(tmp_path / "does_not_exist")])
+    assert res.exit_code == 2  # not "0 findings": the scanner fails closed
+
+
+def test_simulate_zero_children_is_refused_not_replaced_by_the_default(tmp_path):
+    res = runner.invoke(app, ["simulate", "--children", "0", "--months", "12", "--out", str(tmp_path / "raw"),
+                              "--truth", str(tmp_path / "truth")])
+    assert res.exit_code != 0
+    assert not (tmp_path / "raw" / "manifest.json").exists()
