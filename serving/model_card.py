@@ -212,6 +212,11 @@ def fmt_ci(ci: Any, digits: int = 3) -> str:
     return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
 
 
+#: Fairness fields derived from the positives of a group, hidden when the group has fewer than 10 (DESIGN §5).
+POSITIVE_DERIVED = ("prevalence", "tpr", "fnr", "for", "precision", "tpr_disparity", "tpr_disparity_ci95",
+                    "fnr_disparity", "for_disparity", "precision_disparity")
+
+
 def _suppress_fairness(rows: list[dict]) -> list[dict]:
     out = []
     for row in rows:
@@ -224,6 +229,11 @@ def _suppress_fairness(rows: list[dict]) -> list[dict]:
         npos = _num(row.get("n_positive"))
         if npos is not None and npos < SMALL_CELL_THRESHOLD:
             row["n_positive"] = SUPPRESSED
+            # every rate whose numerator or denominator is the small positive count would give it back
+            # (prevalence × n = positives; TPR, FNR, FOR, precision count the few positives)
+            for k in POSITIVE_DERIVED:
+                if k in row:
+                    row[k] = None
         row["suppressed"] = False
         out.append(row)
     return out
@@ -253,7 +263,8 @@ def suppress_evaluation(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     dict
         The same document where every fairness group with ``n < 10`` keeps only its attribute,
         group, reference group and ``n = "<10"`` (metrics dropped), ``n_positive < 10`` reads
-        ``"<10"``, and calibration bins with ``n < 10`` are blanked.
+        ``"<10"`` and the rates derived from the positives (:data:`POSITIVE_DERIVED`) are blanked, and
+        calibration bins with ``n < 10`` are blanked.
     """
     doc = copy.deepcopy(dict(evaluation))
     doc["fairness"] = _suppress_fairness(list(doc.get("fairness") or []))

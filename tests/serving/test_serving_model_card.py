@@ -264,3 +264,17 @@ def test_override_rate_on_the_card(tmp_path, override, zh, md):
     assert md in paths["md"].read_text(encoding="utf-8")
     if override and override["suppressed"]:
         assert "28.6%" not in paths["html"].read_text(encoding="utf-8")
+
+
+def test_rates_that_would_reveal_a_small_positive_count_are_hidden(tmp_path):
+    """New-user finding: a group of 132 with "<10" positives and prevalence 2.27% gives the count back."""
+    ev = make_evaluation()
+    row = dict(ev["fairness"][0])
+    row.update(group="小群体", n=132, n_positive=3, prevalence=3 / 132, tpr=1 / 3, fnr=2 / 3, precision=0.25)
+    ev["fairness"] = [*ev["fairness"], row]
+    card = build_card_context(ev)
+    shown = next(r for r in card["ev"]["fairness"] if r["group"] == "小群体")
+    assert shown["n_positive"] == "<10"
+    assert all(shown.get(k) is None for k in ("prevalence", "tpr", "fnr", "precision"))
+    paths = render_model_card(ev, tmp_path)
+    assert "2.27%" not in paths["html"].read_text(encoding="utf-8")
