@@ -65,11 +65,12 @@ LEFT_BEHIND = "left_behind_risk"
 ALERT = "event_alert"
 
 SECTION_ORDER = {ALERT: 0, GUARDIANSHIP: 1, LEFT_BEHIND: 2}
-SECTION_TITLES = {
-    ALERT: "一、紧急核查——数据比对发现的事件，请尽快上门核实，不占走访名额",
-    GUARDIANSHIP: "二、监护风险走访名单——按监护风险排序，本期名额 {k} 人",
-    LEFT_BEHIND: "三、疑似未登记留守儿童（请核实并登记）——按留守可能性排序，本期名额 {k} 人",
+SECTION_TITLES = {  # numbered when written ({n}): a community without alerts starts at 一
+    ALERT: "{n}、紧急核查——数据比对发现的事件，请尽快上门核实，不占走访名额",
+    GUARDIANSHIP: "{n}、监护风险走访名单——按监护风险排序，本期名额 {k} 人",
+    LEFT_BEHIND: "{n}、疑似未登记留守儿童（请核实并登记）——按留守可能性排序，本期名额 {k} 人",
 }
+CHINESE_NUMERALS = "一二三四"
 SECTION_LABELS = {ALERT: "紧急核查", GUARDIANSHIP: "监护风险", LEFT_BEHIND: "疑似未登记留守"}
 
 RISK_LEVELS = ("极危", "高危", "中危", "低危")
@@ -540,11 +541,10 @@ def _write_community_workbook(
     main_tokens = {r["child_token"] for r in sections[GUARDIANSHIP]}
     data_ranges: list[str] = []
     r = HEADER_ROW + 1
-    for section in (ALERT, GUARDIANSHIP, LEFT_BEHIND):
+    shown = [sec for sec in (ALERT, GUARDIANSHIP, LEFT_BEHIND) if sec != ALERT or sections[sec]]
+    for number, section in enumerate(shown):
         rows = sections[section]
-        if section == ALERT and not rows:
-            continue
-        title = SECTION_TITLES[section].format(k=capacities.get(section, ""))
+        title = SECTION_TITLES[section].format(n=CHINESE_NUMERALS[number], k=capacities.get(section, ""))
         banner = ws.cell(r, 1, title)
         banner.font = Font(bold=True)
         banner.fill = _BANNER_FILL

@@ -35,14 +35,19 @@ def _rows(ws):
     return [[c.value for c in row] for row in ws.iter_rows()]
 
 
+SECTION_NAMES = {"一、": "紧急核查", "二、": "监护风险走访名单", "三、": "疑似未登记留守儿童"}
+
+
 def _section(ws, title_start: str) -> list[list]:
-    """Data rows of the section whose banner starts with ``title_start``."""
+    """Data rows of the section named by ``title_start`` (its number when every section is shown, as in
+    the alerts community, or its name: numbering starts at 一 in a community without alerts)."""
+    name = SECTION_NAMES.get(title_start, title_start)
     rows = _rows(ws)
     out, inside = [], False
     for row in rows[3:]:
         first = row[0]
         if isinstance(first, str) and first[:2] in ("一、", "二、", "三、"):
-            inside = first.startswith(title_start)
+            inside = name in first
             continue
         if inside and isinstance(first, int):
             out.append(row)
@@ -147,6 +152,8 @@ def test_capacity_respected_everywhere(written):
     for entry in result["per_community"]:
         wb = load_workbook(entry["path"])
         ws = wb["走访名单"]
+        banners = [r[0] for r in _rows(ws)[3:] if isinstance(r[0], str) and r[0][:2] in ("一、", "二、", "三、")]
+        assert [b[:2] for b in banners] == ["一、", "二、", "三、"][: len(banners)]  # numbered from 一
         assert len(_section(ws, "二、")) == min(
             entry["capacity"], {c: n for *_, c, _k, n in COMMUNITIES}[entry["community"]]
         )
@@ -267,4 +274,5 @@ def test_no_alerts_and_empty_capacity(tmp_path, guardianship_scores, left_behind
     ws = load_workbook(tmp_path / CYCLE / "临安区" / "於潜镇" / "祥里村.xlsx")["走访名单"]
     values = [r[0] for r in _rows(ws)]
     assert "（本期无）" in values
-    assert not any(isinstance(v, str) and v.startswith("一、") for v in values)
+    assert not any(isinstance(v, str) and "紧急核查——" in v for v in values)  # no alert section
+    assert any(isinstance(v, str) and v.startswith("一、监护风险走访名单") for v in values)  # numbered from 一
