@@ -55,22 +55,13 @@ def simulate_city(cfg: Config, *, children: int | None = None, months: int | Non
     return manifest
 
 
-def is_simulated(raw_dir: Path) -> bool:
-    """True when the input folder carries the simulator's manifest (DESIGN.md §11.10)."""
-    p = Path(raw_dir) / "manifest.json"
-    if not p.exists():
-        return False
-    try:
-        return json.loads(p.read_text(encoding="utf-8")).get("generator") == "humiao.simulator"
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
 def run_pipeline(cfg: Config, *, simulate_if_missing: bool = True, console=None) -> dict:
     """Simulate the default city if the raw folder is empty, then materialize every asset in-process."""
+    from humiao.stages import is_simulated_dir
+
     raw_dir = cfg.path("raw_dir")
     has_data = raw_dir.exists() and any(p.is_file() for p in raw_dir.rglob("*"))
-    if simulate_if_missing and (not has_data or is_simulated(raw_dir)):
+    if simulate_if_missing and (not has_data or is_simulated_dir(raw_dir)):
         m = simulate_city(cfg)
         if console is not None:
             verb = "reused" if m.get("reused") else "generated"

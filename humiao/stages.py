@@ -214,13 +214,18 @@ def load_known_identities(cfg: Config):
     return KnownIdentities.load(path, vault_key_from_config(cfg))
 
 
-def is_simulated(cfg: Config) -> bool:
+def is_simulated_dir(raw_dir: Path) -> bool:
     """True when the input folder carries the simulator's manifest (DESIGN.md §11.10)."""
-    p = cfg.path("raw_dir") / "manifest.json"
+    p = Path(raw_dir) / "manifest.json"
     try:
         return json.loads(p.read_text(encoding="utf-8")).get("generator") == "humiao.simulator"
     except (OSError, json.JSONDecodeError):
         return False
+
+
+def is_simulated(cfg: Config) -> bool:
+    """:func:`is_simulated_dir` of the configured input folder."""
+    return is_simulated_dir(cfg.path("raw_dir"))
 
 
 # ------------------------------------------------------------------------------------------ feedback
@@ -231,16 +236,24 @@ def feedback_dir(cfg: Config) -> Path:
     return cfg.path("work_dir") / "feedback"
 
 
-def export_feedback(cfg: Config) -> str:
-    """Export the review app's visit outcomes and correction flags (when the app has a database) and
-    return a hash of the exported files, part of the features' and lists' fingerprints."""
+def app_database_url(cfg: Config) -> str | None:
+    """The review app's database (``HUMIAO_APP_DATABASE_URL`` or the SQLite file under work_dir), or
+    None while that SQLite file does not exist (no app yet: opening it would create it)."""
     import os
 
     from serving.app.settings import default_database_url
 
     url = os.environ.get("HUMIAO_APP_DATABASE_URL") or default_database_url(cfg.path("work_dir"))
-    db_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
-    if db_file is None or db_file.exists():
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    return url
+
+
+def export_feedback(cfg: Config) -> str:
+    """Export the review app's visit outcomes and correction flags (when the app has a database) and
+    return a hash of the exported files, part of the features' and lists' fingerprints."""
+    url = app_database_url(cfg)
+    if url is not None:
         from serving.feedback import export_feedback as _export
 
         _export(url, feedback_dir(cfg))
@@ -250,12 +263,8 @@ def export_feedback(cfg: Config) -> str:
 
 def override_rate_for(cfg: Config, target: str) -> dict:
     """Share of review-app outcomes where the director disagreed with the ranking (for the card)."""
-    import os
-
-    from serving.app.settings import default_database_url
-
-    url = os.environ.get("HUMIAO_APP_DATABASE_URL") or default_database_url(cfg.path("work_dir"))
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    url = app_database_url(cfg)
+    if url is None:
         return {"outcomes": 0, "disagreed": 0, "rate": None, "suppressed": False}
     from serving.feedback import override_rate
 
@@ -373,22 +382,17 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
     """
     from features.cohorts import cohort
     from features.dictionary import feature_dictionary
-    from models.capacity import active_registry_counts, capacity_per_community
     from models.scoring import score_cycle
     from models.tracking import load_champion
 
     as_of = plan.scoring_as_of_date
     f = features[pd.to_datetime(features["as_of_date"]).dt.date == as_of].copy()
-    counts = active_registry_counts(f, communities=f["community"].dropna().unique())
     dictionary = feature_dictionary()
     parts = []
     for target in TARGETS:
         members = cohort(cfg.pseudonymized_dir, [as_of], target, rural_hukou_only=cfg.rural_hukou_only)
         rows = f[f["child_token"].isin(members["child_token"])]
-        cap = capacity_per_community(
-            counts, target=target, visits_per_director=cfg.capacity.visits_per_director_per_cycle,
-            left_behind_per_community=cfg.capacity.left_behind_per_community,
-            children_per_director=cfg.capacity.children_per_director)
+        cap = capacity_for(cfg, f, target).set_index("community")["capacity"]
         try:
             booster, calibrator, version = load_champion(target)
         except Exception as e:  # no alias yet: the governance gate has not opened (DESIGN §8)
