@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+import yaml
 
-from humiao.config import Config
+from humiao.config import REPO_ROOT, Config
 
 
 def _root_message(error) -> str:
@@ -19,6 +20,27 @@ def _root_message(error) -> str:
     return f"{error.cls_name}: {error.message.strip()}" if getattr(error, "cls_name", None) else error.message.strip()
 
 
+def ensure_instance_settings(cfg: Config) -> None:
+    """Give ``$DAGSTER_HOME`` a ``dagster.yaml`` (the one beside the configuration, else the repository's).
+
+    The instance must never run with Dagster's default settings: telemetry would be on and its log
+    (``$DAGSTER_HOME/logs/event.log``) is one more file the privacy audit has to clear. An existing file
+    is kept, but one that does not turn telemetry off gets ``telemetry: enabled: false`` appended.
+    """
+    home = cfg.path("dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists():
+        src = cfg.root / "dagster.yaml"
+        if not src.exists():
+            src = REPO_ROOT / "dagster.yaml"
+        target.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+    if (settings.get("telemetry") or {}).get("enabled", True) is not False:
+        settings["telemetry"] = {"enabled": False}
+        target.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
     """Run every asset and check once, in-process, against the Dagster instance in ``DAGSTER_HOME``.
 
@@ -27,9 +49,7 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     """
     home = cfg.path("dagster_home")
     home.mkdir(parents=True, exist_ok=True)
-    src = cfg.root / "dagster.yaml"
-    if src.exists() and not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    ensure_instance_settings(cfg)
     os.environ["DAGSTER_HOME"] = str(home)
     from pipelines.definitions import build_definitions
 

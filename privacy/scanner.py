@@ -7,7 +7,9 @@ not fire on ordinary Chinese words), it looks for two things only:
    and landline numbers, bank cards (Luhn over 16–19 digits, not a resident ID), disability
    certificate numbers (ID + category + grade) and student numbers (G + ID). Digit runs are bounded
    by ``[0-9A-Za-z._]`` on both sides (§11.1; ``_`` added so the hex part of a token ``P_k1_3fa9…`` is
-   never a run), so digits inside tokens, hashes and decimals are not identifiers; groups separated by
+   never a run), so digits inside tokens, hashes and decimals are not identifiers, nor is a run that is
+   one link of a longer hyphenated chain of letters and digits (UUIDs such as ``04d7b7a3-0424-4629-9308-
+   e473ced52b6c`` in Dagster's event logs, whose middle groups look like a 4-4-4 phone); groups separated by
    spaces/dashes count only in the written forms of phones (3-4-4, +86), landlines (0571-…), IDs
    (6-8-4) and cards (4-4-4-4), so dates and amounts never join into a number.
 2. **The known identities** (:class:`privacy.identities.KnownIdentities`), searched with one
@@ -103,7 +105,7 @@ def mask(entity_type: str, value: str) -> str:
 
 _B = "0-9A-Za-z._"
 _CANDIDATE = re.compile(
-    rf"(?<![{_B}+])(?:\+|00)?\(?[0-9][0-9Xx]*(?:(?:[ \-]|\)[ \-]?)[0-9][0-9Xx]*)*(?![{_B}])"
+    rf"(?<![{_B}+])(?<![{_B}]-)(?:\+|00)?\(?[0-9][0-9Xx]*(?:(?:[ \-]|\)[ \-]?)[0-9][0-9Xx]*)*(?![{_B}])(?!-[{_B}])"
 )
 _STUDENT = re.compile(rf"(?<![{_B}])[GL]([0-9]{{17}}[0-9X])(?![{_B}])")
 _SEP = re.compile(r"[ \-()]+")

@@ -62,6 +62,19 @@ def test_outputs_hold_no_raw_personal_information(first_run):
     assert findings == []  # lists, cards, MLflow store, stage outputs and the Dagster event log
 
 
+def test_dagster_instance_runs_without_telemetry(first_run):
+    """A CI run failed its privacy audit on Dagster's telemetry log ($DAGSTER_HOME/logs/event.log): a
+    test town's instance had no dagster.yaml, so telemetry was on. Every instance humiao starts has it off."""
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    import yaml
+
+    home = cfg.path("dagster_home")
+    settings = yaml.safe_load((home / "dagster.yaml").read_text(encoding="utf-8"))
+    assert settings["telemetry"]["enabled"] is False
+    assert not (home / "logs" / "event.log").exists()
+
+
 def test_every_input_row_is_accounted_for(first_run):
     cfg, result = first_run
     assert result["success"], result["error"]

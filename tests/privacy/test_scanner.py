@@ -228,3 +228,14 @@ def test_known_identifier_inside_a_longer_code_is_not_a_finding():
     assert scanner.scan_text("J" + rid) == []
     assert scanner.scan_text("P_" + rid) == []
     assert [e for e, _, _ in scanner.scan_text(f"身份证{rid}。")] == ["CN_RIC"]
+
+
+def test_uuid_groups_are_not_phone_numbers(scanner):
+    """A Dagster telemetry/event-log line failed the privacy audit of a CI run: the UUID
+    04d7b7a3-0424-4629-9308-e473ced52b6c has three all-digit middle groups shaped like a 4-4-4 phone.
+    A run that is one link of a hyphenated letters-and-digits chain is not an identifier; the same
+    groups standing alone, and a real landline after Chinese text, still are."""
+    line = '{"event_id": "04d7b7a3-0424-4629-9308-e473ced52b6c", "t": "2026-11-29 22:29:31.751560"}'
+    assert scanner.scan_text(line) == []
+    assert [e for e, _, _ in scanner.scan_text("电话0424-4629-9308。")] == ["PHONE_NUMBER"]
+    assert [e for e, _, _ in scanner.scan_text("联系电话：0571-87654321")] == ["PHONE_NUMBER"]
