@@ -299,6 +299,24 @@ def build_feature_frames(cfg: Config, plan) -> tuple[pd.DataFrame, pd.DataFrame]
     return feats, labels
 
 
+def build_partition_frames(cfg: Config, dates: list[date]) -> tuple[dict, dict]:
+    """Features and labels of the as-of dates ``dates``, split per date: ``({"YYYY-MM-DD": features},
+    {"YYYY-MM-DD": labels})`` (one DuckDB query per source covers every date). Labels are computed for
+    every date; those of a date whose window has not closed by the data horizon are partial."""
+    from features.build import build_features, build_labels
+
+    pseudo = cfg.pseudonymized_dir
+    feats = build_features(pseudo, dates, label_timespan_days=cfg.time.label_timespan_days,
+                           rural_hukou_only=cfg.rural_hukou_only)
+    labels = build_labels(pseudo, dates, cfg.time.label_timespan_days, rural_hukou_only=cfg.rural_hukou_only)
+
+    def split(frame: pd.DataFrame) -> dict:
+        keys = pd.to_datetime(frame["as_of_date"]).dt.strftime("%Y-%m-%d")
+        return {k: g.reset_index(drop=True) for k, g in frame.groupby(keys, sort=True)}
+
+    return split(feats), split(labels)
+
+
 # ------------------------------------------------------------------------------------------ models
 
 

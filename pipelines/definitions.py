@@ -1,6 +1,7 @@
 """The Dagster Definitions: read top to bottom, this is the whole flow (DESIGN.md §3).
 
-    raw_<table> (external) → pseudonymized_<table> → cycle_plan, person_spine → features, labels
+    raw_<table> (external) → pseudonymized_<table> → cycle_plan, person_spine
+    → features, labels (monthly as-of-date partitions: one run per cycle range, pipelines/partitions.py)
     → model_<target> (MLflow) → model_card_<target> → risk_scores → visit_lists → privacy_audit
 
 In-process executor (2 cores); resources switched by HUMIAO_ENV through the config file.

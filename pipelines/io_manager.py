@@ -38,7 +38,7 @@ def read_output(path: Path):
 
 def stored_fingerprint(path: Path | None) -> str | None:
     """The fingerprint inside a stored output without loading it."""
-    if path is None:
+    if path is None or not path.exists():
         return None
     if path.suffix == ".parquet":
         fp = (pq.read_schema(path).metadata or {}).get(FP_KEY)
@@ -64,24 +64,94 @@ class ParquetJsonIOManager(dg.ConfigurableIOManager):
         base = Path(self.base_dir)
         base.mkdir(parents=True, exist_ok=True)
         name = self._name(context)
+        if context.has_asset_partitions:
+            self._handle_partitions(context, base / name, obj)
+            return
         if isinstance(obj, pd.DataFrame):
-            path, tmp = base / f"{name}.parquet", base / f"{name}.parquet.tmp"
-            table = pa.Table.from_pandas(obj, preserve_index=False)
-            fp = obj.attrs.get("fingerprint")
-            if fp:
-                table = table.replace_schema_metadata({**(table.schema.metadata or {}), FP_KEY: fp.encode()})
-            pq.write_table(table, tmp)
+            path = base / f"{name}.parquet"
+            write_frame(obj, path)
         else:
             path, tmp = base / f"{name}.json", base / f"{name}.json.tmp"
             tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-        tmp.replace(path)
+            tmp.replace(path)
         for other in (".parquet", ".json"):
             stale = base / f"{name}{other}"
             if stale != path and stale.exists():
                 stale.unlink()
 
+    @staticmethod
+    def _handle_partitions(context: dg.OutputContext, folder: Path, obj) -> None:
+        """A partitioned output is ``{partition key: DataFrame}``, one Parquet per partition
+        (``<base_dir>/<asset>/<key>.parquet``); a partition whose stored fingerprint equals the new one is
+        not rewritten."""
+        keys = set(context.asset_partition_keys)
+        if not isinstance(obj, dict) or set(obj) != keys:
+            raise TypeError(f"{context.asset_key.to_user_string()}: a partitioned output must be a dict with "
+                            f"one DataFrame per partition key {sorted(keys)[:3]}…")
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, frame in obj.items():
+            path = folder / f"{key}.parquet"
+            fp = frame.attrs.get("fingerprint")
+            if fp and path.exists() and stored_fingerprint(path) == fp:
+                continue
+            write_frame(frame, path)
+
     def load_input(self, context: dg.InputContext):
-        path = output_path(self.base_dir, self._name(context.upstream_output))
+        upstream = context.upstream_output
+        name = self._name(upstream)
+        if context.has_asset_partitions:
+            return self._load_partitions(context, name)
+        path = output_path(self.base_dir, name)
         if path is None:
-            raise FileNotFoundError(f"no stored output for {context.upstream_output.asset_key.to_user_string()}")
+            raise FileNotFoundError(f"no stored output for {upstream.asset_key.to_user_string()}")
         return read_output(path)
+
+    def _load_partitions(self, context: dg.InputContext, name: str) -> pd.DataFrame:
+        """The partitions a consumer needs, concatenated: a partitioned consumer (an asset check) gets the
+        run's partitions; an unpartitioned one (Dagster asks for *every* partition) gets those its cycle
+        plan names (pipelines.partitions.plan_partition_keys)."""
+        from pipelines.partitions import plan_partition_keys
+
+        keys = list(context.asset_partition_keys)
+        if len(keys) == len(context.asset_partitions_def.get_partition_keys()):
+            plan_path = output_path(self.base_dir, "cycle_plan")
+            if plan_path is None:
+                raise FileNotFoundError("no stored cycle_plan: materialize cycle_plan before reading "
+                                        f"the partitions of {name}")
+            keys = plan_partition_keys(name, read_output(plan_path))
+        return read_partitions(Path(self.base_dir) / name, keys, name)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a DataFrame as Parquet atomically, with its fingerprint in the schema metadata."""
+    tmp = path.with_name(path.name + ".tmp")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fp = frame.attrs.get("fingerprint")
+    if fp:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), FP_KEY: fp.encode()})
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+
+def read_partitions(folder: Path, keys: list[str], name: str) -> pd.DataFrame:
+    """Concatenate the stored partitions ``keys`` of one asset; the result's fingerprint is that of its
+    partitions' fingerprints, so a consumer's stage fingerprint changes when any partition does.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming every missing partition and the command that materializes them.
+    """
+    from humiao.stages import fingerprint
+
+    missing = [k for k in keys if not (folder / f"{k}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{name}: partitions {missing} are not materialized; materialize the cycle's range "
+            f"(`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+    frames = [read_output(folder / f"{k}.parquet") for k in keys]
+    fps = [f.attrs.get("fingerprint") for f in frames]
+    non_empty = [f for f in frames if len(f)]
+    out = pd.concat(non_empty or frames[:1], ignore_index=True)
+    out.attrs["fingerprint"] = fingerprint(name, keys, fps)
+    return out

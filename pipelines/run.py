@@ -52,11 +52,26 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     ensure_instance_settings(cfg)
     os.environ["DAGSTER_HOME"] = str(home)
     from pipelines.definitions import build_definitions
+    from pipelines.io_manager import output_path, read_output
+    from pipelines.partitions import range_tags
 
     defs = build_definitions(config_file)
     job = defs.resolve_implicit_global_asset_job_def()
+    graph = defs.resolve_asset_graph()
+    upstream = dg.AssetSelection.assets("cycle_plan", "person_spine").upstream()
+    upstream_keys = {k for k in upstream.resolve(graph) if graph.get(k).is_executable}
+    rest = {k for k in dg.AssetSelection.all().resolve(graph) if graph.get(k).is_executable} - upstream_keys
+    # Two runs: the cycle plan decides which as-of dates (partitions) the rest of the cycle needs.
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.get_subset(asset_selection=upstream_keys).execute_in_process(
+            instance=instance, raise_on_error=False)
+        results = [result]
+        plan_path = output_path(cfg.path("work_dir") / "assets", "cycle_plan")
+        if result.success and plan_path is not None:
+            tags = range_tags(read_output(plan_path))
+            result = job.get_subset(asset_selection=rest).execute_in_process(
+                instance=instance, tags=tags, raise_on_error=False)
+            results.append(result)
     out = cfg.path("out_dir")
     outputs = {
         "visit lists": out / "visit_lists",
@@ -65,11 +80,12 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
         "reconciliation": cfg.path("work_dir") / "ingest_report.json",
     }
     error = ""
+    all_events = [e for r in results for e in r.all_events]
     if not result.success:
-        failed_checks = [e.asset_check_evaluation_data for e in result.all_events
+        failed_checks = [e.asset_check_evaluation_data for e in all_events
                          if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed
                          and e.asset_check_evaluation_data.severity == dg.AssetCheckSeverity.ERROR]
-        failed_steps = [e for e in result.all_events if e.is_step_failure]
+        failed_steps = [e for e in all_events if e.is_step_failure]
         error = "; ".join(
             [f"check {c.asset_key.to_user_string()}:{c.check_name} failed {dict(c.metadata)}"[:800] for c in failed_checks]
             + [f"{e.step_key}: {_root_message(e.step_failure_data.error)}"[:1500] for e in failed_steps])

@@ -1,14 +1,18 @@
 """person_spine, features and labels (DESIGN.md §6): time-correct, from the pseudonymized tables."""
 
 
+from datetime import date
+
 import dagster as dg
 import pandas as pd
 
 from features.spine import person_spine as build_person_spine
-from humiao.plan import plan_cycle, plan_from_dict
-from humiao.stages import build_feature_frames, export_feedback, ingest_fingerprint
+from humiao.plan import plan_cycle
+from humiao.stages import build_partition_frames, export_feedback, ingest_fingerprint
 from pipelines.assets.ingest import pseudonymized_specs
-from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
+from pipelines.cache import assets_dir, stage_fingerprint, stamp
+from pipelines.io_manager import read_output, stored_fingerprint
+from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import HumiaoConfig
 
 PSEUDO = [s.key for s in pseudonymized_specs]
@@ -32,28 +36,52 @@ def person_spine(humiao: HumiaoConfig) -> pd.DataFrame:
 
 
 @dg.multi_asset(
-    outs={"features": dg.AssetOut(kinds={"duckdb", "parquet"}), "labels": dg.AssetOut(kinds={"duckdb", "parquet"})},
+    outs={
+        "features": dg.AssetOut(kinds={"duckdb", "parquet"},
+                                description="One row per child in either cohort at each as-of date (interfaces §3)."),
+        "labels": dg.AssetOut(kinds={"duckdb", "parquet"},
+                              description="Both targets' labels and cohort flags per child and as-of date."),
+    },
     deps=PSEUDO, group_name="features", can_subset=False,
+    partitions_def=AS_OF_PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig, cycle_plan: dict):
-    """Features for every labelled as-of date and the scoring date; labels for the labelled dates
-    (both targets, with cohort flags). One DuckDB query per source covers every as-of date."""
+def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig):
+    """Features and labels of each as-of date (monthly partitions) in the run's range, in one DuckDB
+    query per source; a partition whose code, configuration, ingest and feedback are unchanged is reused.
+    Labels of an as-of date whose window has not closed are partial: models read only the plan's
+    training dates (pipelines.partitions)."""
     cfg = humiao.cfg
+    keys = list(context.partition_keys)
     feedback = export_feedback(cfg)  # the review app's outcomes become labels (DESIGN §11.12)
-    fp = stage_fingerprint("features_and_labels", ("features",), cfg.fingerprint("time", "rural_hukou_only"),
-                           cycle_plan, ingest_fingerprint(cfg), feedback)
-    cached = reuse(assets_dir(cfg), ["features", "labels"], fp)
-    if cached:
-        feats, labels = cached
-    else:
-        feats, labels = build_feature_frames(cfg, plan_from_dict(cycle_plan))
-        stamp(feats, fp)
-        stamp(labels, fp)
-    context.add_output_metadata({"rows": len(feats), "as_of_dates": feats["as_of_date"].nunique(),
-                                 "reused": bool(cached)}, "features")
-    context.add_output_metadata({
-        "rows": len(labels), "reused": bool(cached),
-        "guardianship_prevalence": float(labels["guardianship_risk"].astype("float").mean()),
-        "left_behind_prevalence": float(labels["left_behind_risk"].astype("float").mean()),
-    }, "labels")
-    return feats, labels
+    base = assets_dir(cfg)
+    ingest_fp = ingest_fingerprint(cfg)
+    fps = {k: stage_fingerprint("features_and_labels", ("features",), cfg.fingerprint("time", "rural_hukou_only"),
+                                k, ingest_fp, feedback) for k in keys}
+    feats: dict[str, pd.DataFrame] = {}
+    labels: dict[str, pd.DataFrame] = {}
+    for k in keys:
+        f, lab = base / "features" / f"{k}.parquet", base / "labels" / f"{k}.parquet"
+        if stored_fingerprint(f) == fps[k] and stored_fingerprint(lab) == fps[k]:
+            feats[k], labels[k] = read_output(f), read_output(lab)
+    todo = [k for k in keys if k not in feats]
+    if todo:
+        context.log.info(f"building features and labels for {len(todo)} as-of dates ({todo[0]} … {todo[-1]})")
+        new_feats, new_labels = build_partition_frames(cfg, [date.fromisoformat(k) for k in todo])
+        for k in todo:
+            feats[k] = stamp(new_feats.get(k, _empty_like(new_feats)), fps[k])
+            labels[k] = stamp(new_labels.get(k, _empty_like(new_labels)), fps[k])
+    rows = {k: len(feats[k]) for k in keys}
+    context.add_output_metadata({"partitions": len(keys), "rebuilt": len(todo), "rows": sum(rows.values()),
+                                 "rows_by_as_of_date": dg.MetadataValue.json(rows)}, "features")
+    prevalence = {k: {t: round(float(labels[k][t].astype("float").mean()), 5) if len(labels[k]) else None
+                      for t in ("guardianship_risk", "left_behind_risk")} for k in keys}
+    context.add_output_metadata({"partitions": len(keys), "rebuilt": len(todo),
+                                 "rows": sum(len(v) for v in labels.values()),
+                                 "prevalence_by_as_of_date": dg.MetadataValue.json(prevalence)}, "labels")
+    return {k: feats[k] for k in keys}, {k: labels[k] for k in keys}
+
+
+def _empty_like(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """An empty frame with the columns of the other partitions (an as-of date with no child in a cohort)."""
+    any_frame = next(iter(frames.values()), pd.DataFrame())
+    return any_frame.iloc[0:0].copy()

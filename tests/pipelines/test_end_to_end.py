@@ -37,6 +37,30 @@ def test_run_succeeds_and_writes_outputs(first_run):
         assert card["target"] == target
 
 
+def test_features_are_monthly_partitions_of_the_cycle_range(first_run):
+    """Issue 4: features and labels are partitioned by as-of date (Dagster monthly partitions); one run
+    materializes the cycle's contiguous range, first training date … scoring date, one Parquet each."""
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    import dagster as dg
+
+    from pipelines.partitions import cycle_range, plan_partition_keys
+
+    assets = cfg.path("work_dir") / "assets"
+    plan = json.loads((assets / "cycle_plan.json").read_text(encoding="utf-8"))
+    first, last = cycle_range(plan)
+    months = pd.date_range(first, last, freq="MS").strftime("%Y-%m-%d").tolist()
+    assert sorted(p.stem for p in (assets / "features").glob("*.parquet")) == months
+    assert sorted(p.stem for p in (assets / "labels").glob("*.parquet")) == months
+    with dg.DagsterInstance.from_config(str(cfg.path("dagster_home"))) as instance:
+        done = instance.get_materialized_partitions(dg.AssetKey("features"))
+    assert set(months) <= done
+    one = pd.read_parquet(assets / "features" / f"{plan['scoring_as_of_date']}.parquet")
+    assert len(one) > 500 and (pd.to_datetime(one["as_of_date"]).dt.strftime("%Y-%m-%d")
+                               == plan["scoring_as_of_date"]).all()
+    assert plan["scoring_as_of_date"] in plan_partition_keys("features", plan)
+
+
 def test_models_registered_with_champion(first_run):
     cfg, result = first_run
     assert result["success"], result["error"]
@@ -121,19 +145,19 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
     raw = pd.read_csv(root / "raw" / "public_security" / "incidents.csv", dtype=str)
     raw_id = raw["涉及人员公民身份号码"].dropna().iloc[0]
 
-    original = stages.build_feature_frames
+    original = stages.build_partition_frames
 
-    def leaky(cfg_, plan):
-        feats, labels = original(cfg_, plan)
-        feats = feats.copy()
-        feats["note"] = ""
-        feats.loc[feats.index[0], "note"] = f"身份证{raw_id}"
-        return feats, labels
+    def leaky(cfg_, dates):
+        feats, labels = original(cfg_, dates)
+        first = min(feats)
+        leaked = feats[first].copy()
+        leaked["note"] = ""
+        leaked.loc[leaked.index[0], "note"] = f"身份证{raw_id}"
+        return {**feats, first: leaked}, labels
 
-    monkeypatch.setattr(stages, "build_feature_frames", leaky)
     import pipelines.assets.features as fa
 
-    monkeypatch.setattr(fa, "build_feature_frames", leaky)
+    monkeypatch.setattr(fa, "build_partition_frames", leaky)
     result = materialize_all(cfg, config_file=str(path))
     assert not result["success"]
     assert "features:no_raw_personal_information" in result["error"]

@@ -19,6 +19,9 @@ def test_jobs_and_schedules_are_defined():
     retrain = {k.to_user_string() for k in defs.resolve_job_def("retraining").asset_layer.executable_asset_keys}
     assert {"model_guardianship_risk", "model_card_left_behind_risk"} <= retrain and "visit_lists" not in retrain
     assert defs.resolve_schedule_def("monthly_scoring_schedule").cron_schedule == "0 6 6 * *"
+    head = {k.to_user_string() for k in defs.resolve_job_def("ingest_and_plan").asset_layer.executable_asset_keys}
+    assert "cycle_plan" in head and "features" not in head  # the plan decides the partitions of the rest
+    assert "cycle_plan" not in keys and "features" in keys
 
 
 def test_new_exports_sensor_fires_once_per_content(tmp_path, monkeypatch):
@@ -49,9 +52,30 @@ def test_freshness():
 
 
 def test_retraining_sensor_follows_the_monitoring_suggestion():
+    from pipelines.partitions import RANGE_END_TAG, RANGE_START_TAG
     from pipelines.sensors import retrain_request
 
-    assert isinstance(retrain_request({"retrain_suggested": dg.MetadataValue.bool(False)}, "r1"), dg.SkipReason)
-    assert isinstance(retrain_request({}, "r1"), dg.SkipReason)
-    req = retrain_request({"retrain_suggested": dg.MetadataValue.bool(True)}, "r1")
+    plan = {"scoring_as_of_date": "2026-01-01", "splits": [
+        {"train_as_of_dates": ["2024-01-01", "2024-02-01"], "test_as_of_dates": ["2025-01-01"]}]}
+    yes = {"retrain_suggested": dg.MetadataValue.bool(True)}
+    assert isinstance(retrain_request({"retrain_suggested": dg.MetadataValue.bool(False)}, "r1", plan), dg.SkipReason)
+    assert isinstance(retrain_request({}, "r1", plan), dg.SkipReason)
+    assert isinstance(retrain_request(yes, "r1", None), dg.SkipReason)  # nothing planned yet
+    req = retrain_request(yes, "r1", plan)
     assert isinstance(req, dg.RunRequest) and req.tags["trigger"] == "drift" and req.run_key == "retrain-r1"
+    # the run covers the plan's as-of dates, from the first training date to the scoring date
+    assert (req.tags[RANGE_START_TAG], req.tags[RANGE_END_TAG]) == ("2024-01-01", "2026-01-01")
+
+
+def test_partition_keys_follow_the_plan():
+    """Consumers read the as-of dates the plan names: features at training, test and scoring dates;
+    labels at training and test dates only; a label window is closed only when it ends by the horizon."""
+    from pipelines.partitions import AS_OF_PARTITIONS, label_window_closed, plan_partition_keys
+
+    plan = {"scoring_as_of_date": "2026-01-01", "splits": [
+        {"train_as_of_dates": ["2024-01-01", "2024-02-01"], "test_as_of_dates": ["2025-07-01"]}]}
+    assert plan_partition_keys("features", plan) == ["2024-01-01", "2024-02-01", "2025-07-01", "2026-01-01"]
+    assert plan_partition_keys("labels", plan) == ["2024-01-01", "2024-02-01", "2025-07-01"]
+    assert label_window_closed("2025-07-01", plan, 180) and not label_window_closed("2025-08-01", plan, 180)
+    keys = AS_OF_PARTITIONS.get_partition_keys()
+    assert "2026-01-01" in keys and keys[0] == "2018-01-01"

@@ -1,0 +1,74 @@
+"""Monthly as-of-date partitions of ``features`` and ``labels`` (issue 4, DESIGN.md §6).
+
+One partition = one as-of date (the first day of a month, key ``YYYY-MM-DD``). A cycle materializes one
+contiguous range of partitions in a single run (``BackfillPolicy.single_run``: one DuckDB query covers
+every as-of date of the range): from its first training as-of date to its scoring as-of date. The months
+between the last test date and the scoring date, whose label windows are still open, are materialized
+too: the monitoring compares them and they become training dates as their labels arrive.
+
+An unpartitioned consumer (models, scores, lists, monitoring) reads the partitions its cycle plan
+names (:func:`plan_partition_keys`), never every partition ever materialized.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+PARTITION_START = "2018-01-01"
+"""The earliest as-of date a cycle can ask for (facts before it are still used as history). The
+simulated city starts in 2023; the child-director system it serves dates from 2019 (seeds/)."""
+
+AS_OF_PARTITIONS = dg.MonthlyPartitionsDefinition(start_date=PARTITION_START, end_offset=1)
+"""Monthly as-of dates up to and including the current month (``end_offset=1``): a cycle's scoring as-of
+date is the first day of the month after the last complete month of data, i.e. at most this month."""
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def _training_dates(plan: dict) -> list[str]:
+    out = set()
+    for s in plan["splits"]:
+        out.update(s["train_as_of_dates"])
+        out.update(s["test_as_of_dates"])
+    return sorted(out)
+
+
+def plan_partition_keys(asset: str, plan: dict) -> list[str]:
+    """Partition keys of ``asset`` that a cycle plan uses: ``features`` — every training and test as-of
+    date and the scoring date; ``labels`` — the training and test as-of dates.
+
+    Raises
+    ------
+    KeyError
+        For an asset that is not partitioned by as-of date.
+    """
+    training = _training_dates(plan)
+    if asset == "features":
+        return sorted({*training, plan["scoring_as_of_date"]})
+    if asset == "labels":
+        return training
+    raise KeyError(f"{asset} is not partitioned by as-of date")
+
+
+def cycle_range(plan: dict) -> tuple[str, str]:
+    """(first, last) partition key of the contiguous range a cycle materializes."""
+    keys = plan_partition_keys("features", plan)
+    return keys[0], keys[-1]
+
+
+def range_tags(plan: dict) -> dict[str, str]:
+    """Run tags that make one run materialize the cycle's partition range."""
+    first, last = cycle_range(plan)
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+def label_window_closed(key: str, plan: dict, label_timespan_days: int) -> bool:
+    """Whether the label window of as-of date ``key`` has closed by the data horizon (the scoring date):
+    only such partitions have complete labels (DESIGN §6: a label window [as_of, as_of + timespan))."""
+    from datetime import timedelta
+
+    return date.fromisoformat(key) + timedelta(days=label_timespan_days) <= date.fromisoformat(
+        plan["scoring_as_of_date"])
