@@ -34,11 +34,12 @@ ui: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-## make system-deps: system packages (root): Chromium for the browser tests, a CJK font for plots/screenshots
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei fontconfig
+## make system-deps: system packages (root): Chromium for the browser tests, a CJK font for plots/screenshots,
+## a Java runtime (17+) for the feature spec on Spark local mode
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei fontconfig default-jre-headless
 system-deps:
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi"; then \
+	  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi" || ! command -v java >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  fi; \
 	else echo "system-deps: not root or no apt-get; install $(SYSTEM_PACKAGES) yourself"; fi

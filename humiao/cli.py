@@ -8,6 +8,8 @@ assets call; nothing here computes on its own.
     humiao anonymize  JSON lines in ({"text", "known"}) → anonymized JSON lines out
     humiao serve      the review app for directors, supervisors, reviewers, the data team (localhost)
     humiao users      accounts of the review app (add, list, disable, password)
+    humiao rotate-key re-tokenize every store under a new pseudonym key (old→new map through the vault)
+    humiao purge      retention: delete identities and rows of children out of scope (PIPL art. 47)
 """
 
 from __future__ import annotations
@@ -193,6 +195,53 @@ def serve(
                   f"lists: {settings.visit_lists_dir})")
     uvicorn.run(application, host=host, port=port, proxy_headers=proxy_headers,
                 forwarded_allow_ips="127.0.0.1" if proxy_headers else None, log_level="info")
+
+
+@app.command("rotate-key")
+def rotate_key(
+    new_key_file: Path = typer.Option(..., help="file holding the new pseudonym key (hex or base64, ≥ 32 bytes)"),
+    new_version: int = typer.Option(None, help="the new key's version (default: current + 1)"),
+    config: Path = typer.Option(None, help="configuration file"),
+) -> None:
+    """Rotate the pseudonym key: re-tokenize the vault, the review database, feedback and issued lists
+    through an old→new map; remove the stores the next run rebuilds; the audit log is never rewritten."""
+    from humiao.maintenance import MaintenanceError, rotate_pseudonym_key
+    from privacy.keys import KeyConfigurationError
+    from privacy.rotation import RotationError
+
+    cfg = load_config(config)
+    try:
+        report = rotate_pseudonym_key(cfg, new_key_file, new_version)
+    except (MaintenanceError, KeyConfigurationError, RotationError) as e:
+        console.print(f"[red]密钥轮换未执行 / rotation refused[/red]: {e}")
+        raise typer.Exit(1) from None
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    console.print(f"key version {report['old_version']} → {report['new_version']}: {report['tokens_mapped']} tokens "
+                  f"mapped, {len(report['files'])} store files re-tokenized. Next: {report['next_step']}")
+
+
+@app.command()
+def purge(
+    as_of: str = typer.Option(None, help="date of the purge, YYYY-MM-DD (default: today)"),
+    retention_days: int = typer.Option(None, help="days kept after leaving scope (default: privacy.retention_days)"),
+    config: Path = typer.Option(None, help="configuration file"),
+) -> None:
+    """Retention (PIPL art. 47): delete the identities and serving rows of children who turned 18 or moved
+    away more than the retention period ago; the purge is logged in the audit log (counts, tokens)."""
+    from datetime import date
+
+    from humiao.maintenance import MaintenanceError, purge_out_of_scope
+
+    cfg = load_config(config)
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+        report = purge_out_of_scope(cfg, day, retention_days)
+    except (MaintenanceError, ValueError) as e:
+        console.print(f"[red]清理未执行 / purge refused[/red]: {e}")
+        raise typer.Exit(1) from None
+    print(json.dumps(report, ensure_ascii=False, indent=1))
+    console.print(f"purged {report['purged']} children out of scope as of {report['as_of']} "
+                  f"(retention {report['retention_days']} days)")
 
 
 users_app = typer.Typer(no_args_is_help=True, help="accounts of the review app")

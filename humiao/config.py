@@ -146,6 +146,14 @@ class Models(_Section):
         "guardianship_risk": "visit_count_12m", "left_behind_risk": "parents_away_months_12m"})
 
 
+class PrivacySettings(_Section):
+    """Retention (PIPL art. 47: personal information is deleted once its purpose is achieved). A child
+    leaves scope at 18 or on moving out of the city; ``humiao purge`` deletes their identity from the
+    vault and their rows from the serving stores ``retention_days`` later (time for open cases to close)."""
+
+    retention_days: int = Field(180, ge=0)
+
+
 class Config(_Section):
     """Everything configurable in humiao. See ``humiao.yaml`` for the documented defaults."""
 
@@ -158,6 +166,7 @@ class Config(_Section):
     checks: Checks = Field(default_factory=Checks)
     models: Models = Field(default_factory=Models)
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     rural_hukou_only: bool = False  # left-behind cohort: national definition counts rural hukou only
     mlflow_experiment: str = "humiao"
     root: Path = REPO_ROOT

@@ -46,6 +46,8 @@ PSEUDONYM_KEY_VERSION_ENV = "HUMIAO_PSEUDONYM_KEY_VERSION"
 VAULT_KEY_ENV = "HUMIAO_VAULT_KEY"
 VAULT_KEY_FILE_ENV = "HUMIAO_VAULT_KEY_FILE"
 PRODUCTION = "production"
+DEMO_VERSION_FILE = "pseudonym.key.version"
+"""Demo only: the version of ``<secrets_dir>/pseudonym.key`` after a rotation (default 1)."""
 MIN_KEY_BYTES = 32
 
 
@@ -164,6 +166,12 @@ def load_pseudonym_key(
         )
     p = Path(secrets_dir) / "pseudonym.key"
     if p.exists():
+        vfile = p.with_name(DEMO_VERSION_FILE)
+        if PSEUDONYM_KEY_VERSION_ENV not in e and vfile.exists():  # written by `humiao rotate-key` (demo)
+            try:
+                version = int(vfile.read_text(encoding="ascii").strip())
+            except ValueError:
+                raise KeyConfigurationError(f"{vfile} must hold the key version, an integer") from None
         return decode_key(_read_key_file(p, what, env, repo_root), str(p)), version, f"demo:{p}"
     _create_secret(p, secrets.token_hex(32))
     log.warning("demo mode: created a new pseudonym key at %s (owner-only); keep it to keep tokens stable", p)
