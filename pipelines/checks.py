@@ -15,7 +15,6 @@ from pipelines.partitions import AS_OF_PARTITIONS, label_window_closed
 from pipelines.resources import HumiaoConfig
 from privacy.checks import fresh_enough, no_raw_personal_information, prevalence_within, unique_rows
 
-
 # Checks of the partitioned features/labels run per partition range (Dagster marks partitioned asset
 # checks "preview" in 1.13; pinned release, behaviour covered by tests/pipelines).
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")

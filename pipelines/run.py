@@ -42,7 +42,10 @@ def ensure_instance_settings(cfg: Config) -> None:
 
 
 def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
-    """Run every asset and check once, in-process, against the Dagster instance in ``DAGSTER_HOME``.
+    """Run every asset and check once, in-process, against the Dagster instance in ``DAGSTER_HOME``:
+    first the head of the graph up to the cycle plan (``ingest_and_plan``), then everything else over
+    the plan's range of as-of-date partitions (pipelines.partitions). Console log level: INFO
+    (``HUMIAO_LOG_LEVEL=DEBUG`` shows every Dagster event).
 
     Returns ``{"success": bool, "run_id": str, "outputs": {label: path}, "error": str}``; a failed
     blocking check or asset makes ``success`` False (nothing downstream of it ran).
@@ -61,17 +64,20 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     upstream = dg.AssetSelection.assets("cycle_plan", "person_spine").upstream()
     upstream_keys = {k for k in upstream.resolve(graph) if graph.get(k).is_executable}
     rest = {k for k in dg.AssetSelection.all().resolve(graph) if graph.get(k).is_executable} - upstream_keys
+    # The console shows INFO and above (step starts/ends, reuse, warnings); the event log keeps everything.
+    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("HUMIAO_LOG_LEVEL", "INFO")}}}}
     # Two runs: the cycle plan decides which as-of dates (partitions) the rest of the cycle needs.
     with dg.DagsterInstance.get() as instance:
         result = job.get_subset(asset_selection=upstream_keys).execute_in_process(
-            instance=instance, raise_on_error=False)
+            instance=instance, raise_on_error=False, run_config=run_config)
         results = [result]
         plan_path = output_path(cfg.path("work_dir") / "assets", "cycle_plan")
         if result.success and plan_path is not None:
             tags = range_tags(read_output(plan_path))
             result = job.get_subset(asset_selection=rest).execute_in_process(
-                instance=instance, tags=tags, raise_on_error=False)
+                instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
             results.append(result)
+    plan_missing = result.success and len(results) == 1
     out = cfg.path("out_dir")
     outputs = {
         "visit lists": out / "visit_lists",
@@ -79,7 +85,7 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
         "MLflow store": cfg.mlflow_dir,
         "reconciliation": cfg.path("work_dir") / "ingest_report.json",
     }
-    error = ""
+    error = "cycle_plan: the first run succeeded but stored no plan" if plan_missing else ""
     all_events = [e for r in results for e in r.all_events]
     if not result.success:
         failed_checks = [e.asset_check_evaluation_data for e in all_events
@@ -89,5 +95,5 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
         error = "; ".join(
             [f"check {c.asset_key.to_user_string()}:{c.check_name} failed {dict(c.metadata)}"[:800] for c in failed_checks]
             + [f"{e.step_key}: {_root_message(e.step_failure_data.error)}"[:1500] for e in failed_steps])
-    return {"success": result.success, "run_id": result.run_id, "outputs": {k: str(v) for k, v in outputs.items()},
+    return {"success": result.success and not plan_missing, "run_id": result.run_id, "outputs": {k: str(v) for k, v in outputs.items()},
             "error": error}
