@@ -197,6 +197,7 @@ class Column:
     max_length: int | None = None  # overrides the table's max_text_length/max_string_length
     not_after_as_of: bool = False  # a date that cannot lie after the ingest's as-of date (birth dates)
     person_attribute: str | None = None  # birth_date | sex: checked against the person's ID number
+    keyed: bool = False  # a department's record number (警情编号, 走访编号): replaced by a keyed R_ token
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -278,6 +279,7 @@ def _column_from_dict(d: Mapping, where: str) -> Column:
             max_length=int(d["max_length"]) if d.get("max_length") is not None else None,
             not_after_as_of=bool(d.get("not_after_as_of", False)),
             person_attribute=d.get("person_attribute"),
+            keyed=bool(d.get("keyed", False)),
         )
     except KeyError as e:
         raise ContractError(f"{where}: column is missing key {e.args[0]!r}") from None
@@ -290,6 +292,9 @@ def _column_from_dict(d: Mapping, where: str) -> Column:
             f"{where}: column {col.name!r}: pseudonym is allowed only on a direct identifier of type "
             f"{sorted(TOKEN_KINDS)}"
         )
+    if col.keyed and (col.privacy != ATTRIBUTE or col.type != "string"):
+        raise ContractError(f"{where}: column {col.name!r}: keyed is allowed only on a string attribute "
+                            "(a department's record number)")
     if col.type == "category" and not col.values:
         raise ContractError(f"{where}: category column {col.name!r} needs values")
     if col.person_attribute not in (None, "birth_date", "sex"):
@@ -540,6 +545,8 @@ def output_schema(table: Table):
                 )
             continue
         checks = []
+        if c.keyed:
+            checks.append(pa.Check.str_matches(r"^R_k\d+_[0-9a-f]{20}$"))
         if c.type == "category" and c.values:
             checks.append(pa.Check.isin(list(c.values)))
         if c.type in ("date", "datetime", "month") or c.generalize == "month":

@@ -1236,6 +1236,9 @@ class IngestSession:
                 if col.pseudonym is not None:
                     out[col.pseudonym] = self.pz.tokens(col.token_kind, pd.Series(v, dtype=object))
                 continue
+            if col.keyed:
+                out[col.name] = self.pz.tokens("R", pd.Series(v, dtype=object))
+                continue
             if col.type in ("date", "datetime", "month") or col.generalize == "month":
                 s = pd.Series(pd.to_datetime(pd.Series(v, dtype=object)), dtype="datetime64[us]")
                 if col.generalize == "month" or col.type == "month":

@@ -21,8 +21,11 @@ import pandas as pd
 
 __all__ = ["KINDS", "TOKEN_RE", "Pseudonymizer"]
 
-KINDS = frozenset({"P", "H", "S"})
-TOKEN_RE = re.compile(r"^[PHS]_k\d+_[0-9a-f]{20}$")
+KINDS = frozenset({"P", "H", "S", "R"})
+"""Token kinds: P person (resident ID), H household number, S student number, R a department's record
+number (警情编号, 走访编号, 登记编号): record numbers can be looked up in the department's own system, so
+they leave the ingest only as keyed tokens that still join and de-duplicate."""
+TOKEN_RE = re.compile(r"^[PHSR]_k\d+_[0-9a-f]{20}$")
 _MIN_KEY_BYTES = 32
 
 

@@ -113,7 +113,7 @@ def _frame(**over):
         {
             "source_file": ["civil_affairs/visit_records.csv"] * 2,
             "source_row": [2, 3],
-            "visit_id": ["V1", "V2"],
+            "visit_id": ["R_k1_" + "1" * 20, "R_k1_" + "2" * 20],
             "visit_date": pd.to_datetime(["2025-03-01", "2025-03-02"]),
             "child_token": ["P_k1_" + "a" * 20, "P_k1_" + "b" * 20],
             "visit_mode": ["入户走访", None],
@@ -135,8 +135,10 @@ def test_output_schema_accepts_and_rejects():
         validate_output(
             _frame(guardianship_assessment=["良好", "很好"]), t, "civil_affairs/visit_records.csv"
         )
-    with pytest.raises(ContractViolation, match="visit_id"):
-        validate_output(_frame(visit_id=["V1", "V1"]), t, "f")
+    with pytest.raises(ContractViolation, match="visit_id"):  # unique
+        validate_output(_frame(visit_id=["R_k1_" + "1" * 20] * 2), t, "f")
+    with pytest.raises(ContractViolation, match="visit_id"):  # a record number in clear (keyed: true)
+        validate_output(_frame(visit_id=["ZF2025000123", "R_k1_" + "2" * 20]), t, "f")
     with pytest.raises(ContractViolation, match="child_token"):
         validate_output(_frame(child_token=["330106201501011236", "P_k1_" + "b" * 20]), t, "f")
     with pytest.raises(ContractViolation):  # a raw identifier column is not allowed (strict)

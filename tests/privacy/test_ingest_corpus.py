@@ -78,10 +78,11 @@ def test_precision_lost_ids_never_tokenized(generated, tmp_path, monkeypatch):
 
     hashed = []
     orig = Pseudonymizer.tokens
-    monkeypatch.setattr(Pseudonymizer, "tokens", lambda self, k, v: hashed.extend(v.dropna()) or orig(self, k, v))
+    monkeypatch.setattr(Pseudonymizer, "tokens",
+                        lambda self, k, v: (k == "P" and hashed.extend(v.dropna())) or orig(self, k, v))
     rep = ingest_files(tmp_path, [generated[0] / "台账_身份证数字格式.xlsx"])
     f = rep.files[0]
     assert f.reasons == {"ID_PRECISION_LOST": 2}
-    assert all(isinstance(h, str) and len(h) == 18 and not h.endswith("000") for h in hashed)
+    assert hashed and all(isinstance(h, str) and len(h) == 18 and not h.endswith("000") for h in hashed)
     q = pd.read_csv(tmp_path / "q" / "child_registry.csv", dtype=str, encoding="utf-8-sig")
     assert "Text" in q["message_en"].iloc[0] and "文本" in q["message_zh"].iloc[0]
