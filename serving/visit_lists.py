@@ -622,7 +622,8 @@ def _write_community_workbook(
     ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
     ws.oddHeader.center.text = f"{community} 儿童走访名单 {cycle}（化名编号，不含姓名）"
 
-    _write_explanation_sheet(wb.create_sheet("说明"), place, cycle, data_as_of, capacities, bounds)
+    _write_explanation_sheet(wb.create_sheet("说明"), place, cycle, data_as_of, capacities, bounds,
+                             n_alerts=len(sections[ALERT]))
     save_workbook_deterministic(wb, path, timestamp)
 
 
@@ -642,8 +643,16 @@ def _explanation_paragraphs(
     data_as_of: dt.date,
     capacities: dict[str, int],
     bounds: Mapping[str, int] = DEFAULT_LEVEL_BOUNDS,
+    n_alerts: int = 0,
 ) -> list[tuple[str, str]]:
+    """The 说明 sheet's paragraphs; the sections are named as the list sheet numbers them (a community
+    without alerts this cycle has no 紧急核查 section, so its lists start at 一)."""
     district, township, community = place
+    first = 1 if n_alerts else 0
+    g_part, lb_part = CHINESE_NUMERALS[first], CHINESE_NUMERALS[first + 1]
+    alerts_text = (f"本期有 {n_alerts} 条“紧急核查”（第一部分）：数据比对中发现的事件（例如监护人住院、家庭变故），"
+                   "请尽快核实，不占走访名额。" if n_alerts else
+                   "本期本村(社区)没有需要紧急核查的事件；如有，会列在名单最前面的“紧急核查”部分。")
     return [
         ("title", f"说明：{district} {township} {community} {cycle} 儿童走访名单"),
         ("h", "这份名单是什么"),
@@ -652,7 +661,7 @@ def _explanation_paragraphs(
             f"这是提示您本期（{cycle}）优先上门走访哪些儿童的名单。名单由各部门共享的数据"
             f"（截至 {data_as_of.isoformat()}）计算排序，按您所在村(社区)的走访能力只列出前 "
             f"{capacities[GUARDIANSHIP]} 名；疑似未登记留守儿童另列前 {capacities[LEFT_BEHIND]} 名。"
-            "“紧急核查”是数据比对中发现的事件（例如监护人住院、家庭变故），请尽快核实，不占走访名额。",
+            + alerts_text,
         ),
         ("h", "这份名单不是什么"),
         (
@@ -665,8 +674,8 @@ def _explanation_paragraphs(
             "p",
             "风险分 1–20 表示这名儿童在全市同类儿童中的相对位置（20 为最需要关注的 5%）。"
             f"风险等级：{_levels_text(bounds)}。它是相对排序，不是概率，也不是结论。"
-            "第二部分的等级表示监护风险；第三部分的等级表示“可能是未登记的留守儿童”的程度；"
-            "紧急核查中的等级是该儿童的监护风险（如有）。",
+            f"第{g_part}部分的等级表示监护风险；第{lb_part}部分的等级表示“可能是未登记的留守儿童”的程度"
+            + ("；紧急核查中的等级是该儿童的监护风险（如有）。" if n_alerts else "。"),
         ),
         ("h", "主要原因"),
         (
@@ -710,9 +719,10 @@ def _write_explanation_sheet(
     data_as_of: dt.date,
     capacities: dict[str, int],
     bounds: Mapping[str, int],
+    n_alerts: int = 0,
 ) -> None:
     ws.column_dimensions["A"].width = 110
-    paragraphs = _explanation_paragraphs(place, cycle, data_as_of, capacities, bounds)
+    paragraphs = _explanation_paragraphs(place, cycle, data_as_of, capacities, bounds, n_alerts=n_alerts)
     for i, (kind, text) in enumerate(paragraphs, start=1):
         c = ws.cell(i, 1, text)
         if kind == "title":

@@ -145,6 +145,19 @@ def test_workbook_structure(written):
     note = "\n".join(str(c.value) for c in wb["说明"]["A"] if c.value)
     for phrase in ("不是对任何家庭", "核实", "走访结果", "帮扶的理由", "化名编号", "留痕审计", "强制报告"):
         assert phrase in note
+    # this community has alerts: the explanation names them and the sections as numbered on the list
+    assert "条“紧急核查”（第一部分）" in note and "第二部分的等级表示监护风险；第三部分" in note
+
+
+def test_explanation_follows_the_sections_of_a_community_without_alerts():
+    """The 说明 sheet must not describe a 紧急核查 section the list does not have (new-user finding):
+    without alerts the lists are numbered from 一."""
+    from serving.visit_lists import _explanation_paragraphs
+
+    caps = {"guardianship_risk": 10, "left_behind_risk": 3}
+    text = "".join(t for _, t in _explanation_paragraphs(("区", "镇", "村"), "2026-01", dt.date(2025, 12, 31), caps))
+    assert "没有需要紧急核查的事件" in text and "第一部分的等级表示监护风险；第二部分" in text
+    assert "紧急核查中的等级" not in text
 
 
 def test_capacity_respected_everywhere(written):
