@@ -64,6 +64,10 @@ GUARDIANSHIP = "guardianship_risk"
 LEFT_BEHIND = "left_behind_risk"
 ALERT = "event_alert"
 
+UNPLACED = "（未定位）"
+"""The place of a child with no registered residence at the as-of date (features.build.UNPLACED): their
+list goes to the bureau's data team, who locate the child and pass them on to the community."""
+
 SECTION_ORDER = {ALERT: 0, GUARDIANSHIP: 1, LEFT_BEHIND: 2}
 SECTION_TITLES = {  # numbered when written ({n}): a community without alerts starts at 一
     ALERT: "{n}、紧急核查——数据比对发现的事件，请尽快上门核实，不占走访名额",
@@ -653,8 +657,18 @@ def _explanation_paragraphs(
     alerts_text = (f"本期有 {n_alerts} 条“紧急核查”（第一部分）：数据比对中发现的事件（例如监护人住院、家庭变故），"
                    "请尽快核实，不占走访名额。" if n_alerts else
                    "本期本村(社区)没有需要紧急核查的事件；如有，会列在名单最前面的“紧急核查”部分。")
+    unplaced = [
+        ("h", "这份名单给谁"),
+        (
+            "p",
+            "名单上的儿童在各部门共享的数据中没有可用的居住地登记（户籍、居住证和困境儿童台账都没有），"
+            "因此无法分给某个村(社区)。请区/市民政局数据组核实他们现在的居住地（可向公安户籍、学校、社区了解），"
+            "核实后转交所在村(社区)儿童主任走访，并在“不同意原因”列注明核实到的村(社区)；同时更正来源部门的登记。",
+        ),
+    ] if UNPLACED in (district, township, community) else []
     return [
         ("title", f"说明：{district} {township} {community} {cycle} 儿童走访名单"),
+        *unplaced,
         ("h", "这份名单是什么"),
         (
             "p",

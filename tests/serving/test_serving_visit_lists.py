@@ -289,3 +289,17 @@ def test_no_alerts_and_empty_capacity(tmp_path, guardianship_scores, left_behind
     assert "（本期无）" in values
     assert not any(isinstance(v, str) and "紧急核查——" in v for v in values)  # no alert section
     assert any(isinstance(v, str) and v.startswith("一、监护风险走访名单") for v in values)  # numbered from 一
+
+
+def test_unplaced_children_have_an_owner():
+    """A new user found the （未定位） workbook with no one responsible for it: its 说明 sheet hands it to
+    the bureau's data team to locate the children and pass them on."""
+    from features.build import UNPLACED as FEATURES_UNPLACED
+    from serving.visit_lists import UNPLACED, _explanation_paragraphs
+
+    assert UNPLACED == FEATURES_UNPLACED  # the place features give an unlocated child
+    caps = {"guardianship_risk": 10, "left_behind_risk": 3}
+    text = "".join(t for _, t in _explanation_paragraphs((UNPLACED,) * 3, "2026-01", dt.date(2025, 12, 31), caps))
+    assert "没有可用的居住地登记" in text and "民政局数据组" in text
+    placed = "".join(t for _, t in _explanation_paragraphs(("区", "镇", "村"), "2026-01", dt.date(2025, 12, 31), caps))
+    assert "数据组" not in placed
