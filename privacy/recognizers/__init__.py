@@ -18,7 +18,7 @@ CN_DISABILITY_CERT   :class:`CnDisabilityCertRecognizer` 第二代残疾人证, 
 CN_STUDENT_NUMBER    :class:`CnStudentNumberRecognizer` 教育部 学籍管理办法
 EMAIL_ADDRESS        :class:`ChineseEmailRecognizer` RFC 5322 (Presidio EmailRecognizer)
 CN_ADDRESS           :class:`CnAddressRecognizer`   GB/T 23705-2009
-PERSON               :class:`CnPersonRecognizer`    surname lexicon + jieba + context
+PERSON               :class:`CnPersonRecognizer`    surname lexicon + jieba + context + CRF (MSRA)
 ==================== ============================== ==============================================
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import ClassVar
 
@@ -42,6 +43,19 @@ _ANCHORS = {
 }
 
 SCORE_NR_TOKEN = 0.5
+#: ``(start, end)`` spans of names the caller already knows in the text being analyzed (the record's
+#: own names: :class:`privacy.anonymizer.NoteAnonymizer` sets it around each analysis). The CRF skips
+#: them like pattern matches; nothing else changes. Empty by default.
+KNOWN_NAME_SPANS: ContextVar[tuple] = ContextVar("humiao_known_name_spans", default=())
+
+#: A name of the CRF (:mod:`privacy.name_model`) that no pattern found.
+SCORE_CRF = 0.6
+#: A segmentation candidate is kept only when the CRF gives one of its characters at least this
+#: marginal probability of being part of a name. Chosen on the simulated notes
+#: (benchmarks/name_recognition.py): the lowest value at which none of jieba's false "nr" words comes
+#: back (0.05 lets 陈述 "statement" through); it keeps 99 % of the notes' names. On MSRA it drops
+#: two of three false segmentation candidates (文明, 安全性, 权威).
+CRF_SUPPORT = 0.1
 SCORE_OOV_TOKEN = 0.35
 #: An unknown surname-initial token in a person's slot (clause start, before a verb, after a verb).
 SCORE_OOV_SUBJECT = 0.45
@@ -49,6 +63,8 @@ _CLAUSE_START = frozenset("，。；：！？、,.;:!?（(「“\"\n ")
 
 
 _PLACE_SET = frozenset(PLACE_SUFFIXES)
+#: Suffixes of administrative-division names (GB/T 2260: 余杭区, 淳安县, 杭州市, 浙江省).
+_ADMIN_SUFFIXES = frozenset("区县市省")
 
 
 @lru_cache(maxsize=65536)
@@ -68,7 +84,7 @@ def is_given_name(chars: str) -> bool:
 
 
 class CnPersonRecognizer(ChinesePatternRecognizer):
-    """Recognize Chinese personal names (entity ``PERSON``) without a trained NER model.
+    """Recognize Chinese personal names (entity ``PERSON``): patterns, segmentation and a CRF.
 
     Signals, each a candidate with its own score (Presidio's context enhancer adds +0.35 when a role
     word such as 奶奶/监护人/老师 stands within ten characters before):
@@ -86,6 +102,14 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
       or is unknown to the dictionary (``oov``, 0.35: passes a 0.4 threshold only with context); a
       surname token followed by a one- or two-character given-name token is joined.
 
+    * **CRF** (:class:`privacy.name_model.PersonNameTagger`, a character-level CRF that the build step
+      trains on the MSRA corpus; never on simulator data): it tags the text outside the pattern
+      matches. A name it finds that nothing else found scores :data:`SCORE_CRF` (0.6) — transliterated
+      foreign names (克林顿), names whose surname is not in the lexicon, names after a title
+      (总经理 + name). It is also the judge of the segmentation candidates: one is kept only where
+      the CRF gives one of its characters a name probability ≥ :data:`CRF_SUPPORT` (jieba tags many
+      ordinary words ``nr``: 文明, 陈述), and raised to 0.6 when the CRF finds exactly that span.
+
     The end of a name is moved to a jieba token boundary (父亲王强打工 → 王强). A candidate is dropped
     when it is a dictionary word with another part of speech (高兴, 余杭), one of the role/kinship words,
     or followed by a place suffix (文新街道, 王家村).
@@ -93,10 +117,25 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
     Surnames are the common single and compound surnames of the Hundred Family Surnames (public
     knowledge, :mod:`privacy.recognizers.lexicon`).
 
+    Parameters
+    ----------
+    tagger : privacy.name_model.PersonNameTagger, optional
+        Default :func:`privacy.name_model.shared_tagger` (the model of ``make setup``).
+    **kwargs
+        Passed to :class:`~privacy.recognizers._base.ChinesePatternRecognizer`.
+
+    Raises
+    ------
+    privacy.name_model.ModelMissingError
+        If the model file is missing (the message names the build command).
+    privacy.name_model.StaleModelError
+        If the model was built with other features or another surname lexicon.
+
     References
     ----------
     GB/T 28039-2011 中国人名汉语拼音字母拼写规则 (name structure: surname + given name);
-    公安部户政管理研究中心 annual surname statistics; Presidio docs "Adding recognizers".
+    公安部户政管理研究中心 annual surname statistics; Presidio docs "Adding recognizers";
+    SIGHAN 2006 bakeoff MSRA NER corpus (see :mod:`privacy.name_model`).
     """
 
     ENTITY = "PERSON"
@@ -109,11 +148,13 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
     ]
     CONTEXT: ClassVar[list[str]] = sorted(set(ROLES_BEFORE) | {"姓名", "名字", "叫"})
 
-    def __init__(self, **kwargs):
+    def __init__(self, tagger=None, **kwargs):
         super().__init__(**kwargs)
+        from privacy.name_model import shared_tagger
         from privacy.nlp import word_tags
 
         self._tags = word_tags()
+        self._crf = tagger if tagger is not None else shared_tagger()
 
     # -- candidates ---------------------------------------------------------------------------------
     def is_common_word(self, word: str) -> bool:
@@ -129,9 +170,15 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None,
                 regex_flags: int | None = None) -> list[RecognizerResult]:
-        """Names found by the patterns and by segmentation (spans in ``text`` coordinates)."""
+        """Names found by the patterns, by segmentation and by the CRF (spans in ``text`` coordinates).
+
+        Pattern matches are kept as they are. Segmentation candidates are kept only where the CRF
+        supports them (a CRF name overlaps them, or a character's name probability is at least
+        :data:`CRF_SUPPORT`). CRF names found by nothing else are added (:data:`SCORE_CRF`) when they
+        pass :meth:`_crf_name_ok`. The CRF skips the pattern matches and :data:`KNOWN_NAME_SPANS`.
+        """
         tokens = token_list(nlp_artifacts)
-        results: list[RecognizerResult] = []
+        patterns: list[RecognizerResult] = []
         seen = set()
         # The patterns are run here rather than by PatternRecognizer.analyze, whose duplicate removal
         # would drop 林 (surname + honorific) inside 林老师 (role + name) before the latter is rejected.
@@ -146,13 +193,40 @@ class CnPersonRecognizer(ChinesePatternRecognizer):
                 if span is None or span in seen:
                     continue
                 seen.add(span)
-                results.append(self._result(span[0], span[1], pattern.score, pattern.name))
+                patterns.append(self._result(span[0], span[1], pattern.score, pattern.name))
+        # The CRF decides the text outside the pattern matches and the caller's known names (they are
+        # names already; cutting them out also makes the clauses around them recur across notes, so
+        # those are decoded once).
+        skip = [(r.start, r.end) for r in patterns]
+        skip.extend(KNOWN_NAME_SPANS.get())
+        crf = self._crf.tag(text, skip)
+        crf_spans = set(crf)
+        named = bytearray(len(text))
+        for s, e in crf:
+            named[s:e] = b"\x01" * (e - s)
+        results = patterns
         for s, e, score, how in self._token_candidates(text, tokens):
             if (s, e) in seen:
                 continue
             seen.add((s, e))
-            results.append(self._result(s, e, score, how))
+            if (s, e) in crf_spans:
+                results.append(self._result(s, e, max(score, SCORE_CRF), f"{how} + crf"))
+            elif any(named[s:e]) or self._crf.span_probability(text, s, e, skip) >= CRF_SUPPORT:
+                results.append(self._result(s, e, score, how))
+        for s, e in crf:
+            if (s, e) not in seen and self._crf_name_ok(text, s, e):
+                seen.add((s, e))
+                results.append(self._result(s, e, SCORE_CRF, "crf"))
         return results
+
+    def _crf_name_ok(self, text: str, s: int, e: int) -> bool:
+        """Lexical checks on a CRF name: not a role/common word of :data:`NEVER_NAMES`, not followed by
+        a place suffix (文新|街道, 王家|村), and no administrative-division suffix (区, 县, 市, 省) after
+        its first character (the CRF, trained on news, takes 余杭区仁 in 余杭区仁和街道 for a name).
+        jieba's dictionary is not consulted: many names are also dictionary words (黎明, 高峰)."""
+        word = text[s:e]
+        return (word not in NEVER_NAMES and not self._followed_by_place(text, e)
+                and not any(c in _ADMIN_SUFFIXES for c in word[1:]))
 
     def _matches(self, pattern: Pattern, text: str):
         """``pattern``'s matches in ``text``; the patterns that end in a look-ahead on a kinship word
