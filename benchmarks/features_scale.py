@@ -1,4 +1,4 @@
-"""Scale benchmark of ``features.build_features`` (issue 4): seconds and peak RSS per as-of date.
+"""Scale benchmark of ``features`` (issues 4 and 8): seconds and peak RSS per as-of date, one table.
 
 Synthetic scale-up (documented, not a simulation): the simulator needs ~50 GB at 2,000,000 children,
 so the big cities here are built by **replicating** a pseudonymized city ``factor`` times. Every
@@ -9,11 +9,25 @@ per-child volumes as the source city (the 20,000-child default city ×10 = 200,0
 therefore realistic; between-copy variety is not (irrelevant for timing).
 
     .venv/bin/python benchmarks/features_scale.py replicate --factor 100          # → benchmarks/_work/x100
-    .venv/bin/python benchmarks/features_scale.py run --factor 10 --factor 100 --dates 1 --dates 12
+    .venv/bin/python benchmarks/features_scale.py run --factor 1 --factor 10 --factor 100 --dates 1 --dates 12
     .venv/bin/python benchmarks/features_scale.py pandas --factor 1 --dates 3      # naive loop, side by side
 
-Each measurement runs in a fresh subprocess (peak RSS = that process's ``ru_maxrss``); the table
-is printed and the raw JSON is written to ``benchmarks/results/features_scale_<timestamp>.json``.
+What ``run`` measures, per city (each in a fresh subprocess: peak RSS = that process's ``ru_maxrss``;
+the 1/5/15-minute load averages before and after are recorded with every timing, the machine is shared):
+
+- ``prepare``: :func:`features.prepare.prepare_sources` (once per delivery of the pseudonymized data;
+  an asset of its own in the pipeline), into ``benchmarks/_work/prep_x<factor>``;
+- ``features`` / ``frame``: :func:`features.build.build_features` from that prepared folder
+  (in-memory DataFrame of every date; what a Dagster partition or the pipeline calls);
+- ``features`` / ``stream``: :func:`features.build.write_features` (one Parquet per date, memory of
+  one chunk whatever the number of dates; used for 12 dates of the 2,000,000-child city, whose
+  12-date frame alone would be 13 GB);
+- ``features_cold`` / ``frame``: ``build_features`` without a prepared folder (prepares into a
+  temporary folder first: what a single call costs on its own).
+
+``pandas`` runs :mod:`naive_pandas` (a pandas loop over as-of dates) and ``build_features`` (cold
+and prepared) on the same city in the same session. The table is printed and the raw JSON is written
+to ``benchmarks/results/features_<command>_<timestamp>.json``.
 """
 
 from __future__ import annotations
@@ -70,16 +84,44 @@ def replicate(factor: int, source: Path = SOURCE, out: Path | None = None) -> Pa
     return out
 
 
-def _child_run(kind: str, folder: str, n_dates: int, engine: str) -> None:
+def _child_run(kind: str, folder: str, n_dates: int, engine: str, mode: str, prepared: str) -> None:
     """Runs inside the measured subprocess; prints one JSON line."""
     sys.path.insert(0, str(REPO))
     dates = as_of_dates(n_dates)
-    t0 = time.time()
-    if kind == "features":
-        from features.build import build_features
+    prep = prepared or None
+    import duckdb  # noqa: F401  (imports are not part of the timing)
+    import pandas  # noqa: F401
+    import polars  # noqa: F401
+    import pyarrow  # noqa: F401
 
-        df = build_features(folder, dates, engine=engine)
-        rows, cols = df.shape
+    import features.build  # noqa: F401
+    t0 = time.time()
+    use0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = use0.ru_utime + use0.ru_stime
+    if kind == "prepare":
+        from features.prepare import prepare_sources
+
+        prepare_sources(folder, prepared)
+        rows, cols = 0, 0
+    elif kind in ("features", "features_cold"):
+        from features.build import build_features, write_features
+
+        if mode == "stream":
+            import shutil
+            import tempfile
+
+            out = Path(tempfile.mkdtemp(prefix="features_stream_", dir=WORK))
+            try:
+                paths = write_features(folder, dates, out, engine=engine, prepared_dir=prep)
+                import pyarrow.parquet as pq
+
+                rows = sum(pq.read_metadata(p).num_rows for p in paths)
+                cols = pq.read_metadata(paths[0]).num_columns
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+        else:
+            df = build_features(folder, dates, engine=engine, prepared_dir=prep)
+            rows, cols = df.shape
     elif kind == "labels":
         from features.build import build_labels
 
@@ -94,16 +136,24 @@ def _child_run(kind: str, folder: str, n_dates: int, engine: str) -> None:
     else:
         raise ValueError(kind)
     secs = time.time() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # KiB → GiB
-    print(json.dumps({"seconds": secs, "peak_rss_gb": rss, "rows": rows, "columns": cols}))
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    rss = use.ru_maxrss / 1024 / 1024  # KiB → GiB
+    # CPU seconds (user + system, every thread) of the measured part: less sensitive to a loaded machine
+    cpu = use.ru_utime + use.ru_stime - cpu0
+    print(json.dumps({"seconds": secs, "cpu_seconds": cpu, "peak_rss_gb": rss, "rows": rows, "columns": cols}))
 
 
-def measure(kind: str, folder: Path, n_dates: int, engine: str = "duckdb") -> dict:
-    cmd = [sys.executable, __file__, "_child", kind, str(folder), str(n_dates), engine]
+def measure(kind: str, folder: Path, n_dates: int, engine: str = "duckdb", mode: str = "frame",
+            prepared: Path | None = None) -> dict:
+    """One measurement in a fresh subprocess, with the load averages before and after."""
+    cmd = [sys.executable, __file__, "_child", kind, str(folder), str(n_dates), engine, mode, str(prepared or "")]
+    load_before = os.getloadavg()
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     if res.returncode != 0:
         raise RuntimeError(res.stderr[-3000:])
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return {**out, "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
 def count_children(folder: Path) -> int:
@@ -116,6 +166,16 @@ def count_children(folder: Path) -> int:
     ).fetchall()[0][0]
 
 
+def _row(kind: str, mode: str, f: int, n_children: int, n: int, m: dict) -> dict:
+    rec = {"kind": kind, "mode": mode, "factor": f, "children": n_children, "as_of_dates": n, **m,
+           "seconds_per_date": m["seconds"] / n}
+    print(f"{kind:13s} {mode:6s} children={n_children:>9,d} dates={n:>2d} seconds={m['seconds']:7.1f} "
+          f"({m['seconds'] / n:6.1f}/date, cpu {m.get('cpu_seconds', float('nan')):7.1f}) "
+          f"peak_rss={m['peak_rss_gb']:5.2f} GB rows={m['rows']:,} "
+          f"load={m['load_before'][0]:.1f}→{m['load_after'][0]:.1f}", flush=True)
+    return rec
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -125,17 +185,17 @@ def main() -> None:
         p = sub.add_parser(name)
         p.add_argument("--factor", type=int, action="append", default=None)
         p.add_argument("--dates", type=int, action="append", default=None)
-        p.add_argument("--kind", default="features", choices=["features", "labels"])
         p.add_argument("--engine", default="duckdb", choices=["duckdb", "polars"])
+        p.add_argument("--mode", default="auto", choices=["auto", "frame", "stream"],
+                       help="auto: frame, except stream for more than one date at 2,000,000 children")
+        p.add_argument("--cold", action="store_true", help="also time build_features without a prepared folder")
     c = sub.add_parser("_child")
-    c.add_argument("kind")
-    c.add_argument("folder")
-    c.add_argument("n_dates", type=int)
-    c.add_argument("engine")
+    for a in ("kind", "folder", "n_dates", "engine", "mode", "prepared"):
+        c.add_argument(a, type=int if a == "n_dates" else str)
     args = ap.parse_args()
 
     if args.cmd == "_child":
-        _child_run(args.kind, args.folder, args.n_dates, args.engine)
+        _child_run(args.kind, args.folder, args.n_dates, args.engine, args.mode, args.prepared)
         return
     if args.cmd == "replicate":
         for f in args.factor:
@@ -143,32 +203,48 @@ def main() -> None:
         return
 
     rows = []
-    factors = args.factor or ([10, 100] if args.cmd == "run" else [1])
+    factors = args.factor or ([1, 10, 100] if args.cmd == "run" else [1])
     dates = args.dates or ([1, 12] if args.cmd == "run" else [1, 3])
     for f in factors:
         folder = SOURCE if f == 1 else replicate(f)
         n_children = count_children(folder)
+        prep = WORK / f"prep_x{f}"
+        rows.append(_row("prepare", "-", f, n_children, 1, measure("prepare", folder, 1, prepared=prep)))
         for n in dates:
-            runs = [(args.kind, args.engine)] if args.cmd == "run" else [("pandas", "pandas"), ("features", "duckdb")]
-            for kind, engine in runs:
-                m = measure(kind, folder, n, engine)
-                rec = {"kind": kind, "engine": engine, "factor": f, "children": n_children, "as_of_dates": n, **m,
-                       "seconds_per_date": m["seconds"] / n}
-                rows.append(rec)
-                print(f"{kind:9s} {engine:7s} children={n_children:>9,d} dates={n:>2d} "
-                      f"seconds={m['seconds']:7.1f} ({m['seconds'] / n:6.1f}/date) peak_rss={m['peak_rss_gb']:5.2f} GB "
-                      f"rows={m['rows']:,}", flush=True)
+            if args.cmd == "pandas":
+                rows.append(_row("pandas", "frame", f, n_children, n, measure("pandas", folder, n)))
+                rows.append(_row("features_cold", "frame", f, n_children, n, measure("features_cold", folder, n)))
+                rows.append(_row("features", "frame", f, n_children, n, measure("features", folder, n, prepared=prep)))
+                continue
+            mode = args.mode
+            if mode == "auto":
+                mode = "stream" if (n > 1 and n_children > 1_000_000) else "frame"
+            rows.append(_row("features", mode, f, n_children, n,
+                             measure("features", folder, n, args.engine, mode, prepared=prep)))
+            if args.cold:
+                rows.append(_row("features_cold", mode, f, n_children, n,
+                                 measure("features_cold", folder, n, args.engine, mode)))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     out = RESULTS / f"features_{args.cmd}_{stamp}.json"
     out.write_text(json.dumps({
-        "command": " ".join(sys.argv), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "note": "cities >1x are token-suffixed replicas of the 20k default pseudonymized city (synthetic scale-up)",
+        "command": " ".join(sys.argv), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                                   "memory_gb": round(os.sysconf("SC_PAGE_SIZE")
+                                                                      * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "note": "cities >1x are token-suffixed replicas of the 20k default pseudonymized city (synthetic scale-up); "
+                "the machine is shared with other jobs: see load_before / load_after (1, 5, 15-minute averages)",
         "results": rows}, indent=1, default=str))
-    print(f"\n{'kind':9s} {'engine':7s} {'children':>10s} {'dates':>5s} {'seconds':>8s} {'s/date':>7s} {'peak GB':>8s}")
+    print(f"\n{'kind':13s} {'mode':6s} {'children':>10s} {'dates':>5s} {'seconds':>8s} {'s/date':>7s} {'cpu s':>7s} "
+          f"{'peak GB':>8s} {'load':>9s}")
     for r in rows:
-        print(f"{r['kind']:9s} {r['engine']:7s} {r['children']:>10,d} {r['as_of_dates']:>5d} {r['seconds']:>8.1f} "
-              f"{r['seconds_per_date']:>7.1f} {r['peak_rss_gb']:>8.2f}")
+        print(f"{r['kind']:13s} {r['mode']:6s} {r['children']:>10,d} {r['as_of_dates']:>5d} {r['seconds']:>8.1f} "
+              f"{r['seconds_per_date']:>7.1f} {r.get('cpu_seconds', float('nan')):>7.1f} {r['peak_rss_gb']:>8.2f} "
+              f"{r['load_before'][0]:>4.1f}/{r['load_after'][0]:<4.1f}")
+    if args.cmd == "pandas":
+        for n in dates:
+            by = {r["kind"]: r for r in rows if r["as_of_dates"] == n}
+            print(f"dates={n}: naive pandas / build_features = {by['pandas']['seconds'] / by['features_cold']['seconds']:.1f}× "
+                  f"(cold, prepare included), {by['pandas']['seconds'] / by['features']['seconds']:.1f}× (prepared)")
     print(f"raw JSON: {out}")
 
 

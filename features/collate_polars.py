@@ -21,7 +21,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from features.collate import metric_columns
+from features.collate import keyword_column, metric_columns
 from features.spec import (
     AS_OF,
     REGISTRY_PRIORITY,
@@ -43,9 +43,15 @@ def _value(v: object) -> pl.Expr:
     return _ASOF if v == AS_OF else pl.lit(v)
 
 
-def predicate_expr(p: Predicate) -> pl.Expr:
-    """Polars expression of a :class:`~features.spec.Predicate` (SQL three-valued logic: NULL → False)."""
+def predicate_expr(p: Predicate, precomputed: frozenset[str] = frozenset()) -> pl.Expr:
+    """Polars expression of a :class:`~features.spec.Predicate` (SQL three-valued logic: NULL → False).
+
+    ``precomputed``: columns of the source; a ``contains_any`` predicate whose
+    :func:`features.collate.keyword_column` is among them reads that column.
+    """
     col, op, v = pl.col(p.column), p.op, p.value
+    if op == "contains_any" and keyword_column(p) in precomputed:
+        return pl.col(keyword_column(p)).fill_null(False)
     if op == "eq":
         e = col == _value(v)
     elif op == "ne":
@@ -93,9 +99,10 @@ def _mapped(col: pl.Expr, mapping) -> pl.Expr:
     return col.replace_strict(keys, vals, default=None, return_dtype=pl.Float64)
 
 
-def metric_expr(agg: Aggregation, metric: Metric, interval: str | None) -> pl.Expr:
+def metric_expr(agg: Aggregation, metric: Metric, interval: str | None,
+                precomputed: frozenset[str] = frozenset()) -> pl.Expr:
     """The aggregate (inside ``group_by(as_of_date, child_token).agg``) of one metric, un-imputed."""
-    conds = [predicate_expr(p) for p in metric.where]
+    conds = [predicate_expr(p, precomputed) for p in metric.where]
     if interval not in (None, "all"):
         conds.append(pl.col("_d") > _shift(_ASOF, interval))
     fn = metric.function
@@ -148,6 +155,7 @@ def compile_aggregation_polars(agg: Aggregation, children: pl.LazyFrame, links: 
                                source: pl.LazyFrame) -> pl.LazyFrame:
     """One aggregation → LazyFrame (as_of_date, child_token, <raw features>) (mirror of
     :func:`features.collate.compile_aggregation`)."""
+    precomputed = frozenset(source.collect_schema().names())
     knowledge = pl.max_horizontal([pl.col(c) for c in agg.knowledge_columns])
     s = source.with_columns(pl.col(agg.date_column).cast(pl.Date).alias("_d"), knowledge.alias("_k"))
     if agg.entity == "child":
@@ -157,14 +165,14 @@ def compile_aggregation_polars(agg: Aggregation, children: pl.LazyFrame, links: 
     else:
         lk = links.filter(pl.col("role") == agg.entity).select([*KEYS, "token"])
         j = lk.join(s, left_on="token", right_on=agg.key, how="inner").with_columns(pl.col("token").alias(agg.key))
-    on = [pl.col("_k") <= _ASOF, pl.col("_d") <= _ASOF, *(predicate_expr(p) for p in agg.where)]
+    on = [pl.col("_k") <= _ASOF, pl.col("_d") <= _ASOF, *(predicate_expr(p, precomputed) for p in agg.where)]
     bounds = [None if i in (None, "all") else i for m in agg.metrics for _, i in metric_columns(agg, m)]
     if bounds and all(b is not None for b in bounds):
         days = {"DAY": 1, "WEEK": 7, "MONTH": 31, "YEAR": 366}
         widest = max(bounds, key=lambda b: parse_interval(b)[0] * days[parse_interval(b)[1]])
         on.append(pl.col("_d") > _shift(_ASOF, widest))
     j = j.filter(pl.all_horizontal(on).fill_null(False))
-    exprs = [metric_expr(agg, m, i).alias(name) for m in agg.metrics for name, i in metric_columns(agg, m)]
+    exprs = [metric_expr(agg, m, i, precomputed).alias(name) for m in agg.metrics for name, i in metric_columns(agg, m)]
     return j.group_by(KEYS).agg(exprs)
 
 

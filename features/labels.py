@@ -40,7 +40,27 @@ import duckdb
 import pandas as pd
 
 from features.cohorts import TARGETS, create_children_table
-from features.sources import _to_date, fetch_df, open_sources, register_as_of_dates, sql_literal
+from features.prepare import (
+    DEFAULT_MEMORY_LIMIT,
+    as_of_list,
+    auto_chunk_dates,
+    connect,
+    has_view,
+    open_prepared,
+    prepared_sources,
+)
+from features.sources import (
+    _to_date,
+    drop_relation,
+    fetch_df,
+    open_sources,
+    register_as_of_dates,
+    sql_literal,
+)
+
+#: Temporary relations of one chunk (the cohort tables of :func:`features.cohorts.create_children_table`).
+CHUNK_TABLES = ("hm_links", "hm_children", "hm_cand_places", "hm_hh_current", "hm_hh_ever", "hm_child_tokens",
+                "hm_first_known", "hm_person", "hm_as_of")
 
 GUARDIANSHIP_ASSESSMENTS = ("监护缺失", "监护不当")
 CHILD_INCIDENTS = ("家庭暴力",)
@@ -129,6 +149,24 @@ def create_label_table(
     return cutoff
 
 
+def _label_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """``hm_labels`` as the documented frame (tokens decoded on a prepared folder)."""
+    decode = has_view(con, "pp_tokens")
+    token = "t.token" if decode else "l.child_token"
+    join = "LEFT JOIN pp_tokens t ON t.id = l.child_token" if decode else ""
+    df = fetch_df(
+        con,
+        f"SELECT {token} AS child_token, l.* EXCLUDE (child_token) FROM hm_labels l {join} "
+        f"ORDER BY l.as_of_date, {token}",
+        ("as_of_date", "label_knowledge_date"),
+    )
+    for c in ("guardianship_risk", "left_behind_risk"):
+        df[c] = df[c].astype("Int8")
+    for c in ("in_cohort_guardianship", "in_cohort_left_behind"):
+        df[c] = df[c].astype(bool)
+    return df
+
+
 def labels(
     pseudo_dir: str | Path,
     as_of_dates: Iterable[dt.date],
@@ -138,8 +176,15 @@ def labels(
     *,
     con: duckdb.DuckDBPyConnection | None = None,
     feedback_dir: str | Path | None = None,
+    prepared_dir: str | Path | None = None,
+    chunk_dates: int | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Labels of both targets for every child in either cohort (interfaces §3).
+
+    Computed like :func:`features.build.build_features`: from the prepared folder
+    (:mod:`features.prepare`), in chunks of as-of dates (memory of one chunk, plus the result).
 
     Parameters
     ----------
@@ -149,10 +194,21 @@ def labels(
     label_timespan_days : int, default 180
         Length of the label window ``(as_of_date, as_of_date + label_timespan_days]`` in days.
     label_knowledge_cutoff : datetime.date, optional
-        Events count only if ``knowledge_date <= label_knowledge_cutoff``; default: data horizon.
+        Events count only if ``knowledge_date <= label_knowledge_cutoff``; default: data horizon
+        (of all the data, whatever the chunk).
     rural_hukou_only : bool, default False
         left_behind_risk cohort restricted to 农业家庭户口.
     con : duckdb.DuckDBPyConnection, optional
+        Connection to use (default: a new one, :func:`features.prepare.connect`).
+    feedback_dir : str or Path, optional
+        Folder of the review app's ``visit_outcomes.parquet`` (see :func:`features.sources.open_sources`).
+    prepared_dir : str or Path, optional
+        Folder of :func:`features.prepare.prepare_sources` for these files; default: prepared for
+        this call into a temporary folder (pass the same folder as to ``build_features`` to prepare once).
+    chunk_dates : int, optional
+        As-of dates per chunk; default :func:`features.prepare.auto_chunk_dates`.
+    memory_limit, threads
+        DuckDB settings of the connection opened here (:func:`features.prepare.connect`).
 
     Returns
     -------
@@ -160,20 +216,39 @@ def labels(
         ``child_token, as_of_date (datetime.date), in_cohort_guardianship (bool), guardianship_risk
         (Int8), in_cohort_left_behind (bool), left_behind_risk (Int8, NA outside the cohort or while
         the window is open), label_knowledge_date (datetime.date or None)``; unique on
-        (child_token, as_of_date).
+        (child_token, as_of_date), ordered by (as_of_date, child_token).
+
+    Raises
+    ------
+    ValueError
+        Empty ``as_of_dates``, ``label_timespan_days <= 0``, ``chunk_dates < 1``.
     """
-    con = open_sources(pseudo_dir, con, feedback_dir=feedback_dir)
-    register_as_of_dates(con, as_of_dates)
-    create_children_table(con, rural_hukou_only=rural_hukou_only)
-    create_label_table(con, label_timespan_days, label_knowledge_cutoff)
-    df = fetch_df(
-        con, "SELECT * FROM hm_labels ORDER BY as_of_date, child_token", ("as_of_date", "label_knowledge_date")
-    )
-    for c in ("guardianship_risk", "left_behind_risk"):
-        df[c] = df[c].astype("Int8")
-    for c in ("in_cohort_guardianship", "in_cohort_left_behind"):
-        df[c] = df[c].astype(bool)
-    return df
+    dates = as_of_list(as_of_dates)
+    if int(label_timespan_days) <= 0:
+        raise ValueError(f"label_timespan_days must be positive, got {label_timespan_days}")
+    if chunk_dates is not None and int(chunk_dates) < 1:
+        raise ValueError(f"chunk_dates must be >= 1 or None, got {chunk_dates}")
+    frames = []
+    with prepared_sources(pseudo_dir, prepared_dir, feedback_dir=feedback_dir, memory_limit=memory_limit,
+                          threads=threads) as prep:
+        c = con if con is not None else connect(memory_limit, threads)
+        try:
+            open_prepared(prep, c)
+            cutoff = resolve_cutoff(c, label_knowledge_cutoff)  # once: the same for every chunk
+            size = int(chunk_dates) if chunk_dates is not None else auto_chunk_dates(c, dates)
+            for i in range(0, len(dates), size):
+                register_as_of_dates(c, dates[i:i + size])
+                create_children_table(c, rural_hukou_only=rural_hukou_only)
+                create_label_table(c, label_timespan_days, cutoff)
+                frames.append(_label_frame(c))
+                for name in ("hm_labels", *CHUNK_TABLES):
+                    drop_relation(c, name)
+        finally:
+            if con is None:
+                c.close()
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
 
 
 def label_coverage(

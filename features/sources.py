@@ -242,6 +242,31 @@ def _select_columns(con: duckdb.DuckDBPyConnection, path: Path, columns: Mapping
     return f"SELECT {select} FROM read_parquet({sql_literal(str(path))})"
 
 
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temporary table or view ``name`` if it exists (whichever it is)."""
+    for kind, catalog in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        col = "view_name" if kind == "VIEW" else "table_name"
+        found = con.execute(f"SELECT COUNT(*) FROM {catalog} WHERE {col} = ? AND temporary", [name]).fetchall()[0][0]
+        if found:
+            con.execute(f"DROP {kind} {name}")
+
+
+def has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the temporary view ``name`` exists in ``con``."""
+    return bool(con.execute(
+        "SELECT COUNT(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [name]).fetchall()[0][0])
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the temporary table ``name`` exists in ``con``."""
+    return bool(con.execute(
+        "SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]).fetchall()[0][0])
+
+
+#: Relations registered by :func:`features.prepare.open_prepared` (dropped when plain sources are opened).
+PREPARED_RELATIONS = ("pp_tokens", "pp_person", "pp_first_known")
+
+
 def visit_records_sql(
     con: duckdb.DuckDBPyConnection, bureau: Path | None, feedback: Path | None
 ) -> str:
@@ -306,6 +331,8 @@ def open_sources(
     if con is None:
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
+    for name in PREPARED_RELATIONS:
+        drop_relation(con, name)
     for table, columns in TABLE_COLUMNS.items():
         path = pseudo_dir / f"{table}.parquet"
         if table == "visit_records":

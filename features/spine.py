@@ -28,12 +28,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from features.sources import KNOWN_PERSON_COLUMNS, fetch_df, open_sources, register_as_of_dates
+from features.sources import KNOWN_PERSON_COLUMNS, drop_relation, fetch_df, open_sources, register_as_of_dates
 
 #: Relations of a child to the household head that make the head's children the child's parents.
 GRANDCHILD_RELATIONS = ("孙子", "孙女", "外孙子", "外孙女")
 #: Age (months) from which a person counts as an adult.
 ADULT_MONTHS = 18 * 12
+#: DuckDB type of ``hm_links.role`` (an ENUM: one byte per link instead of a string; compares
+#: with string literals as a VARCHAR would).
+ROLE_TYPE = "ENUM('student', 'parent', 'guardian', 'household_member', 'household_adult')"
 #: Far-future date used for "latest known" (no as-of restriction).
 END_OF_TIME = dt.date(9999, 12, 31)
 
@@ -53,7 +56,20 @@ def create_person_tables(con: duckdb.DuckDBPyConnection, *, children_only: bool 
     the person (the tables of :data:`features.sources.KNOWN_PERSON_COLUMNS`). With
     ``children_only`` (needs ``hm_as_of``) it is computed only for people who are 0–17 at some
     as-of date, which keeps the adult-only tables (social insurance) out of the group-by.
+
+    On a prepared folder (:func:`features.prepare.open_prepared`: views ``pp_person`` and
+    ``pp_first_known`` exist) both are views of the tables computed once by
+    :func:`features.prepare.prepare_sources` for every person (same rules; ``children_only`` is then
+    moot: every use of ``hm_first_known`` filters on age anyway).
     """
+    for name in ("hm_person", "hm_first_known"):
+        drop_relation(con, name)
+    if _has_relation(con, "pp_person"):
+        con.execute(
+            "CREATE TEMP VIEW hm_person AS SELECT * FROM pp_person;"
+            "CREATE TEMP VIEW hm_first_known AS SELECT * FROM pp_first_known;"
+        )
+        return
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE hm_person AS
@@ -104,6 +120,14 @@ def create_person_tables(con: duckdb.DuckDBPyConnection, *, children_only: bool 
     )
 
 
+def _has_relation(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT COUNT(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [name]
+        ).fetchall()[0][0]
+    )
+
+
 def create_household_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the as-of household tables (needs ``hm_as_of`` and ``hm_person``).
 
@@ -125,10 +149,14 @@ def create_household_tables(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN hm_person p ON p.person_token = h.person_token
         WHERE h.person_token IS NOT NULL;
 
+        -- the latest active row (registered_date, knowledge_date, source_row; a NULL source_row last)
+        -- by an aggregate on row ids rather than a window: the same row, a third less work
         CREATE OR REPLACE TEMP TABLE hm_hh_current AS
-        SELECT * EXCLUDE (active, dead) FROM hm_hh_ever WHERE active
-        QUALIFY row_number() OVER (PARTITION BY as_of_date, person_token
-                                   ORDER BY registered_date DESC, knowledge_date DESC, source_row DESC) = 1;
+        SELECT * EXCLUDE (active, dead) FROM hm_hh_ever
+        WHERE rowid IN (
+            SELECT arg_max(rowid, {'r': registered_date, 'k': knowledge_date,
+                                   's': COALESCE(source_row, -9223372036854775808)})
+            FROM hm_hh_ever WHERE active GROUP BY as_of_date, person_token);
         """
     )
 
@@ -177,8 +205,9 @@ def create_place_table(con: duckdb.DuckDBPyConnection, persons_sql: str, out: st
             WINDOW w AS (PARTITION BY e.as_of_date, e.person_token)
             QUALIFY row_number() OVER (PARTITION BY e.as_of_date, e.person_token
                     ORDER BY e.registered_date DESC, e.knowledge_date DESC, e.source_row DESC) = 1
-        )
-        SELECT ps.as_of_date, ps.person_token,
+        ),
+        placed AS (
+            SELECT ps.as_of_date, ps.person_token,
                CASE WHEN reg.person_token IS NOT NULL THEN reg.district
                     WHEN perm.person_token IS NOT NULL THEN perm.district
                     WHEN cur.person_token IS NOT NULL THEN cur.district ELSE hh_any.district END AS district,
@@ -203,18 +232,18 @@ def create_place_table(con: duckdb.DuckDBPyConnection, persons_sql: str, out: st
         LEFT JOIN reg_active USING (as_of_date, person_token)
         LEFT JOIN perm USING (as_of_date, person_token)
         LEFT JOIN hm_hh_current cur USING (as_of_date, person_token)
-        LEFT JOIN hh_any USING (as_of_date, person_token);
-
-        ALTER TABLE {out} ADD COLUMN is_local_hukou BOOLEAN;
-        UPDATE {out} SET is_local_hukou = hukou_type IN ('农业家庭户口', '非农业家庭户口');
-        ALTER TABLE {out} ADD COLUMN urban_rural VARCHAR;
-        UPDATE {out} SET urban_rural = {urban_rural_sql("community")};
+        LEFT JOIN hh_any USING (as_of_date, person_token)
+        )
+        SELECT *, hukou_type IN ('农业家庭户口', '非农业家庭户口') AS is_local_hukou,
+               {urban_rural_sql("community")} AS urban_rural
+        FROM placed
         """
     )
 
 
 def create_links(con: duckdb.DuckDBPyConnection, children: str = "hm_children") -> None:
-    """Create ``hm_links(as_of_date, child_token, token, role)``: the people around each child.
+    """Create ``hm_links(as_of_date, child_token, token, role)``: the people around each child
+    (``role`` of type :data:`ROLE_TYPE`).
 
     Roles (each token at most once per child, role and as-of date):
 
@@ -228,7 +257,9 @@ def create_links(con: duckdb.DuckDBPyConnection, children: str = "hm_children") 
     - ``household_member``: the child and the active members of the child's current household;
     - ``household_adult``: active members aged 18 or more, other than the child.
 
-    Needs ``children`` (as_of_date, child_token, household_token, relation_to_head) and the tables of
+    Needs ``children`` (as_of_date, child_token, household_token, relation_to_head; unique on
+    (as_of_date, child_token); ``household_token`` the child's own ``hm_hh_current`` household, as
+    :func:`features.cohorts.create_children_table` builds it) and the tables of
     :func:`create_household_tables`.
     """
     grandchild = ", ".join(f"'{r}'" for r in GRANDCHILD_RELATIONS)
@@ -263,7 +294,8 @@ def create_links(con: duckdb.DuckDBPyConnection, children: str = "hm_children") 
             SELECT c.as_of_date, c.child_token, m.person_token AS token, m.age_months
             FROM c JOIN hm_hh_current m
               ON m.as_of_date = c.as_of_date AND m.household_token = c.household_token
-        )
+        ),
+        linked AS (
         SELECT as_of_date, child_token, token, 'parent' AS role FROM parents
         UNION ALL
         SELECT as_of_date, child_token, token, 'guardian' FROM (
@@ -271,17 +303,21 @@ def create_links(con: duckdb.DuckDBPyConnection, children: str = "hm_children") 
             UNION
             SELECT as_of_date, child_token, guardian_token FROM reg_guardian WHERE guardian_token <> child_token)
         UNION ALL
-        SELECT as_of_date, child_token, token, 'household_member' FROM (
-            SELECT as_of_date, child_token, token FROM members
-            UNION SELECT as_of_date, child_token, child_token FROM c)
+        -- members are distinct per child (hm_hh_current has one row per person) and include the child
+        -- whenever it has a current household (household_token is the child's own current row's)
+        SELECT as_of_date, child_token, token, 'household_member' FROM members
         UNION ALL
-        SELECT DISTINCT as_of_date, child_token, token, 'household_adult' FROM members
+        SELECT as_of_date, child_token, child_token, 'household_member' FROM c WHERE household_token IS NULL
+        UNION ALL
+        SELECT as_of_date, child_token, token, 'household_adult' FROM members
         WHERE token <> child_token AND age_months >= {ADULT_MONTHS}
         UNION ALL
         SELECT DISTINCT c.as_of_date, c.child_token, s.student_token, 'student'
         FROM c JOIN src_student_enrollment s
           ON s.child_token = c.child_token AND s.knowledge_date <= c.as_of_date
         WHERE s.student_token IS NOT NULL
+        )
+        SELECT as_of_date, child_token, token, CAST(role AS {ROLE_TYPE}) AS role FROM linked
         """
     )
 
