@@ -81,38 +81,68 @@ def prepare(root: Path, children: int, seed: int) -> dict:
     return timings
 
 
+def lean_training_matrix(feats, labels, target: str):
+    """:func:`humiao.stages.training_matrix` (features ⨝ the target's cohort labels on child and as-of
+    date; same rows, order and columns) without its two full copies of the features, so that the
+    200,000-child run stays within ~8 GB. ``feats`` and ``labels`` carry ``as_of_date`` as dates."""
+    import numpy as np
+
+    cohort_col = "in_cohort_guardianship" if target == "guardianship_risk" else "in_cohort_left_behind"
+    lab = labels.loc[labels[cohort_col].astype(bool), ["child_token", "as_of_date", target, "label_knowledge_date"]]
+    keys = feats[["child_token", "as_of_date"]].copy()
+    keys["_row"] = np.arange(len(keys))
+    j = keys.merge(lab, on=["child_token", "as_of_date"], how="inner")  # the left (features) order
+    m = feats.take(j["_row"].to_numpy()).reset_index(drop=True)
+    m[target] = j[target].to_numpy()
+    m["label_knowledge_date"] = j["label_knowledge_date"].to_numpy()
+    return m
+
+
 def run_models(root: Path, n_boot: int, targets=("guardianship_risk", "left_behind_risk")) -> dict:
     """Both targets' cycles on the prepared city (no MLflow), with true outcomes and the oracle."""
+    import gc
+
     import pandas as pd
 
     from features.dictionary import feature_dictionary
     from features.labels import true_outcomes
     from humiao.config import load_config
     from humiao.plan import plan_from_dict
-    from humiao.stages import capacity_for, model_splits, pseudonymizer_from_config, training_matrix
+    from humiao.stages import capacity_for, pseudonymizer_from_config
     from models.cycle import run_target_cycle
     from models.oracle import true_risk_score
+    from models.train import splits_from_timechop
     from privacy.truth import load_truth
 
     cfg = load_config(root / "humiao.yaml")
     plan = plan_from_dict(json.loads((root / "cycle_plan.json").read_text(encoding="utf-8")))
-    feats = pd.read_parquet(root / "features.parquet")
-    labels = pd.read_parquet(root / "labels.parquet")
-    labelled = feats[pd.to_datetime(feats["as_of_date"]).dt.date.isin(plan.training_as_of_dates)]
-    del feats
-    t = time.perf_counter()
-    truth = load_truth(cfg.path("truth_dir"), pseudonymizer_from_config(cfg))
-    print(f"truth loaded in {time.perf_counter() - t:.0f} s ({len(truth)} child-months)", flush=True)
+    dates = list(plan.training_as_of_dates)
     out = {"children": None, "timings": {}, "evaluations": {}}
     for target in targets:
-        m = training_matrix(labelled, labels, target)
+        # per target, the inputs are read, joined and reduced to what the cycle needs, then dropped, so
+        # that only the target's matrix is in memory while it trains (≈ 6 GB at 200,000 children)
+        t = time.perf_counter()
+        labelled = pd.read_parquet(root / "features.parquet", filters=[("as_of_date", "in", dates)])
+        labelled["as_of_date"] = pd.to_datetime(labelled["as_of_date"]).dt.date
+        labels = pd.read_parquet(root / "labels.parquet")
+        labels["as_of_date"] = pd.to_datetime(labels["as_of_date"]).dt.date
+        m = lean_training_matrix(labelled, labels, target)
+        capacity = capacity_for(cfg, labelled, target)
+        del labelled, labels
+        gc.collect()
+        truth = load_truth(cfg.path("truth_dir"), pseudonymizer_from_config(cfg))
+        y_true = true_outcomes(truth, m, target, cfg.time.label_timespan_days)
+        oracle = true_risk_score(truth, m, target)
+        n_truth = len(truth)
+        del truth
+        gc.collect()
+        print(f"{target}: inputs in {time.perf_counter() - t:.0f} s ({len(m)} rows; truth {n_truth} child-months)", flush=True)
         t = time.perf_counter()
         c0 = time.process_time()
         res = run_target_cycle(
-            m, target, feature_dictionary(), capacity_for(cfg, labelled, target), model_splits(plan),
+            m, target, feature_dictionary(), capacity, splits_from_timechop(plan.splits),
             label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
-            truth=true_outcomes(truth, m, target, cfg.time.label_timespan_days),
-            oracle_score=true_risk_score(truth, m, target), simulation=True, track=False, n_boot=n_boot,
+            truth=y_true, oracle_score=oracle, simulation=True, track=False, n_boot=n_boot,
         )  # fmt: skip
         out["timings"][target] = {
             "wall_s": time.perf_counter() - t,
@@ -122,8 +152,18 @@ def run_models(root: Path, n_boot: int, targets=("guardianship_risk", "left_behi
         ev = dict(res.evaluation)
         ev.pop("features", None)
         out["evaluations"][target] = ev
+        out["timings"][target]["peak_rss_gb_so_far"] = _peak_rss_gb()
+        del m, res, y_true, oracle, capacity
+        gc.collect()
         summarize(target, ev, out["timings"][target])
     return out
+
+
+def _peak_rss_gb() -> float:
+    """Peak resident set size of this process so far (Linux ``ru_maxrss`` is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def _ci(v) -> str:

@@ -13,8 +13,9 @@ renders the card from it, so its keys are a contract)::
     splits         [{train_as_of_dates, test_as_of_date, metrics: {metric: {value, ci95}}, baselines: {name: block},
                      beats_baselines, n_test, prevalence_test}]  selected config; baselines fitted per split
     selection      {criterion, selected_config, regret, scores}
-    fairness       [{attribute, group, reference_group, n, n_positive, prevalence, tpr, fnr, for, fpr,
-                     precision, ppr, tpr_disparity, tpr_disparity_ci95, flag, …}]
+    fairness       [{attribute, group, reference_group, n, n_children, n_positive, prevalence, tpr, fnr, for,
+                     fpr, precision, ppr, tpr_disparity, tpr_disparity_ci95, flag, …}]  rows = child × test date
+    fairness_scope {scope: all_splits|latest, test_as_of_dates, n_rows, n_children, list_places}
     calibration    {method, bins: [{mean_predicted, observed, n}], n_fit, n_positive_fit, fit_as_of_dates}
     precision_recall_at_k [{k_per_community_factor, k_total, precision, recall} | {k_total, precision, recall}]
     importance_by_family {family: share}
@@ -211,6 +212,7 @@ def evaluate_target(
     approval: Mapping | None = None,
     fairness_attributes: Sequence[str] = FAIRNESS_ATTRIBUTES,
     reference_groups: Mapping[str, str] | None = None,
+    fairness_scope: str = "all_splits",
     k_factors: Sequence[float] = DEFAULT_K_FACTORS,
     city_pcts: Sequence[float] = DEFAULT_CITY_PCTS,
     extra_params: Mapping | None = None,
@@ -259,6 +261,13 @@ def evaluate_target(
         ``{status, by, at, note}``; default pending.
     fairness_attributes, reference_groups
         See :func:`models.fairness.fairness_audit`.
+    fairness_scope : {"all_splits", "latest"}
+        Rows of the fairness audit: every split's test date, each child selected by that split's
+        model at that date's capacity (default; children resampled across dates in the bootstrap, so a
+        child seen on two dates is one cluster), or only the latest test date. Observed labels are
+        about 1% of children per date, so one date leaves most groups with too few positives for an
+        interval that can exclude the 0.8–1.25 band; the splits' test dates are a model update apart
+        (6 months by default), so their label windows do not overlap.
     k_factors : sequence of float
         Multiples of each community's K for the precision/recall-at-K curve.
     city_pcts : sequence of float
@@ -275,6 +284,8 @@ def evaluate_target(
         ``fairness_truth`` and ``notes``.
     """
     target = result.target
+    if fairness_scope not in ("all_splits", "latest"):
+        raise ValueError(f"fairness_scope must be 'all_splits' or 'latest', got {fairness_scope!r}")
     notes: list[str] = []
     last_i = len(result.splits) - 1
     split = result.splits[last_i]
@@ -282,7 +293,7 @@ def evaluate_target(
     test = rows_of_date(matrix, target, split.test_as_of_date)
     train = matrix[_dates(matrix).isin(split.train_as_of_dates) & matrix[target].notna()]
     y_test = test[target].astype("float64").to_numpy()
-    y_train = training_labels(train, target, split.test_as_of_date)
+    y_train = training_labels(train, target, split.label_cutoff)
     cap = capacity_for_date(capacity, split.test_as_of_date)
     cap_test = cap.reindex(test["community"].astype(str).unique())
 
@@ -345,14 +356,16 @@ def evaluate_target(
 
     # --- every split of the selected config, with every baseline fitted on that split ---------------
     splits_out = []
+    audited: list[tuple[pd.DataFrame, np.ndarray]] = []  # (test rows, selected at K) per audited split
     for si, sp in enumerate(result.splits):
         if si == last_i:
             rows, bl = test, blocks
+            audited.append((test, M.select_top_k(raw, test["community"], cap, ties="stochastic", seed=seed)))
         else:
             fm = result.split_models[si]
             rows = rows_of_date(matrix, target, sp.test_as_of_date)
             tr = matrix[_dates(matrix).isin(sp.train_as_of_dates) & matrix[target].notna()]
-            y_tr = training_labels(tr, target, sp.test_as_of_date)
+            y_tr = training_labels(tr, target, sp.label_cutoff)
             r_raw = cached_raw[si] if si in cached_raw else fm.raw_score(rows)
             sc = {"model": (fm.calibrator.transform(r_raw), r_raw)}
             for name, b in make_baselines(False).items():
@@ -361,6 +374,8 @@ def evaluate_target(
             y_r = rows[target].astype("float64").to_numpy()
             cap_r = capacity_for_date(capacity, sp.test_as_of_date)
             bl = {name: _block(y_r, p, r, rows, cap_r, n_boot, seed, ties) for name, (p, r) in sc.items()}
+            if fairness_scope == "all_splits":
+                audited.append((rows, M.select_top_k(r_raw, rows["community"], cap_r, ties="stochastic", seed=seed)))
         splits_out.append(
             {
                 "train_as_of_dates": [d.isoformat() for d in sp.train_as_of_dates],
@@ -373,13 +388,23 @@ def evaluate_target(
             }
         )
 
-    # --- fairness at the deployed capacity ----------------------------------------------------------
-    selected = M.select_top_k(raw, test["community"], cap, ties="stochastic", seed=seed)
-    attrs = test.reset_index(drop=True)
+    # --- fairness at the deployed capacity, over the audited test dates ----------------------------
+    audited = sorted(audited, key=lambda a: str(_dates(a[0]).iloc[0]) if len(a[0]) else "")
+    audit_rows = pd.concat([r for r, _ in audited])
+    selected = np.concatenate([sel for _, sel in audited])
+    attrs = audit_rows.reset_index(drop=True)
+    y_audit = audit_rows[target].astype("float64").to_numpy()
     audit = fairness_audit(
-        y_test, selected, attrs, attribute_names=fairness_attributes, reference_groups=reference_groups,
-        child_ids=test["child_token"], n_boot=n_boot, seed=seed,
+        y_audit, selected, attrs, attribute_names=fairness_attributes, reference_groups=reference_groups,
+        child_ids=audit_rows["child_token"], n_boot=n_boot, seed=seed,
     )  # fmt: skip
+    scope = {
+        "scope": fairness_scope,
+        "test_as_of_dates": sorted({d.isoformat() for d in _dates(audit_rows)}),
+        "n_rows": len(audit_rows),
+        "n_children": int(audit_rows["child_token"].nunique()),
+        "list_places": int(selected.sum()),
+    }
 
     # --- simulation: the same on true outcomes, the gap, and the oracle ------------------------------
     truth_metrics = None
@@ -394,9 +419,12 @@ def evaluate_target(
         truth_metrics = {
             name: _block(yt, p, r, test, cap, n_boot, seed, ties) for name, (p, r) in scored.items()
         }
+        yt_audit = pd.Series(truth).reindex(audit_rows.index)
+        if yt_audit.isna().any():
+            raise ValueError("truth lacks outcomes for some audited test rows")
         fairness_truth = fairness_audit(
-            yt, selected, attrs, attribute_names=fairness_attributes, reference_groups=reference_groups,
-            child_ids=test["child_token"], n_boot=n_boot, seed=seed,
+            yt_audit.astype("float64").to_numpy(), selected, attrs, attribute_names=fairness_attributes,
+            reference_groups=reference_groups, child_ids=audit_rows["child_token"], n_boot=n_boot, seed=seed,
         ).to_dict(orient="records")  # fmt: skip
         label_gap = {
             name: {
@@ -505,6 +533,7 @@ def evaluate_target(
         "splits": splits_out,
         "selection": result.selection,
         "fairness": audit.to_dict(orient="records"),
+        "fairness_scope": scope,
         "calibration": {
             "method": model.calibrator.method,
             "ece": blocks["model"][M.ECE]["value"],

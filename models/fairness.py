@@ -5,7 +5,8 @@ exactly as the list would be used. For every group of ``hukou_type``, ``urban_ru
 ``has_disability`` and ``district`` the audit reports (Aequitas's group metrics, Saleiro et al. 2018):
 
 ==============  ==========================================================================
-``n``           children in the group
+``n``           rows of the group (children × audited test dates)
+``n_children``  distinct children among them (the bootstrap clusters; small cells count these)
 ``n_positive``  of them with the outcome
 ``prevalence``  ``n_positive / n``
 ``tpr``         recall: selected positives / positives (the **primary** measure)
@@ -18,14 +19,23 @@ exactly as the list would be used. For every group of ``hukou_type``, ``urban_ru
 ==============  ==========================================================================
 
 Disparities are ratios to a reference group (default: the largest group of the attribute whose value is
-known — never 未知 / （未定位）). Home visits
+known — never 未知 / （未定位） — among those with at least ``min_positives_flag`` positives). Home visits
 are assistive — being missed is the harm — so **recall parity** is primary: the ``tpr_disparity`` gets a
 bootstrap 95% interval (children resampled, ``B`` = 200, fixed seed) and ``flag`` is True when that
 interval lies wholly outside the band 0.8–1.25 (the "80% rule" band used by Aequitas) and both the group
 and the reference hold at least ``min_positives_flag`` (10) positives (with fewer, a percentile bootstrap
 of a ratio degenerates: one positive gives [0, 0]). Other
 disparities are point estimates. Group values are strings (``has_disability``: 是/否; missing: 未知);
-``small_cell`` marks groups under 10 children, which cards shown outside the data team suppress (§5).
+``small_cell`` marks groups of fewer than 10 distinct children, which cards shown outside the data team
+suppress (§5). The rows may span several test dates (:func:`models.evaluate.evaluate_target` audits every
+split's test date): rates are then over child-dates, and the bootstrap resamples children, so a child's
+dates stay together.
+
+Limits: a percentile bootstrap cannot show the uncertainty of a group whose selected positives are 0 (or
+all of its positives): its interval collapses to a point, which is why a flag also needs 10 positives in
+the group and its reference. With about a dozen groups per attribute, a group whose recall truly equals
+the reference's still has a small chance of an interval outside the band at 95%; read single flags on
+small groups with that in mind (the card prints the counts beside them).
 
 References
 ----------
@@ -56,7 +66,7 @@ UNKNOWN_GROUPS: frozenset[str] = frozenset({UNKNOWN_ZH, "（未定位）", "(未
 DEFAULT_MIN_POSITIVES_FLAG = 10
 
 AUDIT_COLUMNS = [
-    "attribute", "group", "reference_group", "n", "n_positive", "prevalence", "tpr", "fnr", "for", "fpr",
+    "attribute", "group", "reference_group", "n", "n_children", "n_positive", "prevalence", "tpr", "fnr", "for", "fpr",
     "precision", "ppr", "pprev", "tpr_disparity", "tpr_disparity_ci95", "flag", "fnr_disparity",
     "for_disparity", "fpr_disparity", "precision_disparity", "ppr_disparity", "pprev_disparity", "small_cell",
 ]  # fmt: skip
@@ -240,10 +250,18 @@ def _tpr_disparity_ci(
     return np.column_stack([lo, hi])
 
 
-def default_reference(table: pd.DataFrame) -> str:
-    """The largest group whose value is known (未知 / （未定位） are never the reference), else the largest."""
+def default_reference(table: pd.DataFrame, min_positives: int = 0) -> str:
+    """The reference group of an attribute: the largest group whose value is known (未知 / （未定位） are
+    never the reference) among those holding at least ``min_positives`` positives; if none holds that
+    many, the largest known group; if no value is known, the largest group.
+
+    A reference with a handful of positives would make every disparity of the attribute noise (and one
+    with a recall of 0 makes every ratio undefined), so the audit passes ``min_positives_flag``.
+    """
     known = table.drop(index=[g for g in table.index if g in UNKNOWN_GROUPS], errors="ignore")
-    return str((known if len(known) else table)["n"].idxmax())
+    pool = known if len(known) else table
+    enough = pool[pool["n_positive"] >= min_positives] if min_positives > 0 else pool
+    return str((enough if len(enough) else pool)["n"].idxmax())
 
 
 def fairness_audit(
@@ -272,8 +290,8 @@ def fairness_audit(
     attribute_names : sequence of str
         Attributes to audit; those absent from ``attributes`` are skipped.
     reference_groups : mapping, attribute -> group, optional
-        Reference group per attribute (default: the largest group with a known value, never 未知 or
-        （未定位）).
+        Reference group per attribute (default :func:`default_reference`: the largest group with a
+        known value — never 未知 or （未定位） — and at least ``min_positives_flag`` positives).
     band : (float, float)
         Parity band of the disparity ratios (default 0.8–1.25).
     child_ids : array-like, shape (n,), optional
@@ -306,10 +324,11 @@ def fairness_audit(
     for ai, attr in enumerate(a for a in attribute_names if a in attributes.columns):
         g = group_labels(attributes[attr])
         table = group_metrics(y, sel, g)
-        ref = (reference_groups or {}).get(attr) or default_reference(table)
+        ref = (reference_groups or {}).get(attr) or default_reference(table, min_positives_flag)
         if ref not in table.index:
             raise ValueError(f"reference group {ref!r} not found for {attr}; groups: {list(table.index)}")
         codes = pd.Categorical(g, categories=list(table.index)).codes
+        n_children_of = pd.Series(child_codes).groupby(g.to_numpy()).nunique()
         ci = _tpr_disparity_ci(
             y, sel.astype("float64"), codes, len(table), list(table.index).index(ref), child_codes, n_children,
             n_boot, seed + ai,
@@ -332,6 +351,7 @@ def fairness_audit(
                     "group": group,
                     "reference_group": ref,
                     "n": int(m["n"]),
+                    "n_children": int(n_children_of.get(group, 0)),
                     "n_positive": int(m["n_positive"]),
                     **{
                         k: float(m[k])
@@ -344,7 +364,7 @@ def fairness_audit(
                         f"{k}_disparity": _ratio(m[k], r[k])
                         for k in ("fnr", "for", "fpr", "precision", "ppr", "pprev")
                     },
-                    "small_cell": bool(m["n"] < SMALL_CELL),
+                    "small_cell": bool(n_children_of.get(group, 0) < SMALL_CELL),
                 }
             )
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)

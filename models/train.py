@@ -2,14 +2,16 @@
 
 The flow for one target (DESIGN §6–7, §11.10)::
 
-    splits = make_splits(as_of_dates, label_timespan_days=180, n_splits=3)
+    splits = splits_from_timechop(plan.splits)   # features.timechop plans them (one per test date)
     result = train_target(matrix, "guardianship_risk", feature_dictionary, splits, capacity)
     result.final            # selected config refit on the latest window, with its calibrator
 
 Temporal validation (triage ``timechop``)
-    A split trains on as-of dates whose label windows end on or before the test as-of date
-    (``d + label_timespan <= test``) and tests on that one later date. A training label counts only if
-    its ``label_knowledge_date`` ≤ the test as-of date (DESIGN §11.6): later-known positives are 0.
+    The splits are planned by :mod:`features.timechop` (the one place time windows are computed): a
+    split trains on as-of dates whose label windows end on or before its first test as-of date
+    (``d + label_timespan <= test``). Here each test date is one :class:`Split`. A training label counts
+    only if its ``label_knowledge_date`` ≤ the split's label knowledge cutoff (the first test as-of
+    date, DESIGN §11.6): later-known positives are 0.
 
 Calibration (exactly)
     Within a split's training dates, the **latest** ``calibration_holdout_dates`` as-of dates (default 1)
@@ -153,15 +155,34 @@ def risk_level(ventile, levels: Mapping[str, Sequence[int]] = DEFAULT_LEVELS) ->
 
 @dataclass(frozen=True)
 class Split:
-    """One temporal split: train on ``train_as_of_dates``, test on ``test_as_of_date``."""
+    """One test as-of date of a temporal split: train on ``train_as_of_dates``, test on ``test_as_of_date``.
+
+    The splits themselves are planned in one place, :mod:`features.timechop` (triage's ``timechop``);
+    this is the unit models/ trains and evaluates (:func:`splits_from_timechop` makes one per test date).
+
+    Attributes
+    ----------
+    train_as_of_dates : tuple of date
+    test_as_of_date : date
+    label_knowledge_cutoff : date, optional
+        Training positives known after it count as 0 (DESIGN §11.6); default: the test as-of date.
+        From timechop: the split's first test as-of date.
+    """
 
     train_as_of_dates: tuple[date, ...]
     test_as_of_date: date
+    label_knowledge_cutoff: date | None = None
+
+    @property
+    def label_cutoff(self) -> date:
+        """The training labels' knowledge cutoff (the test as-of date unless set)."""
+        return self.label_knowledge_cutoff or self.test_as_of_date
 
     def to_dict(self) -> dict:
         return {
             "train_as_of_dates": [d.isoformat() for d in self.train_as_of_dates],
             "test_as_of_date": self.test_as_of_date.isoformat(),
+            "label_knowledge_cutoff": self.label_cutoff.isoformat(),
         }
 
 
@@ -169,49 +190,106 @@ def _to_date(d) -> date:
     return pd.Timestamp(d).date()
 
 
+def splits_from_timechop(splits: Sequence) -> list[Split]:
+    """models/ splits from :class:`features.timechop.Split` objects: one per test as-of date.
+
+    Parameters
+    ----------
+    splits : sequence of features.timechop.Split or Split
+        From :meth:`features.timechop.Timechop.chop` (e.g. a cycle plan's ``splits``); a
+        :class:`Split` is passed through unchanged.
+
+    Returns
+    -------
+    list of Split
+        In the order given, each timechop split's test dates in order; training dates and the label
+        knowledge cutoff (the timechop split's first test date) are the timechop split's.
+
+    Raises
+    ------
+    ValueError
+        A split without training dates, or with a training label window that ends after its test date.
+    """
+    out: list[Split] = []
+    for s in splits:
+        if isinstance(s, Split):
+            parts = [s]
+        else:
+            train = tuple(_to_date(d) for d in s.train_as_of_dates)
+            cutoff = _to_date(s.label_knowledge_cutoff)
+            parts = [Split(train, _to_date(t), cutoff) for t in s.test_as_of_dates]
+            span = timedelta(days=int(s.label_timespan_days))
+            if train and max(train) + span > cutoff:
+                raise ValueError(f"split trains on {max(train)} whose label window ends after {cutoff}")
+        for p in parts:
+            if not p.train_as_of_dates:
+                raise ValueError(f"split testing {p.test_as_of_date} has no training as-of date")
+        out.extend(parts)
+    return out
+
+
 def make_splits(
     as_of_dates: Sequence,
     *,
     label_timespan_days: int = 180,
     n_splits: int = 3,
-    max_training_history_days: int | None = None,
+    training_frequency_months: int = 1,
+    max_training_history_months: int = 12,
 ) -> list[Split]:
-    """Temporal splits over labelled as-of dates (triage ``timechop``, simplified).
+    """The last ``n_splits`` temporal splits over monthly as-of dates, planned by :mod:`features.timechop`.
 
-    The last ``n_splits`` dates are test dates; each test date ``t`` trains on every earlier date ``d``
-    with ``d + label_timespan_days <= t`` (and ``d >= t - max_training_history_days`` if given).
+    A convenience for callers that hold only a matrix's as-of dates (tests, benchmarks): it calls
+    :class:`features.timechop.Timechop` with ``feature_start_time`` = the earliest date, one test date
+    per split (``model_update_frequency`` = ``training_as_of_date_frequency``) and labels observable
+    ``label_timespan_days`` after the latest date, then :func:`splits_from_timechop`. Each test date
+    ``t`` trains on the month starts ``d`` with ``d + label_timespan_days <= t``, stepping back by the
+    training frequency for up to ``max_training_history_months``.
 
     Parameters
     ----------
     as_of_dates : sequence of date-like
-        As-of dates whose label windows are complete (every date of the training matrix).
+        First days of months (timechop works in months), e.g. the matrix's labelled as-of dates.
     label_timespan_days : int
         Label window length (default 180).
     n_splits : int
-        Number of test dates (default 3).
-    max_training_history_days : int, optional
-        Oldest training date relative to the test date.
+        Number of test dates, the latest (default 3).
+    training_frequency_months : int
+        Spacing of training (and test) as-of dates (default 1; 3 for quarterly dates).
+    max_training_history_months : int
+        How far back training dates go from the latest one (default 12).
 
     Returns
     -------
-    list of Split, oldest test date first; test dates without any training date are skipped.
+    list of Split, oldest test date first.
 
     Raises
     ------
     ValueError
-        When no split can be built.
+        When no split can be built, or a date is not the first of a month.
     """
+    from features.timechop import Timechop
+
     dates = sorted({_to_date(d) for d in as_of_dates})
-    out = []
-    for t in dates[-n_splits:]:
-        train = [
-            d
-            for d in dates
-            if d + timedelta(days=label_timespan_days) <= t
-            and (max_training_history_days is None or d >= t - timedelta(days=max_training_history_days))
-        ]
-        if train:
-            out.append(Split(tuple(train), t))
+    if not dates:
+        raise ValueError("no as-of dates")
+    if any(d.day != 1 for d in dates):
+        raise ValueError(f"as-of dates must be first days of months (timechop): {[d for d in dates if d.day != 1][:3]}")
+    step = f"{int(training_frequency_months)} months"
+    try:
+        chopped = Timechop(
+            feature_start_time=dates[0], feature_end_time=dates[-1], label_timespan_days=label_timespan_days,
+            model_update_frequency=step, training_as_of_date_frequencies=(step,),
+            max_training_histories=(f"{int(max_training_history_months)} months",),
+            label_end_time=dates[-1] + timedelta(days=int(label_timespan_days)),
+        ).chop()  # fmt: skip
+    except ValueError as e:
+        raise ValueError(f"no temporal split: {e}") from e
+    known = set(dates)
+    chopped = [s for s in chopped if set(s.test_as_of_dates) <= known]
+    out = splits_from_timechop(chopped)[-n_splits:]
+    out = [Split(tuple(d for d in s.train_as_of_dates if d in known), s.test_as_of_date, s.label_knowledge_cutoff)
+           for s in out]  # fmt: skip
+    out = [s for s in out if s.train_as_of_dates]
     if not out:
         raise ValueError(
             f"no temporal split: need as-of dates at least {label_timespan_days} days before a test date; got {dates}"
@@ -621,8 +699,9 @@ def train_target(
     target : str
     feature_dictionary : DataFrame
         ``name, family, …, monotone`` (docs/interfaces.md §3).
-    splits : sequence of Split
-        From :func:`make_splits`.
+    splits : sequence of features.timechop.Split or Split
+        Planned by :mod:`features.timechop` (e.g. the cycle plan's splits); expanded to one
+        :class:`Split` per test date by :func:`splits_from_timechop`.
     capacity : DataFrame
         ``as_of_date, community, capacity`` (:func:`models.capacity.capacity_table`) covering every
         test date.
@@ -646,6 +725,7 @@ def train_target(
         raise ValueError(f"matrix has no label column {target!r}")
     if not splits:
         raise ValueError("no splits")
+    splits = splits_from_timechop(splits)
     features = feature_columns(matrix, feature_dictionary)
     mono = monotone_vector(features, feature_dictionary)
     X = to_float32(matrix, features)  # once for every config, split and the refit
@@ -672,7 +752,7 @@ def train_target(
                 config,
                 monotone=mono,
                 seed=seed,
-                label_cutoff=split.test_as_of_date,
+                label_cutoff=split.label_cutoff,
                 calibration_holdout_dates=calibration_holdout_dates,
                 min_positives_isotonic=min_positives_isotonic,
                 X=X,

@@ -100,6 +100,11 @@ EVALUATION_KEYS: tuple[str, ...] = (
     "simulation",
     "truth_metrics",
     "approval",
+    "fairness_truth",
+    "fairness_scope",
+    "label_coverage",
+    "label_gap",
+    "oracle",
 )
 MODEL_ORDER: tuple[str, ...] = ("model", "checklist", "registry_rule", "one_feature_rank", "prior")
 
@@ -126,6 +131,10 @@ LABELS: dict[str, dict[str, str]] = {
         "district": "区县",
         "guardianship_risk": "监护风险（guardianship_risk）",
         "left_behind_risk": "疑似未登记留守（left_behind_risk）",
+        "oracle": "理想排序（按模拟真实风险）",
+        "all": "全部",
+        "township": "乡镇(街道)",
+        "community": "村(社区)",
     },
     "en": {
         "model": "Model (LightGBM)",
@@ -147,6 +156,10 @@ LABELS: dict[str, dict[str, str]] = {
         "district": "District",
         "guardianship_risk": "Guardianship risk (guardianship_risk)",
         "left_behind_risk": "Unregistered left-behind child (left_behind_risk)",
+        "oracle": "Oracle (ranked by the simulated true risk)",
+        "all": "All",
+        "township": "Township",
+        "community": "Community",
     },
 }
 
@@ -221,7 +234,8 @@ def _suppress_fairness(rows: list[dict]) -> list[dict]:
     out = []
     for row in rows:
         row = dict(row)
-        n = _num(row.get("n"))
+        # a group's size is its distinct children (an audit over several test dates counts a child once)
+        n = _num(row.get("n_children")) if row.get("n_children") is not None else _num(row.get("n"))
         if n is None or n < SMALL_CELL_THRESHOLD:
             keep = {k: row.get(k) for k in ("attribute", "group", "reference_group")}
             out.append({**keep, "n": SUPPRESSED, "suppressed": True})
@@ -250,6 +264,43 @@ def _suppress_bins(bins: list[dict]) -> list[dict]:
     return out
 
 
+def _suppress_coverage(cov: Any) -> Any:
+    """Label coverage rows: a group of < 10 children shows only "<10"; < 10 visited hides the share."""
+    if not isinstance(cov, Mapping):
+        return cov
+    rows = []
+    for r in cov.get("rows") or []:
+        r = dict(r)
+        n, visited = _num(r.get("cohort_children")), _num(r.get("visited_children"))
+        if n is not None and n < SMALL_CELL_THRESHOLD:
+            r.update(cohort_children=SUPPRESSED, visited_children=None, coverage=None, suppressed=True)
+        else:
+            if visited is not None and visited < SMALL_CELL_THRESHOLD:
+                r.update(visited_children=SUPPRESSED, coverage=None)  # coverage × n gives the count back
+            r["suppressed"] = False
+        rows.append(r)
+    return {**dict(cov), "rows": rows}
+
+
+def _suppress_found(oracle: Any) -> Any:
+    """The oracle's "truly at-risk children found" per list: hidden when fewer than 10 are at risk."""
+    if not isinstance(oracle, Mapping) or not isinstance(oracle.get("true_at_risk_found"), Mapping):
+        return oracle
+    found = {}
+    for name, f in oracle["true_at_risk_found"].items():
+        f = dict(f or {})
+        n = _num(f.get("n_true_at_risk"))
+        if n is not None and n < SMALL_CELL_THRESHOLD:
+            f.update(n_true_at_risk=SUPPRESSED, found=None, share=None, ci95=None, suppressed=True)
+        else:
+            found_n = _num(f.get("found"))
+            if found_n is not None and found_n < SMALL_CELL_THRESHOLD:
+                f["found"] = SUPPRESSED
+            f["suppressed"] = False
+        found[name] = f
+    return {**dict(oracle), "true_at_risk_found": found}
+
+
 def suppress_evaluation(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of the evaluation document with small cells suppressed.
 
@@ -264,10 +315,20 @@ def suppress_evaluation(evaluation: Mapping[str, Any]) -> dict[str, Any]:
         The same document where every fairness group with ``n < 10`` keeps only its attribute,
         group, reference group and ``n = "<10"`` (metrics dropped), ``n_positive < 10`` reads
         ``"<10"`` and the rates derived from the positives (:data:`POSITIVE_DERIVED`) are blanked, and
-        calibration bins with ``n < 10`` are blanked.
+        calibration bins with ``n < 10`` are blanked. The audit on true outcomes (``fairness_truth``,
+        simulation) is suppressed like ``fairness``; label coverage rows of fewer than 10 children
+        keep only ``"<10"`` (fewer than 10 visited: the count reads ``"<10"`` and the share is
+        blanked); the oracle's "truly at-risk children found" is hidden when fewer than 10 are at risk
+        (fewer than 10 found: the count reads ``"<10"``).
     """
     doc = copy.deepcopy(dict(evaluation))
     doc["fairness"] = _suppress_fairness(list(doc.get("fairness") or []))
+    if doc.get("fairness_truth") is not None:
+        doc["fairness_truth"] = _suppress_fairness(list(doc.get("fairness_truth") or []))
+    if doc.get("label_coverage") is not None:
+        doc["label_coverage"] = _suppress_coverage(doc["label_coverage"])
+    if doc.get("oracle") is not None:
+        doc["oracle"] = _suppress_found(doc["oracle"])
     cal = doc.get("calibration") or {}
     if cal:
         cal = dict(cal)
@@ -668,6 +729,154 @@ def _owner(ev: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def _fairness_rows(rows: list[dict]) -> list[dict]:
+    """Formatted audit rows (suppressed groups keep only their name and "<10")."""
+    out = []
+    counters: dict[str, int] = {}
+    for r in rows:
+        attr = str(r.get("attribute"))
+        counters[attr] = counters.get(attr, 0) + 1
+        r["_index"] = counters[attr]
+        sup = bool(r.get("suppressed"))
+        out.append(
+            {
+                "attribute": attr,
+                "group": str(r.get("group")),
+                "plot_label": _group_label(attr, r.get("group"), counters[attr], "en", False).split(": ", 1)[
+                    1
+                ],
+                "reference_group": str(r.get("reference_group") or ""),
+                "is_reference": str(r.get("group")) == str(r.get("reference_group")),
+                "suppressed": sup,
+                "n": SUPPRESSED if sup else fmt_int(r.get("n_children") if r.get("n_children") is not None else r.get("n")),
+                "n_positive": "" if sup else fmt_int(r.get("n_positive")),
+                "prevalence": "" if sup else fmt_pct(r.get("prevalence")),
+                "tpr": "" if sup else fmt(r.get("tpr")),
+                "fnr": "" if sup else fmt(r.get("fnr")),
+                "for": "" if sup else fmt(r.get("for")),
+                "fpr": "" if sup else fmt(r.get("fpr")),
+                "precision": "" if sup else fmt(r.get("precision")),
+                "ppr": "" if sup else fmt(r.get("ppr")),
+                "tpr_disparity": "" if sup else fmt(r.get("tpr_disparity"), 2),
+                "tpr_disparity_ci95": "" if sup else fmt_ci(r.get("tpr_disparity_ci95"), 2),
+                "flag": (not sup) and bool(r.get("flag")),
+            }
+        )
+    return out
+
+
+#: Metrics of the observed-vs-true and model-vs-oracle comparisons (models.evaluate.GAP_METRICS).
+GAP_METRICS: tuple[str, ...] = (
+    "precision@capacity_abs",
+    "recall@capacity_abs",
+    "precision@5_pct",
+    "roc_auc",
+    "average_precision",
+)
+
+
+def _fairness_scope(ev: Mapping[str, Any]) -> dict[str, str]:
+    """Which test dates the audit covers (``fairness_scope`` of the document), formatted."""
+    sc = ev.get("fairness_scope") or {}
+    if not isinstance(sc, Mapping) or not sc:
+        return {"dates": ", ".join(str(d) for d in ev.get("test_as_of_dates") or []) or "—", "rows": "", "children": ""}
+    return {
+        "dates": ", ".join(str(d) for d in sc.get("test_as_of_dates") or []) or "—",
+        "rows": fmt_int(sc.get("n_rows")),
+        "children": fmt_int(sc.get("n_children")),
+    }
+
+
+def _signed(x: Any, digits: int = 3) -> str:
+    v = _num(x)
+    return "—" if v is None else f"{v:+.{digits}f}"
+
+
+def _oracle_context(ev: Mapping[str, Any], models: list[str]) -> dict[str, Any]:
+    """Rows of the oracle comparison (simulation only): truly at-risk children each list finds, and the
+    model's metrics beside the oracle's on observed labels and on true outcomes, with the gap."""
+    oracle = ev.get("oracle") or {}
+    if not isinstance(oracle, Mapping) or not oracle:
+        return {"oracle_found_rows": [], "oracle_metric_rows": [], "oracle_definition": ""}
+    found = oracle.get("true_at_risk_found") or {}
+    order = [m for m in models if m in found] + [m for m in found if m not in models and m != "oracle"]
+    order += ["oracle"] if "oracle" in found else []
+    found_rows = []
+    for name in order:
+        f = found[name] or {}
+        sup = bool(f.get("suppressed"))
+        found_rows.append(
+            {
+                "list": name,
+                "found": fmt_int(f.get("found")) if not sup else "",
+                "n_true_at_risk": fmt_int(f.get("n_true_at_risk")),
+                "share": "" if sup else fmt_pct(f.get("share"), 1),
+                "ci": "" if sup else fmt_ci([100 * v if _num(v) is not None else None
+                                             for v in (f.get("ci95") or [None, None])], 1),
+                "list_places": fmt_int(f.get("list_places")),
+                "suppressed": sup,
+            }
+        )
+    model_obs = (ev.get("metrics") or {}).get("model") or {}
+    model_truth = (ev.get("truth_metrics") or {}).get("model") or {}
+    o_obs, o_truth = oracle.get("metrics") or {}, oracle.get("truth_metrics") or {}
+    gap = oracle.get("gap_to_oracle") or {}
+    metric_rows = []
+    for m in GAP_METRICS:
+        if m not in o_obs and m not in o_truth:
+            continue
+        metric_rows.append(
+            {
+                "metric": m,
+                "model_observed": _metric_cell(model_obs.get(m)),
+                "oracle_observed": _metric_cell(o_obs.get(m)),
+                "gap_observed": _signed((gap.get("observed") or {}).get(m)),
+                "model_truth": _metric_cell(model_truth.get(m)),
+                "oracle_truth": _metric_cell(o_truth.get(m)),
+                "gap_truth": _signed((gap.get("truth") or {}).get(m)),
+            }
+        )
+    return {
+        "oracle_found_rows": found_rows,
+        "oracle_metric_rows": metric_rows,
+        "oracle_definition": str(oracle.get("definition") or ""),
+    }
+
+
+def _label_gap_rows(ev: Mapping[str, Any], models: list[str]) -> list[dict]:
+    """Per list: precision and recall at capacity on observed labels, on true outcomes, and truth − observed."""
+    gap = ev.get("label_gap") or {}
+    rows = []
+    for name in [m for m in models if m in gap] + [m for m in gap if m not in models]:
+        g = gap[name] or {}
+        cells = []
+        for m in ("precision@capacity_abs", "recall@capacity_abs"):
+            c = g.get(m) or {}
+            cells.append({"observed": fmt(c.get("observed")), "truth": fmt(c.get("truth")),
+                          "gap": _signed(c.get("truth_minus_observed"))})  # fmt: skip
+        rows.append({"list": name, "cells": cells})
+    return rows
+
+
+def _coverage_context(ev: Mapping[str, Any]) -> dict[str, Any]:
+    """Label coverage (share of the cohort visited in the label window) per group, as in the document."""
+    cov = ev.get("label_coverage") or {}
+    rows = []
+    for r in cov.get("rows") or [] if isinstance(cov, Mapping) else []:
+        sup = bool(r.get("suppressed"))
+        rows.append(
+            {
+                "group": str(r.get("group") or ""),
+                "value": str(r.get("value") if r.get("value") is not None else ""),
+                "cohort_children": fmt_int(r.get("cohort_children")),
+                "visited_children": "" if sup else fmt_int(r.get("visited_children")),
+                "coverage": "" if sup else fmt_pct(r.get("coverage"), 1),
+                "suppressed": sup,
+            }
+        )
+    return {"coverage_rows": rows, "coverage_as_of": str(cov.get("as_of_date") or "") if isinstance(cov, Mapping) else ""}
+
+
 def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the evaluation document and prepare everything the templates show.
 
@@ -682,7 +891,9 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     dict
         ``ev`` (the suppressed document), formatted tables (``metric_rows``, ``baseline_rows``,
         ``split_rows``, ``fairness_rows``, ``calibration_rows``, ``pr_rows``, ``importance_rows``,
-        ``sensitive_features``, ``truth_rows``), headline figures (``headline``), ``approval``,
+        ``sensitive_features``, ``truth_rows``; simulation: ``label_gap_rows``,
+        ``fairness_truth_rows``, ``oracle_found_rows``, ``oracle_metric_rows``; ``coverage_rows``),
+        headline figures (``headline``), ``approval``,
         ``retain_until`` and counts used in the prose.
 
     Raises
@@ -734,37 +945,7 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
             }
         )
 
-    fairness_rows = []
-    counters: dict[str, int] = {}
-    for r in ev.get("fairness") or []:
-        attr = str(r.get("attribute"))
-        counters[attr] = counters.get(attr, 0) + 1
-        r["_index"] = counters[attr]
-        sup = bool(r.get("suppressed"))
-        fairness_rows.append(
-            {
-                "attribute": attr,
-                "group": str(r.get("group")),
-                "plot_label": _group_label(attr, r.get("group"), counters[attr], "en", False).split(": ", 1)[
-                    1
-                ],
-                "reference_group": str(r.get("reference_group") or ""),
-                "is_reference": str(r.get("group")) == str(r.get("reference_group")),
-                "suppressed": sup,
-                "n": SUPPRESSED if sup else fmt_int(r.get("n")),
-                "n_positive": "" if sup else fmt_int(r.get("n_positive")),
-                "prevalence": "" if sup else fmt_pct(r.get("prevalence")),
-                "tpr": "" if sup else fmt(r.get("tpr")),
-                "fnr": "" if sup else fmt(r.get("fnr")),
-                "for": "" if sup else fmt(r.get("for")),
-                "fpr": "" if sup else fmt(r.get("fpr")),
-                "precision": "" if sup else fmt(r.get("precision")),
-                "ppr": "" if sup else fmt(r.get("ppr")),
-                "tpr_disparity": "" if sup else fmt(r.get("tpr_disparity"), 2),
-                "tpr_disparity_ci95": "" if sup else fmt_ci(r.get("tpr_disparity_ci95"), 2),
-                "flag": (not sup) and bool(r.get("flag")),
-            }
-        )
+    fairness_rows = _fairness_rows(ev.get("fairness") or [])
     flagged = [r for r in fairness_rows if r["flag"]]
     attributes = list(dict.fromkeys(r["attribute"] for r in fairness_rows))  # order of the audit
 
@@ -795,17 +976,22 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
     sensitive = [f for f in features if f.get("sensitive")]
     families = sorted({str(f.get("family")) for f in features if f.get("family")})
     truth = ev.get("truth_metrics") or None
+    # truth_metrics is {list: block} (models/) or, in older documents, the model's block itself
+    truth_model = truth.get("model") if truth and isinstance(truth.get("model"), Mapping) else truth
+    model_gap = ((ev.get("label_gap") or {}).get("model") or {}) if isinstance(ev.get("label_gap"), Mapping) else {}
     truth_rows = []
-    if truth:
+    if truth_model:
         for name in METRIC_NAMES:
-            if name in truth:
+            if name in truth_model:
                 truth_rows.append(
                     {
                         "metric": name,
                         "observed": _metric_cell(model_block.get(name)),
-                        "truth": _metric_cell(truth[name]),
+                        "truth": _metric_cell(truth_model[name]),
+                        "gap": _signed((model_gap.get(name) or {}).get("truth_minus_observed")),
                     }
                 )
+    fairness_truth_rows = _fairness_rows(ev.get("fairness_truth") or [])
     selection = ev.get("selection") or {}
     n_train, n_test = _num(ev.get("n_train")), _num(ev.get("n_test"))
     return {
@@ -832,6 +1018,12 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
         "families": families,
         "sensitive_features": sensitive,
         "truth_rows": truth_rows,
+        "label_gap_rows": _label_gap_rows(ev, models),
+        "fairness_truth_rows": fairness_truth_rows,
+        "fairness_scope": _fairness_scope(ev),
+        "fairness_truth_flagged": [r for r in fairness_truth_rows if r["flag"]],
+        **_oracle_context(ev, models),
+        **_coverage_context(ev),
         "selection": {
             "criterion": selection.get("criterion") or "",
             "selected_config": json.dumps(
@@ -950,7 +1142,7 @@ def render_model_card(evaluation: dict, out_dir: Path) -> dict[str, Path]:
     paths["html_en"].write_text(html_en, encoding="utf-8")
     paths["md"].write_text(md, encoding="utf-8")
     ev_public = copy.deepcopy(ctx["ev"])
-    for r in ev_public.get("fairness") or []:
+    for r in [*(ev_public.get("fairness") or []), *(ev_public.get("fairness_truth") or [])]:
         r.pop("_index", None)
     doc = {
         "card_schema_version": 1,

@@ -545,6 +545,21 @@ class SimulatorConfig:
     )  # ⚠ surveillance bias
     township_visit_sd: float = 0.35  # ⚠ lognormal spread of visit intensity by township
     township_visit_bias: dict = field(default_factory=dict)  # injected bias: {township name: multiplier}
+    #: Injected recording bias (known-bias experiments, DESIGN §9, §11.11): ``{district name: k}`` — every
+    #: police record of a household in that district (family violence against a child, a hospital's
+    #: 强制报告, a missing child or guardian, background incidents, domestic-dispute call-outs) is made
+    #: with k × its configured probability (capped at 1; k = 0: none is recorded), as under heavier
+    #: (k > 1) or lighter (k < 1) policing of one district (Lum & Isaac 2016). What happens to the
+    #: children is unchanged; what gets written down (and what follows from it: event visits) is not.
+    #: Empty (the default) leaves the output byte-identical and is left out of :func:`config_hash`.
+    district_incident_recording_bias: dict = field(default_factory=dict)
+    #: Injected recording bias of visit outcomes: ``{district: k}`` — a director's visit to a child of
+    #: that district is written down as 监护不当/监护缺失 with k × the probability the child's true state
+    #: gives (capped at 1; the mass comes from 良好/一般), as where a local target or a cautious practice
+    #: makes directors record concerns more readily. The children's states are unchanged; a recorded
+    #: failure still triggers what a real one does (monthly visits, support, 其他困境 registration).
+    #: Empty (the default) leaves the output byte-identical and is left out of :func:`config_hash`.
+    district_failure_recording_bias: dict = field(default_factory=dict)
     visit_word_of_mouth: float = 2.0  # ⚠ extra unregistered visits to homes in state 2–3 (neighbours tell)
     high_risk_months: int = 6  # ⚠ monthly visits for this long after a failure is found
     event_visit_prob: float = 0.6  # ⚠ visit next month after a police or hospital notice
@@ -630,9 +645,28 @@ class SimulatorConfig:
         bad = kinds - {"core", "suburban", "outer", "rural_county"}
         if bad:
             raise ValueError(f"unknown district kind(s) {sorted(bad)}")
+        names = {d.name for d in self.districts}
+        for knob in ("district_incident_recording_bias", "district_failure_recording_bias"):
+            for name, k in getattr(self, knob).items():
+                if name not in names:
+                    raise ValueError(f"{knob}: unknown district {name!r}; known: {sorted(names)}")
+                if not float(k) >= 0:
+                    raise ValueError(f"{knob}[{name!r}] must be a multiplier >= 0, got {k!r}")
+
+
+#: Injection knobs added after the first release: left out of the hash while empty, so that a city
+#: simulated without injection keeps its ``config_hash`` (and manifest) byte for byte.
+_HASH_OMITTED_WHEN_EMPTY: tuple[str, ...] = ("district_incident_recording_bias", "district_failure_recording_bias")
 
 
 def config_hash(config: SimulatorConfig) -> str:
-    """SHA-256 of the configuration's canonical JSON (sorted keys), first 16 hex digits."""
-    payload = json.dumps(dataclasses.asdict(config), sort_keys=True, ensure_ascii=False, default=str)
+    """SHA-256 of the configuration's canonical JSON (sorted keys), first 16 hex digits.
+
+    Fields of :data:`_HASH_OMITTED_WHEN_EMPTY` are part of the hash only when set.
+    """
+    d = dataclasses.asdict(config)
+    for name in _HASH_OMITTED_WHEN_EMPTY:
+        if not d.get(name):
+            d.pop(name, None)
+    payload = json.dumps(d, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

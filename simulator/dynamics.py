@@ -363,6 +363,17 @@ def run_dynamics(
         cfg.lb_find_per_month["community"],
     )
     c_mult = city.communities["visit_multiplier"].to_numpy()[comm]
+    # injected recording bias: police records of a household are made k × as often (1.0 = none)
+    rec_h = np.ones(H)
+    d_names = city.districts["district"].to_numpy()[d_idx]
+    for name, k in cfg.district_incident_recording_bias.items():
+        rec_h[d_names == name] *= float(k)
+    # injected recording bias of visit outcomes: failures written down k × as often (None = none)
+    fail_h = None
+    if cfg.district_failure_recording_bias:
+        fail_h = np.ones(H)
+        for name, k in cfg.district_failure_recording_bias.items():
+            fail_h[d_names == name] *= float(k)
     unreg_rate = np.where(
         migrant,
         cfg.visit_unregistered_per_month["migrant"],
@@ -451,7 +462,7 @@ def run_dynamics(
             for h, s in zip(*np.nonzero(go_missing), strict=True):
                 p_missing_row[h, s] = len(missing_rows)
                 missing_rows.append([par[h, s], g, -1])
-                if rng.random() < cfg.police_guardian_lost:
+                if rng.random() < cfg.police_guardian_lost * rec_h[h]:
                     kids_h = np.flatnonzero((ch_h == h) & ch_exists)
                     if len(kids_h):
                         inc_rows.append([g, "监护人失联", int(kids_h[0]), int(par[h, s]), h])
@@ -668,18 +679,19 @@ def run_dynamics(
             from_harm = mal[ci] & (rng.random(len(ci)) < 0.6)
             inj_rows.append(np.stack([ci, np.full(len(ci), g), from_harm.astype(int)], 1))
             suspicious = ci[from_harm & (rng.random(len(ci)) < 0.7)]
-            rep = suspicious[rng.random(len(suspicious)) < cfg.hospital_report_prob]
+            rep = suspicious[rng.random(len(suspicious)) < cfg.hospital_report_prob * rec_h[ch_h[suspicious]]]
             for c in rep.tolist():
                 inc_rows.append([g, "家庭暴力", c, -2, int(ch_h[c])])  # -2: reported by a hospital
             event_flag[suspicious] |= rng.random(len(suspicious)) < 0.3
 
         # ---------------- 8. police
-        dv = ch_exists & mal & conflict[ch_h] & (rng.random(C) < cfg.police_dv_detect)
+        rec_c = rec_h[ch_h]
+        dv = ch_exists & mal & conflict[ch_h] & (rng.random(C) < cfg.police_dv_detect * rec_c)
         for c in np.flatnonzero(dv).tolist():
             h = int(ch_h[c])
             perp = par[h, 0] if (p_ex[h, 0] and at_home[h, 0]) else (par[h, 1] if p_ex[h, 1] else -1)
             inc_rows.append([g, "家庭暴力", c, int(perp), h])
-        lost = ch_exists & (ch_age >= 2) & (ch_age < 16) & (rng.random(C) < police_missing[cst])
+        lost = ch_exists & (ch_age >= 2) & (ch_age < 16) & (rng.random(C) < police_missing[cst] * rec_c)
         for c in np.flatnonzero(lost).tolist():
             inc_rows.append([g, "儿童走失", c, -1, int(ch_h[c])])
         aband = ch_exists & (ch_age < 1) & (cst == 3) & (rng.random(C) < 0.01)
@@ -688,14 +700,14 @@ def run_dynamics(
         bg_rate = (
             cfg.police_background_per_month * np.where(ch_age >= 10, 2.0, 0.5) * np.where(cst >= 2, 1.5, 1.0)
         )
-        bg = ch_exists & (rng.random(C) < bg_rate)
+        bg = ch_exists & (rng.random(C) < bg_rate * rec_c)
         for c in np.flatnonzero(bg).tolist():
             cat = ("打架斗殴", "盗窃", "交通事故", "其他")[int(rng.choice(4, p=[0.3, 0.2, 0.3, 0.2]))]
             if ch_age[c] < 10 and cat in ("打架斗殴", "盗窃"):
                 cat = "交通事故"
             inc_rows.append([g, cat, c, -1, int(ch_h[c])])
         # adult-only family violence (the child is not named in the record)
-        adv = conflict & pres & (rng.random(H) < cfg.police_adult_dv_per_conflict_month)
+        adv = conflict & pres & (rng.random(H) < cfg.police_adult_dv_per_conflict_month * rec_h)
         for h in np.flatnonzero(adv).tolist():
             if p_ex[h, 1] and p_alive[h, 1]:
                 inc_rows.append([g, "家庭暴力", -1, int(par[h, 1]), h])
@@ -780,6 +792,12 @@ def run_dynamics(
             pa[:, 0] *= 1 - shift
             pa[:, 1] *= 1 - shift
             pa[:, 2] += moved
+            if fail_h is not None:  # only when injected: the default stream of numbers is untouched
+                bad_p = pa[:, 2] + pa[:, 3]
+                new_bad = np.minimum(bad_p * fail_h[ch_h[vi]], 1.0)
+                good_p = pa[:, 0] + pa[:, 1]
+                pa[:, 2:] *= np.where(bad_p > 0, new_bad / np.where(bad_p > 0, bad_p, 1.0), 1.0)[:, None]
+                pa[:, :2] *= np.where(good_p > 0, (1 - new_bad) / np.where(good_p > 0, good_p, 1.0), 1.0)[:, None]
             cum = np.cumsum(pa, axis=1)
             assess = (rng.random(n)[:, None] > cum).sum(1).clip(0, 3)
             # note flags: true circumstances written down with a probability; a few false mentions

@@ -57,7 +57,8 @@ def _xlsx(
     cols = list(df.columns)
     values = [df[c].to_numpy(dtype=object) for c in cols]
     n = len(df)
-    as_text = {c: rng.random(n) < mixed_rate for c in date_cols}
+    # sorted: a set's order follows Python's per-process string hashing, and each column draws in turn
+    as_text = {c: rng.random(n) < mixed_rate for c in sorted(date_cols)}
     for i in range(n):
         row = []
         for c, v in zip(cols, values, strict=True):

@@ -1,6 +1,6 @@
 """Synthetic training set with known signal for the models tests (the real features come later).
 
-600 children × 8 quarterly as-of dates in 12 communities of 3 districts. The outcome depends on
+600 children × 8 quarterly as-of dates (first days of months, as timechop plans them) in 12 communities of 3 districts. The outcome depends on
 ``school_days_absent_3m``, ``parents_away_months_12m``, ``registry_active_orphan`` and a hidden state, so a
 model can learn it and the prior cannot; ``noise_*`` carry nothing.
 """
@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-AS_OF_DATES = [date(2023, 1, 1) + timedelta(days=91 * i) for i in range(8)]
+AS_OF_DATES = [date(2023 + (3 * i) // 12, (3 * i) % 12 + 1, 1) for i in range(8)]  # quarterly month starts
+QUARTERLY = {"training_frequency_months": 3, "max_training_history_months": 24}
 DISTRICTS = {"上城区": "城镇", "萧山区": "城镇", "淳安县": "农村"}
 
 
@@ -201,7 +202,7 @@ def capacity(matrix) -> pd.DataFrame:
 def trained(matrix, dictionary, capacity):
     from models.train import make_splits, train_target
 
-    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=2)
+    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=2, **QUARTERLY)
     grid = [
         {"num_leaves": 7, "learning_rate": 0.1, "num_boost_round": 60, "min_data_in_leaf": 20},
         {"num_leaves": 15, "learning_rate": 0.05, "num_boost_round": 80, "min_data_in_leaf": 40},

@@ -81,3 +81,25 @@ def test_sections(evaluation):
     assert evaluation["capacity_total"] > 0 and evaluation["n_communities"] == 12
     assert evaluation["test_as_of_dates"] == [evaluation["splits"][-1]["test_as_of_date"]]
     assert any("checklist" in n for n in evaluation["notes"])  # absent checklist features are reported
+
+
+def test_fairness_audit_covers_every_split_test_date(evaluation, trained, matrix, dictionary, capacity):
+    """The audit pools every split's test date (each list chosen by that split's model at that date's
+    capacity); children are counted once (the bootstrap clusters), rows are child × date."""
+    scope = evaluation["fairness_scope"]
+    assert scope["scope"] == "all_splits"
+    assert scope["test_as_of_dates"] == [s["test_as_of_date"] for s in evaluation["splits"]]
+    assert scope["n_rows"] == sum(s["n_test"] for s in evaluation["splits"])
+    assert scope["n_children"] < scope["n_rows"]  # the same children on both dates
+    sex = [r for r in evaluation["fairness"] if r["attribute"] == "sex"]
+    assert sum(r["n"] for r in sex) == scope["n_rows"] and sum(r["n_children"] for r in sex) == scope["n_children"]
+    assert sum(r["ppr"] for r in sex) == pytest.approx(1.0)
+    latest = evaluate_target(
+        trained, matrix, dictionary, capacity, label_timespan_days=180, n_boot=0, fairness_scope="latest",
+        truth=matrix["guardianship_risk"].astype(float), simulation=True,
+    )  # fmt: skip
+    assert latest["fairness_scope"]["test_as_of_dates"] == evaluation["test_as_of_dates"]
+    assert sum(r["n"] for r in latest["fairness"] if r["attribute"] == "sex") == evaluation["n_test"]
+    assert len(latest["fairness_truth"]) == len(latest["fairness"])
+    with pytest.raises(ValueError, match="fairness_scope"):
+        evaluate_target(trained, matrix, dictionary, capacity, label_timespan_days=180, fairness_scope="x")

@@ -53,3 +53,20 @@ def test_booleans_and_missing_groups_are_labelled():
     )
     assert set(audit["group"]) == {"是", "否", "未知"}
     assert audit["small_cell"].all()
+
+
+def test_reference_is_the_largest_known_group_with_enough_positives():
+    """A reference with a handful of positives (or a recall of 0) would make every disparity noise."""
+    rng = np.random.default_rng(1)
+    n_big, n_mid = 3000, 1500
+    group = np.array(["大区"] * n_big + ["中区"] * n_mid + ["未知"] * 4000)
+    y = np.zeros(len(group))
+    y[rng.choice(np.arange(n_big), 4, replace=False)] = 1  # the largest district: 4 positives
+    y[n_big + rng.choice(np.arange(n_mid), 60, replace=False)] = 1
+    y[n_big + n_mid + rng.choice(np.arange(4000), 80, replace=False)] = 1
+    sel = (rng.random(len(group)) < 0.3) | (y > 0) & (rng.random(len(group)) < 0.5)
+    audit = fairness_audit(y, sel, pd.DataFrame({"district": group}), n_boot=50, seed=0)
+    assert set(audit["reference_group"]) == {"中区"}  # never 未知, and not the 4-positive district
+    assert not audit.loc[audit["group"] == "大区", "flag"].any()  # 4 positives: never flagged
+    forced = fairness_audit(y, sel, pd.DataFrame({"district": group}), n_boot=0, reference_groups={"district": "大区"})
+    assert set(forced["reference_group"]) == {"大区"}

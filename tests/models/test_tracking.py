@@ -13,6 +13,9 @@ from models.cycle import run_target_cycle
 from models.evaluate import EVALUATION_KEYS
 from models.train import make_splits
 
+#: the synthetic matrix's as-of dates are quarterly month starts (tests/models/conftest.py)
+QUARTERLY = {"training_frequency_months": 3, "max_training_history_months": 24}
+
 GRID = [{"num_leaves": 7, "learning_rate": 0.1, "num_boost_round": 30, "min_data_in_leaf": 20}]
 
 
@@ -20,7 +23,7 @@ def test_mlflow_round_trip(tmp_path, matrix, dictionary, capacity, trained):
     tracking.configure(
         f"sqlite:///{tmp_path}/mlflow/mlflow.db", tmp_path / "mlflow" / "artifacts", "humiao-test"
     )
-    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=2)
+    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=2, **QUARTERLY)
     tags = {"dagster_run_id": "run-123", "partition": "2024-09-29"}
     with tracking.cycle_run("cycle 2024-09-29", tags=tags) as parent:
         first = run_target_cycle(

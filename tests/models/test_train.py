@@ -19,9 +19,12 @@ from models.train import (
     ventiles,
 )
 
+#: the synthetic matrix's as-of dates are quarterly month starts (tests/models/conftest.py)
+QUARTERLY = {"training_frequency_months": 3, "max_training_history_months": 24}
+
 
 def test_splits_never_train_on_open_label_windows(matrix):
-    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=3)
+    splits = make_splits(sorted(set(matrix["as_of_date"])), label_timespan_days=180, n_splits=3, **QUARTERLY)
     assert len(splits) == 3
     for sp in splits:
         assert all(d + timedelta(days=180) <= sp.test_as_of_date for d in sp.train_as_of_dates)
@@ -100,3 +103,26 @@ def test_ventiles_and_levels():
     with pytest.raises(ValueError, match="cover"):
         risk_level([1], {"高": (15, 20)})
     assert DEFAULT_LEVELS["极危"] == (19, 20)
+
+
+def test_splits_come_from_timechop(matrix):
+    """One temporal-split implementation: models/ trains on features.timechop's splits."""
+    from features.timechop import chop
+    from models.train import Split, splits_from_timechop
+
+    dates = sorted(set(matrix["as_of_date"]))
+    ours = make_splits(dates, label_timespan_days=180, n_splits=2, **QUARTERLY)
+    tc = chop(dates[0], dates[-1], 180, model_update_frequency="3 months",
+              training_as_of_date_frequencies=("3 months",), max_training_histories=("24 months",),
+              label_end_time=dates[-1] + timedelta(days=180))  # fmt: skip
+    assert ours == splits_from_timechop(tc)[-2:]
+    multi = chop(dates[0], dates[-1], 180, test_durations=("3 months",), test_as_of_date_frequency="3 months",
+                 training_as_of_date_frequencies=("3 months",), max_training_histories=("24 months",),
+                 label_end_time=dates[-1] + timedelta(days=180))[-1]  # fmt: skip
+    expanded = splits_from_timechop([multi])
+    assert [s.test_as_of_date for s in expanded] == list(multi.test_as_of_dates)
+    assert {s.label_cutoff for s in expanded} == {multi.test_as_of_dates[0]}  # DESIGN §11.6: the first test date
+    assert splits_from_timechop(expanded) == expanded
+    with pytest.raises(ValueError, match="first days of months"):
+        make_splits([date(2024, 1, 15)])
+    assert Split((date(2024, 1, 1),), date(2024, 7, 1)).label_cutoff == date(2024, 7, 1)

@@ -278,3 +278,118 @@ def test_rates_that_would_reveal_a_small_positive_count_are_hidden(tmp_path):
     assert all(shown.get(k) is None for k in ("prevalence", "tpr", "fnr", "precision"))
     paths = render_model_card(ev, tmp_path)
     assert "2.27%" not in paths["html"].read_text(encoding="utf-8")
+
+
+def _with_simulation_blocks(ev: dict) -> dict:
+    """The evaluation document's simulation blocks (models.evaluate): true outcomes per list, the
+    observed-vs-true gap, the oracle, the audit on true outcomes; and label coverage per group."""
+    ev = copy.deepcopy(ev)
+    ev["truth_metrics"] = {
+        "model": {"precision@capacity_abs": {"value": 0.5234, "ci95": [0.4934, 0.5534]},
+                  "recall@capacity_abs": {"value": 0.1431, "ci95": [0.1239, 0.1601]}},
+        "checklist": {"precision@capacity_abs": {"value": 0.4417, "ci95": [0.41, 0.47]},
+                      "recall@capacity_abs": {"value": 0.1207, "ci95": [0.10, 0.14]}},
+    }  # fmt: skip
+    ev["label_gap"] = {
+        "model": {
+            "precision@capacity_abs": {"observed": 0.4123, "truth": 0.5234, "truth_minus_observed": 0.1111},
+            "recall@capacity_abs": {"observed": 0.3567, "truth": 0.1431, "truth_minus_observed": -0.2136},
+        },
+        "checklist": {
+            "precision@capacity_abs": {"observed": 0.3298, "truth": 0.4417, "truth_minus_observed": 0.1119},
+            "recall@capacity_abs": {"observed": 0.2854, "truth": 0.1207, "truth_minus_observed": -0.1647},
+        },
+    }
+    ev["oracle"] = {
+        "definition": "simulator's true guardianship state at the as-of date",
+        "metrics": {"precision@capacity_abs": {"value": 0.4411, "ci95": [0.41, 0.47]}},
+        "truth_metrics": {"precision@capacity_abs": {"value": 0.8196, "ci95": [0.79, 0.85]}},
+        "gap_to_oracle": {"observed": {"precision@capacity_abs": 0.0288}, "truth": {"precision@capacity_abs": 0.2962}},
+        "true_at_risk_found": {
+            "model": {"n_true_at_risk": 1069, "found": 153, "share": 0.1431, "ci95": [0.1239, 0.1601], "list_places": 1370},
+            "checklist": {"n_true_at_risk": 1069, "found": 129, "share": 0.1207, "ci95": [0.10, 0.14], "list_places": 1370},
+            "oracle": {"n_true_at_risk": 1069, "found": 390, "share": 0.3648, "ci95": [0.3270, 0.3733], "list_places": 1370},
+        },
+    }  # fmt: skip
+    ev["fairness_truth"] = [
+        {**r, "n_positive": r["n"] // 15, "tpr": 0.1234, "tpr_disparity": 0.4567 if r["group"] == "农村" else 1.0,
+         "tpr_disparity_ci95": [0.3012, 0.6023] if r["group"] == "农村" else [0.9, 1.1], "flag": r["group"] == "农村"}
+        for r in ev["fairness"]
+    ]  # fmt: skip
+    ev["fairness_scope"] = {"scope": "all_splits", "test_as_of_dates": ["2024-07-01", "2025-01-01"],
+                            "n_rows": 40822, "n_children": 21377, "list_places": 2740}  # fmt: skip
+    ev["label_coverage"] = {
+        "as_of_date": "2025-01-01",
+        "rows": [
+            {"group": "all", "value": "全部", "cohort_children": 20411, "visited_children": 1873, "coverage": 0.09177},
+            {"group": "district", "value": "淳安县", "cohort_children": 612, "visited_children": 97, "coverage": 0.1586},
+            {"group": "district", "value": "滨江区", "cohort_children": 433, "visited_children": 6, "coverage": 6 / 433},
+            {"group": "has_disability", "value": "是", "cohort_children": 8, "visited_children": 5, "coverage": 0.625},
+        ],
+    }  # fmt: skip
+    return ev
+
+
+def test_oracle_label_gap_and_coverage_blocks(tmp_path, evaluation):
+    """The card renders the oracle comparison, the observed-vs-true gap and label coverage from the
+    evaluation document (simulation), with small cells hidden."""
+    paths = render_model_card(_with_simulation_blocks(evaluation), tmp_path)
+    zh, en, md = _text(paths, "html"), _text(paths, "html_en"), _text(paths, "md")
+    for key, text in {"zh": zh, "en": en, "md": md}.items():
+        # oracle: share of truly at-risk children found by each list
+        for figure in ("153", "1,069", "14.3%", "[12.4, 16.0]", "390", "36.5%", "129", "12.1%"):
+            assert figure in text, (key, "oracle", figure)
+        assert "true guardianship state at the as-of date" in text
+        assert "0.441" in text and "0.820" in text and "+0.296" in text and "+0.029" in text
+        # observed vs true labels: values and the gap (truth − observed), model and baselines
+        for figure in ("0.523", "+0.111", "-0.214", "0.442", "+0.112", "-0.165"):
+            assert figure in text, (key, "gap", figure)
+        # the audit on true outcomes names the flagged group
+        assert "0.46" in text and "[0.30, 0.60]" in text
+        # label coverage per group
+        for figure in ("2025-01-01", "20,411", "1,873", "9.2%", "淳安县", "15.9%"):
+            assert figure in text, (key, "coverage", figure)
+        # small cells: a group of 8 children and 6 visited children are hidden
+        assert "62.5%" not in text and "1.4%" not in text
+    for text in (zh, en, md):  # the audit's test dates and its children / child-dates
+        assert "2024-07-01, 2025-01-01" in text and "21,377" in text and "40,822" in text
+    assert "7.8" in zh and "理想排序" in zh and "Comparison with the oracle" in en
+    assert "标签覆盖率" in zh and "Label coverage" in en
+    doc = json.loads(_text(paths, "json"))["evaluation"]
+    assert doc["oracle"]["true_at_risk_found"]["model"]["share"] == 0.1431
+    cov = {r["value"]: r for r in doc["label_coverage"]["rows"]}
+    assert cov["是"]["cohort_children"] == "<10" and cov["是"]["coverage"] is None
+    assert cov["滨江区"]["visited_children"] == "<10" and cov["滨江区"]["coverage"] is None
+    assert all("_index" not in r for r in doc["fairness_truth"])
+    small = next(r for r in doc["fairness_truth"] if r["group"] == "非本地户籍")
+    assert small["n"] == "<10" and small["suppressed"]
+
+
+def test_oracle_found_below_ten_is_hidden(evaluation):
+    ev = _with_simulation_blocks(evaluation)
+    ev["oracle"]["true_at_risk_found"] = {
+        "model": {"n_true_at_risk": 7, "found": 3, "share": 3 / 7, "ci95": [0.1, 0.8], "list_places": 40}
+    }
+    rows = build_card_context(ev)["oracle_found_rows"]
+    assert rows == [{"list": "model", "found": "", "n_true_at_risk": "<10", "share": "", "ci": "",
+                     "list_places": "40", "suppressed": True}]  # fmt: skip
+
+
+def test_real_data_card_has_no_simulation_blocks(tmp_path, evaluation):
+    real = _with_simulation_blocks(evaluation)
+    real.update(simulation=False, truth_metrics=None, label_gap=None, oracle=None, fairness_truth=None)
+    zh = render_model_card(real, tmp_path)["html"].read_text(encoding="utf-8")
+    assert "理想排序" not in zh and "观察标签与真实结果" not in zh
+    assert "标签覆盖率（选择性标签）" in zh  # coverage is reported on real data too
+
+
+def test_small_cells_count_children_not_child_dates(evaluation):
+    """An audit over two test dates: a group of 7 children seen twice (14 rows) is still a small cell."""
+    ev = copy.deepcopy(evaluation)
+    row = dict(ev["fairness"][0])
+    row.update(group="两期小群体", n=14, n_children=7, n_positive=12)
+    ev["fairness"] = [*ev["fairness"], row]
+    shown = next(r for r in build_card_context(ev)["ev"]["fairness"] if r["group"] == "两期小群体")
+    shown.pop("_index", None)
+    assert shown == {"attribute": row["attribute"], "group": "两期小群体", "reference_group": row["reference_group"],
+                     "n": "<10", "suppressed": True}  # fmt: skip

@@ -346,3 +346,52 @@ def test_injected_visit_bias_raises_visits_in_that_township(tmp_path):
         vt = tw.reindex(v["儿童公民身份号码"].map(norm).str[:17]).to_numpy()
         share.append((vt == town).mean() / (attrs["township"] == town).mean())
     assert share[1] > 1.8 * share[0]
+
+
+def test_injected_incident_recording_bias(tmp_path):
+    """DESIGN §9, §11.11: police records of one district's households made k × as often; the default
+    (no injection) keeps the configuration hash, so a city simulated without it is unchanged."""
+    import dataclasses
+
+    from simulator import config_hash
+
+    base = SimulatorConfig()
+    assert config_hash(base) == config_hash(dataclasses.replace(base, district_incident_recording_bias={}))
+    district = "萧山区"
+    biased = dataclasses.replace(base, district_incident_recording_bias={district: 6.0})
+    assert config_hash(biased) != config_hash(base)
+    with pytest.raises(ValueError, match="unknown district"):
+        dataclasses.replace(base, district_incident_recording_bias={"不存在区": 2.0})
+    with pytest.raises(ValueError, match=">= 0"):
+        dataclasses.replace(base, district_incident_recording_bias={district: -1.0})
+    per_child = []
+    for name, cfg in (("plain", base), ("biased", biased)):
+        simulate(tmp_path / name / "raw", tmp_path / name / "truth", children=1500, months=12, seed=9, config=cfg)
+        attrs = pd.read_parquet(tmp_path / name / "truth" / "child_attributes.parquet")
+        inc = read(tmp_path / name / "raw", "incidents")
+        inside = inc["区(县、市)"] == district
+        share_children = (attrs["district"] == district).mean()
+        per_child.append((inside.sum() / share_children, (~inside).sum() / (1 - share_children)))
+    (plain_in, plain_out), (biased_in, biased_out) = per_child
+    assert biased_in > 3 * plain_in  # the district's records multiply
+    assert biased_out < 1.5 * plain_out  # the other districts' records hardly move
+
+
+def test_determinism_across_processes(tmp_path):
+    """Same seed → same bytes in another Python process too (string hashing differs per process:
+    nothing may depend on a set's order)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; from pathlib import Path; from simulator import simulate; "
+        "m = simulate(Path(sys.argv[1]) / 'raw', Path(sys.argv[1]) / 'truth', children=300, months=12, seed=4); "
+        "print(json.dumps(m['files'], sort_keys=True))"
+    )
+    outs = []
+    for hash_seed in ("1", "2"):
+        env = {**__import__("os").environ, "PYTHONHASHSEED": hash_seed}
+        r = subprocess.run([sys.executable, "-c", code, str(tmp_path / hash_seed)], capture_output=True, text=True,
+                           env=env, check=True, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        outs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    assert outs[0] == outs[1]
