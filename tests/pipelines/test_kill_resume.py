@@ -34,9 +34,13 @@ def test_sigkill_midway_then_rerun_matches_uninterrupted(town_run, town_config, 
     cmd = [sys.executable, "-m", "humiao.cli", "run", "--config", str(path)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    marker = cfg.path("work_dir") / "assets" / "features.parquet"  # killed during training, after features
+    labels = cfg.path("work_dir") / "assets" / "labels"  # killed during training, after the partitions
+
+    def written() -> bool:
+        return labels.exists() and any(labels.glob("*.parquet"))
+
     deadline = time.monotonic() + 300
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not written() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
