@@ -30,6 +30,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -246,7 +247,7 @@ class NoteAnonymizer:
         n_jobs : int
             Worker processes (fork: the loaded engine is shared copy-on-write, nothing is rebuilt).
             1 (default) runs in this process; -1 uses every CPU. Falls back to 1 where fork is not
-            available.
+            available or the process already runs other threads (fork would risk a deadlock).
 
         Returns
         -------
@@ -267,7 +268,10 @@ class NoteAnonymizer:
             known = [None] * len(texts)
         if n_jobs == -1:
             n_jobs = os.cpu_count() or 1
-        if n_jobs > 1 and len(texts) >= 2 * n_jobs and "fork" in mp.get_all_start_methods():
+        # fork only from a single-threaded process: a fork taken while another thread holds a lock (e.g. a
+        # JVM gateway of pyspark, a web server) can deadlock the child (seen in CI: a hung worker)
+        if (n_jobs > 1 and len(texts) >= 2 * n_jobs and "fork" in mp.get_all_start_methods()
+                and threading.active_count() == 1):
             return self._parallel(texts, known, n_jobs)
         return self._sequential(texts, known)
 
