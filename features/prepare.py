@@ -155,14 +155,14 @@ def prepare_sources(
     pseudo_dir : str or Path
         Pseudonymized Parquet folder (interfaces §2).
     out_dir : str or Path
-        Folder to (re)write; created if absent. Files are written to ``out_dir`` directly; the
-        manifest last, so a folder without ``manifest.json`` is incomplete.
+        Folder to (re)write. Written next to it first (``.<name>.writing-*``) and renamed into place
+        when complete, so ``out_dir`` is always either the previous folder or the new one.
     feedback_dir : str or Path, optional
         Folder of the review app's ``visit_outcomes.parquet`` (default ``<pseudo_dir>/../feedback``),
         unioned into the visit records as in :func:`features.sources.open_sources`.
     memory_limit, threads
-        DuckDB settings (:func:`connect`); peak memory stays near ``memory_limit`` (DuckDB spills to
-        ``out_dir/.duckdb_tmp``).
+        DuckDB settings (:func:`connect`); peak memory stays near ``memory_limit`` (DuckDB spills into
+        the folder being written).
     spec : FeatureSpec
         Its ``contains_any`` predicates (keywords in the visit notes) are evaluated once per row
         here and stored as BOOLEAN columns :func:`features.collate.keyword_column` (NULL where the
@@ -180,9 +180,14 @@ def prepare_sources(
     FileNotFoundError, features.sources.SourceSchemaError
         As :func:`features.sources.open_sources`.
     """
-    pseudo_dir, out = Path(pseudo_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)
+    pseudo_dir, final = Path(pseudo_dir), Path(out_dir)
+    if not pseudo_dir.is_dir():
+        raise FileNotFoundError(f"pseudonymized folder not found: {pseudo_dir}")
+    # the fingerprint of the files as they are before reading them (a file rewritten meanwhile makes
+    # the folder stale, never wrongly fresh)
+    fingerprint = _fingerprint(pseudo_dir, feedback_path(pseudo_dir, feedback_dir))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.writing-", dir=final.parent))
     tmp = out / ".duckdb_tmp"
     con = connect(memory_limit, threads, tmp)
     try:
@@ -225,17 +230,60 @@ def prepare_sources(
         _write_person_tables(con, out)
         if verbose:
             print(f"  persons: {time.time() - t0:.1f}s cpu {time.process_time() - c0:.1f}s", flush=True)
-    finally:
+        manifest = {"version": PREPARED_VERSION, "token_salt": salt, "pseudo_dir": str(pseudo_dir.resolve()),
+                    **fingerprint}
+        (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    except BaseException:
         con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-    manifest = {
-        "version": PREPARED_VERSION,
-        "token_salt": salt,
-        "pseudo_dir": str(pseudo_dir.resolve()),
-        **_fingerprint(pseudo_dir, feedback_path(pseudo_dir, feedback_dir)),
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
-    return out
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    con.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    _swap_into(out, final)
+    return final
+
+
+def _swap_into(new: Path, final: Path) -> None:
+    """Replace the folder ``final`` by ``new`` (two renames; readers of the old files keep them open)."""
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        old.rmdir()
+        final.rename(old)
+        new.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(final)
+
+
+def ensure_prepared(
+    pseudo_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    feedback_dir: str | Path | None = None,
+    **kwargs,
+) -> Path:
+    """``out_dir`` if it is the prepared folder of these files (:func:`check_prepared`), else prepare it now.
+
+    Safe to call from several processes at once (an exclusive lock on ``<out_dir>.lock`` while checking
+    and preparing): what a monthly-partitioned pipeline calls before each partition's
+    :func:`features.build.build_features` (``prepared_dir=``). ``kwargs``: those of :func:`prepare_sources`.
+
+    Returns
+    -------
+    Path
+        ``out_dir``, complete and fresh.
+    """
+    import fcntl
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f"{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            check_prepared(out, pseudo_dir, feedback_dir)
+            return out
+        except (FileNotFoundError, PreparedMismatchError):
+            return prepare_sources(pseudo_dir, out, feedback_dir=feedback_dir, **kwargs)
 
 
 def token_id_sql(column: str, salt: int = 0) -> str:
@@ -465,4 +513,4 @@ def prepared_sources(
 
 
 __all__ = ["CHUNK_CHILD_ROWS", "PreparedMismatchError", "as_of_list", "auto_chunk_dates", "check_prepared", "connect",
-           "has_table", "has_view", "open_prepared", "prepare_sources", "prepared_sources"]
+           "ensure_prepared", "has_table", "has_view", "open_prepared", "prepare_sources", "prepared_sources"]

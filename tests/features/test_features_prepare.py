@@ -196,3 +196,44 @@ def test_unclustered_delivery_is_sorted_and_changes_nothing(random_dir, random_r
     si = pq.read_table(prep / "social_insurance.parquet", columns=["knowledge_date"]).column(0).to_pylist()
     assert len(si) == pq.read_metadata(random_dir / "social_insurance.parquet").num_rows
     assert_identical(build_features(pseudo, RANDOM_DATES, prepared_dir=prep), random_reference)
+
+
+def test_token_id_collision_picks_another_salt(random_dir, random_reference, tmp_path, monkeypatch):
+    """Token ids are hashes checked for collisions over the delivery; a collision (simulated here)
+    makes prepare_sources salt the hash, and the features do not change."""
+    import json
+
+    import features.prepare as prepare
+
+    real = prepare._token_collisions
+    calls = []
+
+    def first_collides(con):
+        calls.append(1)
+        return 1 if len(calls) == 1 else real(con)
+
+    monkeypatch.setattr(prepare, "_token_collisions", first_collides)
+    prep = prepare_sources(random_dir, tmp_path / "prepared")
+    assert json.loads((prep / "manifest.json").read_text())["token_salt"] == 1
+    ids = duckdb.sql(f"SELECT COUNT(*), COUNT(DISTINCT id) FROM read_parquet('{prep / 'tokens.parquet'}')").fetchall()
+    assert ids[0][0] == ids[0][1]
+    assert_identical(build_features(random_dir, RANDOM_DATES, prepared_dir=prep), random_reference)
+
+
+def test_ensure_prepared_prepares_only_when_stale(random_dir, tmp_path):
+    from features.prepare import ensure_prepared
+
+    pseudo = tmp_path / "pseudo"
+    pseudo.mkdir()
+    for f in random_dir.glob("*.parquet"):
+        (pseudo / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "work" / "features_prepared"
+    assert ensure_prepared(pseudo, out) == out
+    first = (out / "manifest.json").stat().st_mtime_ns
+    ensure_prepared(pseudo, out)
+    assert (out / "manifest.json").stat().st_mtime_ns == first  # fresh: reused
+    f = pseudo / "incidents.parquet"
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    ensure_prepared(pseudo, out)
+    check_prepared(out, pseudo)  # re-prepared for the new file
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no leftovers
