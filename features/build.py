@@ -138,8 +138,9 @@ def features_of_chunk(
         df[col] = df[col].fillna(UNPLACED)
     for col in ("hukou_type", "urban_rural", "sex"):
         df[col] = df[col].fillna(UNKNOWN)
-    df = df[GROUP_COLUMNS + names]
-    if not (df[names].dtypes == np.float32).all():
+    if list(df.columns) != GROUP_COLUMNS + names:  # (selecting columns copies the float32 block)
+        df = df[GROUP_COLUMNS + names]
+    if not (df.dtypes.iloc[len(GROUP_COLUMNS):] == np.float32).all():
         df[names] = df[names].astype("float32")
     return df
 
@@ -188,6 +189,7 @@ def iter_features(
                     for name in CHUNK_RELATIONS:  # free the chunk's tables before the caller uses the frame
                         drop_relation(c, name)
                     yield frame
+                    del frame  # the caller's reference only: the next chunk does not sit beside this one
             finally:
                 for name in CHUNK_RELATIONS:
                     drop_relation(c, name)
@@ -302,10 +304,14 @@ def write_features(
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for frame in iter_features(pseudo_dir, as_of_dates, **kwargs):
-        for d, part in frame.groupby("as_of_date", sort=True):
+        dates = frame["as_of_date"].unique()
+        # one date per chunk (a city): write the frame as it is, no per-date copy
+        parts = [(dates[0], frame)] if len(dates) == 1 else frame.groupby("as_of_date", sort=True)
+        for d, part in parts:
             p = out / f"features_{d.isoformat()}.parquet"
             part.reset_index(drop=True).to_parquet(p, index=False)
             paths.append(p)
+        del frame, parts
     return paths
 
 
