@@ -63,7 +63,8 @@ def run_target_cycle(
     Parameters
     ----------
     matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed
-        See :func:`models.train.train_target`.
+        See :func:`models.train.train_target` (``splits``: the cycle plan's :class:`features.timechop.Split`
+        objects, or :class:`models.train.Split` per test date).
     one_feature, one_feature_direction, checklist, truth, oracle_score, label_coverage, simulation,
     extra_params, n_boot
         See :func:`models.evaluate.evaluate_target` (``one_feature=None``: the target's default,

@@ -291,7 +291,27 @@ def evaluate_target(
     split = result.splits[last_i]
     model = result.split_models[last_i]
     test = rows_of_date(matrix, target, split.test_as_of_date)
-    train = matrix[_dates(matrix).isin(split.train_as_of_dates) & matrix[target].notna()]
+    all_dates = _dates(matrix)  # once: a date per row
+    labelled_rows = matrix[target].notna()
+    chk = checklist if checklist is not None else ExpertChecklist()
+    feat, direction, source = one_feature, one_feature_direction or 1, "configured"
+    if feat is None and target in DEFAULT_ONE_FEATURE:
+        feat, d0 = DEFAULT_ONE_FEATURE[target]
+        direction, source = one_feature_direction or d0, "default"
+    fallback = feat is None or feat not in matrix.columns
+    # the baselines' training rows need only the columns the baselines read (a 200,000-child matrix
+    # has ~150 columns); the fallback one-feature search needs every feature
+    baseline_cols = None if fallback else [
+        c for c in dict.fromkeys([target, "label_knowledge_date", "child_token", "community", "as_of_date", feat,
+                                  "registry_category", *chk.indicators["feature"]])
+        if c in matrix.columns
+    ]  # fmt: skip
+
+    def training_rows(dates) -> pd.DataFrame:
+        mask = (all_dates.isin(dates) & labelled_rows).to_numpy()
+        return matrix.loc[mask] if baseline_cols is None else matrix.loc[mask, baseline_cols]
+
+    train = training_rows(split.train_as_of_dates)
     y_test = test[target].astype("float64").to_numpy()
     y_train = training_labels(train, target, split.label_cutoff)
     cap = capacity_for_date(capacity, split.test_as_of_date)
@@ -303,11 +323,7 @@ def evaluate_target(
     proba = model.calibrator.transform(raw)
     scored: dict[str, tuple[np.ndarray, np.ndarray]] = {"model": (proba, raw)}
     baselines: dict[str, Baseline] = {"prior": PriorRate()}
-    feat, direction, source = one_feature, one_feature_direction or 1, "configured"
-    if feat is None and target in DEFAULT_ONE_FEATURE:
-        feat, d0 = DEFAULT_ONE_FEATURE[target]
-        direction, source = one_feature_direction or d0, "default"
-    if feat is None or feat not in matrix.columns:
+    if fallback:
         wanted = feat
         feat, direction = best_single_feature(train, y_train, result.feature_names)
         source = "best_training_auc"
@@ -315,7 +331,6 @@ def evaluate_target(
             f"one_feature_rank: feature {wanted!r} not in the matrix; used {feat!r} "
             f"(best training AUC, direction {direction:+d})"
         )
-    chk = checklist if checklist is not None else ExpertChecklist()
     has_registry = "registry_category" in matrix.columns
     if not has_registry:
         notes.append("registry_rule: no registry_category column; baseline not evaluated")
@@ -364,7 +379,7 @@ def evaluate_target(
         else:
             fm = result.split_models[si]
             rows = rows_of_date(matrix, target, sp.test_as_of_date)
-            tr = matrix[_dates(matrix).isin(sp.train_as_of_dates) & matrix[target].notna()]
+            tr = training_rows(sp.train_as_of_dates)
             y_tr = training_labels(tr, target, sp.label_cutoff)
             r_raw = cached_raw[si] if si in cached_raw else fm.raw_score(rows)
             sc = {"model": (fm.calibrator.transform(r_raw), r_raw)}
@@ -392,7 +407,7 @@ def evaluate_target(
     audited = sorted(audited, key=lambda a: str(_dates(a[0]).iloc[0]) if len(a[0]) else "")
     audit_rows = pd.concat([r for r, _ in audited])
     selected = np.concatenate([sel for _, sel in audited])
-    attrs = audit_rows.reset_index(drop=True)
+    attrs = audit_rows[[c for c in fairness_attributes if c in audit_rows.columns]].reset_index(drop=True)
     y_audit = audit_rows[target].astype("float64").to_numpy()
     audit = fairness_audit(
         y_audit, selected, attrs, attribute_names=fairness_attributes, reference_groups=reference_groups,

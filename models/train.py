@@ -573,7 +573,10 @@ def fit_model(
     if cached is None:
         all_dates = _dates(matrix)
         in_rows = (all_dates.isin(dates) & matrix[target].notna()).to_numpy()
-        rows = matrix[in_rows]
+        # only the columns read here (labels, their knowledge date, the child token); the features come
+        # from X when given — copying every column of a 200,000-child matrix costs gigabytes
+        keep = [c for c in (target, "label_knowledge_date", "child_token") if c in matrix.columns]
+        rows = matrix.loc[in_rows, keep if X is not None else [*keep, *feature_names]]
         if rows.empty:
             raise ValueError(f"no labelled rows for {target} on {dates}")
         row_dates = all_dates[in_rows]
