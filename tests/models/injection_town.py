@@ -15,7 +15,7 @@ Two injections are available (simulator knobs, both off by default):
 small town still holds thousands of children per audited district.
 
 Importable from a script too: ``python tests/models/injection_town.py CHILDREN SEED [FACTOR]`` prints the
-injected district's audit rows with and without a visit injection.
+injected district's audit rows with and without a visit injection (the two towns run side by side).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-INJECTED_DISTRICT = "余杭区"
-#: Two suburban districts: 萧山区 (the larger, so the audit's default reference) and 余杭区.
-TOWN_DISTRICTS: tuple[str, ...] = ("萧山区", "余杭区")
+INJECTED_DISTRICT = "钱塘区"
+#: Two suburban districts: 萧山区 (the larger — about 72% of the town — so the audit's default reference,
+#: with enough recorded cases to measure its recall) and 钱塘区, where the bias is injected.
+TOWN_DISTRICTS: tuple[str, ...] = ("萧山区", "钱塘区")
 GRID = [{"num_leaves": 15, "learning_rate": 0.05, "num_boost_round": 150, "min_data_in_leaf": 50}]
 
 
@@ -167,9 +168,9 @@ if __name__ == "__main__":
     import tempfile
     from concurrent.futures import ProcessPoolExecutor
 
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 8000
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    factor = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
+    factor = float(sys.argv[3]) if len(sys.argv) > 3 else 50.0
     with tempfile.TemporaryDirectory() as d, ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [
             pool.submit(_timed, kind, Path(d) / kind, children=n, seed=seed, visit_bias=bias)
