@@ -262,7 +262,9 @@ if __name__ == "__main__":
             f"nothing: every child of both cohorts at every as-of date; bootstrap B={args.n_boot}"
         )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        dest = REPO / "benchmarks" / "results" / f"models_{res['children']}_{stamp}.json"
+        n = res["children"]
+        size = f"{n // 1000}k" if n and n % 1000 == 0 else str(n)
+        dest = REPO / "benchmarks" / "results" / f"models_{size}_{stamp}.json"
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(json.dumps(res, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         print(f"\nraw output: {dest}")
