@@ -8,7 +8,7 @@ no lemmas) with Presidio's ``PhoneRecognizer(supported_regions=("CN",))``, ``Ema
 \\b-free resident-ID pattern, then ``AnonymizerEngine`` with a "replace" operator. It finds far less
 (no names, no addresses); it is here for the speed reference.
 
-Synthetic notes (~150 characters) are generated from small fixed lists in this file (no Faker):
+Synthetic notes (~150 characters on average) are generated from small fixed lists in this file (no Faker):
 visit narratives with a child's and a grandparent's name, a phone, an ID in full-width or
 half-width digits, and an address.
 """
@@ -38,6 +38,14 @@ TEMPLATES = [
     "{d}学校见面，{child}精神状态良好，班主任{tname}老师说孩子上课认真。{gp}{gname}腿脚不便，"
     "家庭收入主要靠低保，监护人手机{phone}。下次走访时间待定，已告知村干部。",
 ]
+#: Follow-up sentences appended to every note (one or two), so that notes average ~150 characters as
+#: in the issue's target (a case note of one visit); they carry no identifier.
+TAILS = [
+    "下次走访计划在下月中旬，届时将与学校一同核实孩子的出勤和心理状况。",
+    "已将情况报告镇儿童督导员，建议纳入重点关注名单，每月电话回访一次。",
+    "孩子的学习用品和冬衣已由社工站送到，家中暂无其他紧急需求。",
+    "村委会表示会协助申请临时救助，并安排志愿者每周陪伴辅导作业。",
+]
 
 
 def _rid(rng: random.Random) -> str:
@@ -64,6 +72,7 @@ def make_notes(n: int, seed: int = 7):
             phone=fmt_phone, addr=addr, mname=rng.choice(SURNAMES) + rng.choice(GIVEN[10:]), rid=fmt_rid,
             tname=rng.choice(SURNAMES),
         )
+        text += "".join(rng.sample(TAILS, 1 if rng.random() < 0.75 else 2))
         notes.append(text)
         known.append({"names": [child, gname], "id_numbers": [rid], "phones": [phone], "addresses": [addr]})
     return notes, known
