@@ -164,6 +164,17 @@ def _work_chunk(chunk):
     return _WORKER._sequential(texts, known)
 
 
+#: Below this many notes a batch from a multi-threaded process stays in this process: a spawned worker
+#: imports Presidio, jieba and the name model again (about 3 s), which pays off only on large batches.
+SPAWN_MIN_TEXTS = 20_000
+
+
+def _init_spawned(skip_words: frozenset, score_threshold: float, fast: bool) -> None:
+    """Initializer of a spawned worker: its own anonymizer, built like the parent's."""
+    global _WORKER
+    _WORKER = NoteAnonymizer(skip_words, score_threshold=score_threshold, fast=fast)
+
+
 def _find_all(haystack: str, needle: str):
     i = haystack.find(needle)
     while i >= 0:
@@ -246,8 +257,10 @@ class NoteAnonymizer:
             Same length as ``texts``.
         n_jobs : int
             Worker processes (fork: the loaded engine is shared copy-on-write, nothing is rebuilt).
-            1 (default) runs in this process; -1 uses every CPU. Falls back to 1 where fork is not
-            available or the process already runs other threads (fork would risk a deadlock).
+            1 (default) runs in this process; -1 uses every CPU. From a process that already runs other
+            threads (fork would risk a deadlock) a batch of at least :data:`SPAWN_MIN_TEXTS` notes goes to
+            spawned workers that build their own anonymizer (default analyzer only); smaller batches, and
+            anonymizers with a custom analyzer, then run in this process.
 
         Returns
         -------
@@ -269,10 +282,13 @@ class NoteAnonymizer:
         if n_jobs == -1:
             n_jobs = os.cpu_count() or 1
         # fork only from a single-threaded process: a fork taken while another thread holds a lock (e.g. a
-        # JVM gateway of pyspark, a web server) can deadlock the child (seen in CI: a hung worker)
-        if (n_jobs > 1 and len(texts) >= 2 * n_jobs and "fork" in mp.get_all_start_methods()
-                and threading.active_count() == 1):
-            return self._parallel(texts, known, n_jobs)
+        # JVM gateway of pyspark, a web server, Dagster's) can deadlock the child (seen in CI: a hung
+        # worker); from a multi-threaded process, large batches go to spawned workers instead
+        if n_jobs > 1 and len(texts) >= 2 * n_jobs:
+            if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
+                return self._parallel(texts, known, n_jobs)
+            if len(texts) >= SPAWN_MIN_TEXTS and self.analyzer is shared_analyzer():
+                return self._parallel(texts, known, n_jobs, spawn=True)
         return self._sequential(texts, known)
 
     def _sequential(self, texts: list, known: list) -> list[str | None]:
@@ -289,11 +305,17 @@ class NoteAnonymizer:
                 out.append(self.anonymize(text, None))
         return out
 
-    def _parallel(self, texts: list, known: list, n_jobs: int) -> list[str | None]:
+    def _parallel(self, texts: list, known: list, n_jobs: int, *, spawn: bool = False) -> list[str | None]:
         global _WORKER
         n_chunks = n_jobs * 4
         size = -(-len(texts) // n_chunks)
         chunks = [(texts[i:i + size], known[i:i + size]) for i in range(0, len(texts), size)]
+        if spawn:  # fresh interpreters: nothing inherited from this process's threads
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(n_jobs, initializer=_init_spawned,
+                          initargs=(self.skip_words, self.score_threshold, self.fast)) as pool:
+                parts = pool.map(_work_chunk, chunks)
+            return [x for part in parts for x in part]
         _WORKER = self
         try:
             with mp.get_context("fork").Pool(n_jobs) as pool:

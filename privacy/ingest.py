@@ -954,8 +954,10 @@ class IngestSession:
         known_factory: Callable | None = None,
         max_quarantine_share: float | Mapping[str, float] | None = None,
         max_listed_rows: int = 100,
+        anonymizer_jobs: int = -1,
     ):
         self.pz = pseudonymizer
+        self.anonymizer_jobs = anonymizer_jobs
         self.vault_key = vault_key
         self.out_dir = Path(out_dir)
         self.quarantine_dir = Path(quarantine_dir)
@@ -1316,7 +1318,7 @@ class IngestSession:
         known = self._row_known(table, values, idx)
         for name in free:
             texts = values[name][idx].tolist()
-            anon = self.anonymizer.anonymize_many(texts, known)
+            anon = self.anonymizer.anonymize_many(texts, known, n_jobs=self.anonymizer_jobs)
             if len(anon) != len(texts):
                 raise IngestError(
                     f"{table.name}.{name}: anonymizer returned {len(anon)} notes for {len(texts)}"
@@ -1839,6 +1841,7 @@ def ingest_folder(
     min_score: float = 0.5,
     margin: float = 0.1,
     max_listed_rows: int = 100,
+    anonymizer_jobs: int = -1,
 ) -> IngestReport:
     """Ingest every file under ``raw_dir`` (any names, sub-folders), each file or sheet recognized as
     a contract table (:mod:`privacy.recognize`): mapping file > ``<department>/<file>`` layout > headers.
@@ -1875,6 +1878,9 @@ def ingest_folder(
         Recognition thresholds (:func:`privacy.recognize.recognize_source`).
     max_listed_rows
         Quarantined rows listed (with messages) per file in the report; all are in the quarantine file.
+    anonymizer_jobs
+        Processes anonymizing the free-text columns (``n_jobs`` of
+        :meth:`privacy.anonymizer.NoteAnonymizer.anonymize_many`; -1: every core).
 
     Other parameters as :func:`ingest_table`.
 
@@ -1904,6 +1910,7 @@ def ingest_folder(
         known_factory=known_factory,
         max_quarantine_share=max_quarantine_share,
         max_listed_rows=max_listed_rows,
+        anonymizer_jobs=anonymizer_jobs,
     )
     plan = plan_folder(raw_dir, contracts, mapping, min_score=min_score, margin=margin)
     rep = session.report

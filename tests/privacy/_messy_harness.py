@@ -21,7 +21,7 @@ PZ = Pseudonymizer(b"m" * 32, 1)
 class StubAnonymizer:
     """Notes are not what the corpus tests; the real NoteAnonymizer is exercised in test_ingest."""
 
-    def anonymize_many(self, texts, known=None):
+    def anonymize_many(self, texts, known=None, n_jobs=1):
         return ["<NOTE>" if t else t for t in texts]
 
 

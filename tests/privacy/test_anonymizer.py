@@ -97,6 +97,39 @@ def test_anonymize_many_parallel_equals_sequential(anon):
     assert anon.anonymize_many(texts, known, n_jobs=2) == anon.anonymize_many(texts, known)
 
 
+def test_anonymize_many_from_a_threaded_process_spawns_workers(anon, monkeypatch):
+    """With another thread alive (Dagster's, a JVM gateway) fork is unsafe: a large batch goes to
+    spawned workers, which build their own anonymizer and give the same notes."""
+    import threading
+
+    import privacy.anonymizer as mod
+
+    texts = [NOTE, "奶奶李秀英说", "无", "联系电话13800001111"] * 3
+    known = [KNOWN, None, None, None] * 3
+    expected = anon.anonymize_many(texts, known)
+    used = []
+    real = mod.NoteAnonymizer._parallel
+
+    def spy(self, *args, **kwargs):
+        used.append(kwargs.get("spawn", False))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(mod.NoteAnonymizer, "_parallel", spy)
+    monkeypatch.setattr(mod, "SPAWN_MIN_TEXTS", 8)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        assert anon.anonymize_many(texts, known, n_jobs=2) == expected
+        assert used == [True]
+        monkeypatch.setattr(mod, "SPAWN_MIN_TEXTS", 10**6)
+        assert anon.anonymize_many(texts, known, n_jobs=2) == expected  # small batch: in this process
+        assert used == [True]
+    finally:
+        stop.set()
+        t.join()
+
+
 def test_overlapping_spans_are_merged(anon):
     spans = anon.find_spans(f"残疾证{CHILD_ID}42", {"id_numbers": [CHILD_ID]})
     assert [(s.entity_type, s.start, s.end) for s in spans] == [("CN_DISABILITY_CERT", 3, 23)]

@@ -34,7 +34,7 @@ PZ = Pseudonymizer(b"c" * 32, 1)
 class _Anon:
     """Notes are not part of these cases; the real NoteAnonymizer is exercised in test_ingest."""
 
-    def anonymize_many(self, texts, known=None):
+    def anonymize_many(self, texts, known=None, n_jobs=1):
         return list(texts)
 
 
