@@ -141,6 +141,9 @@ class Models(_Section):
         ]
     )
     bootstrap_samples: int = 200
+    # share of negative training rows kept (weighted back by 1/rate; models.train.negative_sample_mask):
+    # 1.0 trains on every row; city-scale runs (issue 8) may lower it
+    negative_sample_rate: float = Field(1.0, gt=0, le=1)
     # the one-feature baseline per target (DESIGN §7): the strongest single signal a bureau could use
     one_feature: dict[str, str] = Field(default_factory=lambda: {
         "guardianship_risk": "visit_count_12m", "left_behind_risk": "parents_away_months_12m"})

@@ -57,12 +57,13 @@ def run_target_cycle(
     tags: Mapping | None = None,
     extra_params: Mapping | None = None,
     n_boot: int = 200,
+    negative_sample_rate: float = 1.0,
 ) -> CycleResult:
     """Train, log, register, evaluate (and, for simulated input, approve) one target.
 
     Parameters
     ----------
-    matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed
+    matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed, negative_sample_rate
         See :func:`models.train.train_target` (``splits``: the cycle plan's :class:`features.timechop.Split`
         objects, or :class:`models.train.Split` per test date).
     one_feature, one_feature_direction, checklist, truth, oracle_score, label_coverage, simulation,
@@ -83,7 +84,8 @@ def run_target_cycle(
     CycleResult
     """
     trained_at = datetime.now(UTC)
-    result = train_target(matrix, target, feature_dictionary, splits, capacity, grid=grid, seed=seed)
+    result = train_target(matrix, target, feature_dictionary, splits, capacity, grid=grid, seed=seed,
+                          negative_sample_rate=negative_sample_rate)
     run_id = version = None
     kwargs = dict(
         label_timespan_days=label_timespan_days, one_feature=one_feature,

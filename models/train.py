@@ -514,6 +514,37 @@ def _hash_fold(tokens: pd.Series, n_folds: int = 5) -> np.ndarray:
     return (pd.util.hash_pandas_object(tokens.astype(str), index=False).to_numpy() % n_folds).astype(int)
 
 
+def negative_sample_mask(tokens: pd.Series, dates: pd.Series, y: np.ndarray, rate: float, seed: int = 0) -> np.ndarray:
+    """Rows kept when training on a sample of the negatives: every positive, and each negative with
+    probability ``rate``, decided by a hash of (child token, as-of date, seed) — the same rows on every
+    run, config and split.
+
+    Case-control subsampling of the majority class, weighted back by ``1 / rate`` in :func:`fit_model`
+    so that the booster fits the full-data log-odds (King & Zeng 2001, "Logistic regression in rare
+    events data"; the calibrator is fitted on unsampled later rows in any case).
+
+    Parameters
+    ----------
+    tokens, dates : Series
+        Row-aligned child tokens and as-of dates.
+    y : ndarray of 0/1
+    rate : float in (0, 1]
+
+    Returns
+    -------
+    ndarray of bool, one per row
+    """
+    if not 0 < rate <= 1:
+        raise ValueError(f"negative_sample_rate must be in (0, 1], got {rate}")
+    if rate == 1:
+        return np.ones(len(y), dtype=bool)
+    key = f"humiao{seed:010d}"[-16:]
+    frame = pd.DataFrame({"t": tokens.astype(str).to_numpy(), "d": pd.to_datetime(dates).to_numpy()})
+    h = pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy()
+    u = (h >> np.uint64(11)).astype(np.float64) / float(2**53)
+    return (np.asarray(y) == 1) | (u < rate)
+
+
 def fit_model(
     matrix: pd.DataFrame,
     target: str,
@@ -528,6 +559,7 @@ def fit_model(
     min_positives_isotonic: int = DEFAULT_MIN_POSITIVES_ISOTONIC,
     X: np.ndarray | None = None,
     dataset_cache: dict | None = None,
+    negative_sample_rate: float = 1.0,
 ) -> FittedModel:
     """Train LightGBM on the earlier training dates and calibrate on the latest ones.
 
@@ -557,6 +589,10 @@ def fit_model(
         Shared by the configs of one split: the binned ``lightgbm.Dataset`` of the fit rows is built
         once (``feature_pre_filter=False``, so configs may differ in ``min_data_in_leaf``) and reused,
         with the calibration rows' matrix. Same data and seed give the same model as without it.
+    negative_sample_rate : float in (0, 1]
+        Share of the negative fit rows kept (:func:`negative_sample_mask`; kept negatives weigh
+        ``1 / rate``); 1 (default) trains on every row. For city-scale training (issue 8); the
+        calibration rows are never sampled.
 
     Returns
     -------
@@ -568,7 +604,8 @@ def fit_model(
         No training rows, or a single class in the training rows.
     """
     dates = sorted({_to_date(d) for d in train_as_of_dates})
-    key = (tuple(dates), None if label_cutoff is None else _to_date(label_cutoff), calibration_holdout_dates)
+    key = (tuple(dates), None if label_cutoff is None else _to_date(label_cutoff), calibration_holdout_dates,
+           negative_sample_rate)
     cached = dataset_cache.get(key) if dataset_cache is not None else None
     if cached is None:
         all_dates = _dates(matrix)
@@ -592,18 +629,21 @@ def fit_model(
         y_cal = training_labels(cal_rows, target, label_cutoff)
         if y_fit.min() == y_fit.max():
             raise ValueError(f"training rows of {target} on {fit_dates} hold a single class")
+        keep = negative_sample_mask(fit_rows["child_token"], row_dates[~is_cal], y_fit, negative_sample_rate, seed)
         if X is not None:
             idx = np.flatnonzero(in_rows)
-            X_fit, X_cal = X[idx[~is_cal]], X[idx[is_cal]]
+            X_fit, X_cal = X[idx[~is_cal][keep]], X[idx[is_cal]]
         else:
-            X_fit, X_cal = to_float32(fit_rows, feature_names), to_float32(cal_rows, feature_names)
+            X_fit, X_cal = to_float32(fit_rows[keep], feature_names), to_float32(cal_rows, feature_names)
+        y_fit = y_fit[keep]
+        weight = None if negative_sample_rate == 1 else np.where(y_fit == 1, 1.0, 1.0 / negative_sample_rate)
         ds = lgb.Dataset(
-            X_fit, label=y_fit, feature_name=list(feature_names), free_raw_data=True,
+            X_fit, label=y_fit, weight=weight, feature_name=list(feature_names), free_raw_data=True,
             params={"feature_pre_filter": False, "verbosity": -1},
         )  # fmt: skip
         cached = {
             "ds": ds, "X_cal": X_cal, "y_cal": y_cal, "cal_dates": cal_dates, "fit_dates": fit_dates,
-            "n_fit": len(fit_rows), "n_pos_fit": int(y_fit.sum()),
+            "n_fit": len(y_fit), "n_pos_fit": int(y_fit.sum()),
         }  # fmt: skip
         if dataset_cache is not None:
             dataset_cache[key] = cached
@@ -622,7 +662,8 @@ def fit_model(
         feature_names=list(feature_names),
         target=target,
         config=dict(config),
-        params={**params, "num_boost_round": int(config.get("num_boost_round", 200))},
+        params={**params, "num_boost_round": int(config.get("num_boost_round", 200)),
+                **({"negative_sample_rate": negative_sample_rate} if negative_sample_rate != 1 else {})},
         train_as_of_dates=cached["fit_dates"],
         calibration_as_of_dates=list(cached["cal_dates"]),
         n_train=cached["n_fit"],
@@ -691,6 +732,7 @@ def train_target(
     min_positives_isotonic: int = DEFAULT_MIN_POSITIVES_ISOTONIC,
     refit_as_of_dates: Sequence | None = None,
     refit_label_cutoff=None,
+    negative_sample_rate: float = 1.0,
 ) -> TrainResult:
     """Train every grid config on every split, select one, refit it on the latest window.
 
@@ -719,6 +761,8 @@ def train_target(
         Window of the final refit (default: the last split's training dates plus its test date).
     refit_label_cutoff : date-like, optional
         Label knowledge cutoff of the refit (default: none, every known label counts).
+    negative_sample_rate : float in (0, 1]
+        See :func:`fit_model` (every fit, the refit included; test rows are never sampled).
 
     Returns
     -------
@@ -760,6 +804,7 @@ def train_target(
                 min_positives_isotonic=min_positives_isotonic,
                 X=X,
                 dataset_cache=cache,
+                negative_sample_rate=negative_sample_rate,
             )
             raw = fm.booster.predict(X_test, num_threads=2)
             block = M.evaluate_scores(
@@ -795,6 +840,7 @@ def train_target(
         calibration_holdout_dates=calibration_holdout_dates,
         min_positives_isotonic=min_positives_isotonic,
         X=X,
+        negative_sample_rate=negative_sample_rate,
     )
     return TrainResult(
         target=target,
