@@ -169,6 +169,15 @@ def _work_chunk(chunk):
 SPAWN_MIN_TEXTS = 20_000
 
 
+def _default_signals() -> None:
+    """Initializer of a forked worker: the parent's signal handlers (e.g. Dagster's, which turn SIGTERM
+    into an exception with a traceback) do not apply to a worker."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
+
+
 def _init_spawned(skip_words: frozenset, score_threshold: float, fast: bool) -> None:
     """Initializer of a spawned worker: its own anonymizer, built like the parent's."""
     global _WORKER
@@ -315,11 +324,15 @@ class NoteAnonymizer:
             with ctx.Pool(n_jobs, initializer=_init_spawned,
                           initargs=(self.skip_words, self.score_threshold, self.fast)) as pool:
                 parts = pool.map(_work_chunk, chunks)
+                pool.close()
+                pool.join()
             return [x for part in parts for x in part]
         _WORKER = self
         try:
-            with mp.get_context("fork").Pool(n_jobs) as pool:
+            with mp.get_context("fork").Pool(n_jobs, initializer=_default_signals) as pool:
                 parts = pool.map(_work_chunk, chunks)
+                pool.close()  # workers leave on their own: no SIGTERM at the end of the with-block
+                pool.join()
         finally:
             _WORKER = None
         return [x for part in parts for x in part]
