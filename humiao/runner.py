@@ -73,12 +73,8 @@ def run_pipeline(cfg: Config, *, simulate_if_missing: bool = True, console=None)
 
 
 def build_scanner(cfg: Config, *, with_known: bool = True):
-    """A LeakScanner with the scanner index of the last ingest (when present and ``with_known``)."""
-    from privacy.scanner import LeakScanner
+    """A LeakScanner with the scanner index of the last ingest (when present and ``with_known``) and the
+    product's vocabulary as skip words (:func:`humiao.stages.output_scanner`)."""
+    from humiao.stages import output_scanner
 
-    known = None
-    if with_known:
-        from humiao.stages import load_known_identities
-
-        known = load_known_identities(cfg)
-    return LeakScanner(known=known)
+    return output_scanner(cfg, with_known=with_known)

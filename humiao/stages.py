@@ -293,7 +293,7 @@ def build_feature_frames(cfg: Config, plan) -> tuple[pd.DataFrame, pd.DataFrame]
     pseudo = cfg.pseudonymized_dir
     dates = [*plan.training_as_of_dates, plan.scoring_as_of_date]
     feats = build_features(pseudo, dates, label_timespan_days=cfg.time.label_timespan_days,
-                           rural_hukou_only=cfg.rural_hukou_only)
+                           rural_hukou_only=cfg.rural_hukou_only, engine=cfg.features.engine)
     labels = build_labels(pseudo, plan.training_as_of_dates, cfg.time.label_timespan_days,
                           rural_hukou_only=cfg.rural_hukou_only)
     return feats, labels
@@ -307,7 +307,7 @@ def build_partition_frames(cfg: Config, dates: list[date]) -> tuple[dict, dict]:
 
     pseudo = cfg.pseudonymized_dir
     feats = build_features(pseudo, dates, label_timespan_days=cfg.time.label_timespan_days,
-                           rural_hukou_only=cfg.rural_hukou_only)
+                           rural_hukou_only=cfg.rural_hukou_only, engine=cfg.features.engine)
     labels = build_labels(pseudo, dates, cfg.time.label_timespan_days, rural_hukou_only=cfg.rural_hukou_only)
 
     def split(frame: pd.DataFrame) -> dict:
@@ -493,12 +493,21 @@ def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan)
     return json.loads(json.dumps(res, default=str))
 
 
+def output_scanner(cfg: Config, *, with_known: bool = True):
+    """The leak scanner for what humiao writes: the identities of the last ingest (encrypted index,
+    when present and ``with_known``) and, as skip words for 2-character names, the product's own
+    vocabulary (:func:`humiao.vocabulary.product_words`: a person named 卫健 does not make the
+    department list of a model card a leak)."""
+    from humiao.vocabulary import product_words
+    from privacy.scanner import LeakScanner
+
+    return LeakScanner(known=load_known_identities(cfg) if with_known else None, skip_words=product_words())
+
+
 def audit_outputs(cfg: Config) -> dict:
     """The leak scanner over everything humiao writes for people, MLflow (out/) and the Dagster instance
     (event log, run storage). Findings are masked."""
-    from privacy.scanner import LeakScanner
-
-    scanner = LeakScanner(known=load_known_identities(cfg))
+    scanner = output_scanner(cfg)
     paths = [p for p in (cfg.path("out_dir"), cfg.path("dagster_home")) if p.exists()]
     findings = scanner.scan_paths(paths)
     return {"scanned": [str(p) for p in paths],

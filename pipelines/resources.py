@@ -20,11 +20,11 @@ class HumiaoConfig(dg.ConfigurableResource):
 
     @cached_property
     def scanner(self):
-        """The leak scanner with the identities of the last ingest (encrypted index, scanner-only)."""
-        from humiao.stages import load_known_identities
-        from privacy.scanner import LeakScanner
+        """The leak scanner with the identities of the last ingest (encrypted index, scanner-only) and the
+        product's vocabulary as skip words (:func:`humiao.stages.output_scanner`)."""
+        from humiao.stages import output_scanner
 
-        return LeakScanner(known=load_known_identities(self.cfg))
+        return output_scanner(self.cfg)
 
 
 class PrivacyKeys(dg.ConfigurableResource):
