@@ -56,7 +56,7 @@ GROUP_COLUMNS = [
 ]
 
 
-ENGINES = ("duckdb", "polars")
+ENGINES = ("duckdb", "polars", "spark")
 
 UNPLACED = "（未定位）"
 """Place of a child with no registered residence at the as-of date (no household, permit or registry row)."""
@@ -175,6 +175,16 @@ def iter_features(
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
     if chunk_dates is not None and int(chunk_dates) < 1:
         raise ValueError(f"chunk_dates must be >= 1 or None, got {chunk_dates}")
+    if engine == "spark":  # the same spec on Spark: the active SparkSession, else a local one
+        try:
+            from features.collate_spark import iter_features_spark
+        except ImportError as e:
+            raise ImportError(f"engine 'spark' needs pyspark and a Java runtime ({e}); install the dev "
+                              "dependencies (uv sync) and `make system-deps`") from None
+        return iter_features_spark(pseudo_dir, dates, rural_hukou_only=rural_hukou_only, con=con,
+                                   home_city=home_city, spec=spec, feedback_dir=feedback_dir,
+                                   prepared_dir=prepared_dir, chunk_dates=chunk_dates, memory_limit=memory_limit,
+                                   threads=threads)
 
     def run() -> Iterator[pd.DataFrame]:
         with prepared_sources(pseudo_dir, prepared_dir, feedback_dir=feedback_dir, memory_limit=memory_limit,
@@ -236,8 +246,11 @@ def build_features(
         Social insurance whose ``insured_city`` does not start with this is "away" (parents away).
     spec : FeatureSpec
         The feature specification (default :data:`features.spec.SPEC`).
-    engine : {"duckdb", "polars"}, default "duckdb"
-        Which engine compiles and runs the spec (:mod:`features.collate` / :mod:`features.collate_polars`).
+    engine : {"duckdb", "polars", "spark"}, default "duckdb"
+        Which engine compiles and runs the spec (:mod:`features.collate` / :mod:`features.collate_polars`
+        / :mod:`features.collate_spark`: the active SparkSession of the process, else a local one that
+        is stopped afterwards). Same features from each (tests/features/test_features_engines.py,
+        test_spark_engine.py).
         Cohort, person spine and links (``hm_children`` / ``hm_links``) are built by DuckDB in both
         cases; with ``"polars"`` every feature column and the serving columns are computed by Polars
         lazy queries compiled from the same spec.

@@ -149,6 +149,13 @@ class Models(_Section):
         "guardianship_risk": "visit_count_12m", "left_behind_risk": "parents_away_months_12m"})
 
 
+class FeaturesSettings(_Section):
+    """Which engine runs the feature spec (:func:`features.build.build_features`): DuckDB on one machine;
+    Spark where a province runs the same asset graph on a cluster (the active SparkSession, else local)."""
+
+    engine: Literal["duckdb", "polars", "spark"] = "duckdb"
+
+
 class PrivacySettings(_Section):
     """Retention (PIPL art. 47: personal information is deleted once its purpose is achieved). A child
     leaves scope at 18 or on moving out of the city; ``humiao purge`` deletes their identity from the
@@ -168,6 +175,7 @@ class Config(_Section):
     risk_levels: RiskLevels = Field(default_factory=RiskLevels)
     checks: Checks = Field(default_factory=Checks)
     models: Models = Field(default_factory=Models)
+    features: FeaturesSettings = Field(default_factory=FeaturesSettings)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     rural_hukou_only: bool = False  # left-behind cohort: national definition counts rural hukou only

@@ -45,7 +45,7 @@ def assert_same_features(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 def test_engine_argument_is_checked(town_dir):
     with pytest.raises(ValueError, match="engine"):
-        build_features(town_dir, [D(2025, 1, 1)], engine="spark")
+        build_features(town_dir, [D(2025, 1, 1)], engine="pandas")
 
 
 def test_polars_equals_duckdb_on_hand_town(town_dir):

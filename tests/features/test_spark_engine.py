@@ -117,6 +117,26 @@ def test_spark_equals_duckdb_on_test_town(test_town, spark):
         assert (got[c] > 0).any(), c
 
 
+def test_pipeline_stage_runs_the_configured_engine(test_town, spark):
+    """``features.engine: spark`` in humiao.yaml: the pipeline's feature stage runs on Spark (the active
+    session) and gives the partitions DuckDB gives."""
+    from humiao.config import FeaturesSettings, load_config
+    from humiao.stages import build_partition_frames
+
+    cfg = load_config()
+    cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"work_dir": str(test_town.parent)})})
+    assert cfg.features.engine == "duckdb" and cfg.pseudonymized_dir == test_town
+    dates = TOWN_DATES[:2]
+    duck, duck_labels = build_partition_frames(cfg, dates)
+    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
+    got, labels = build_partition_frames(cfg.model_copy(update={"features": FeaturesSettings(engine="spark")}), dates)
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(None)) > jobs_before
+    assert sorted(got) == sorted(duck) == [d.isoformat() for d in dates]
+    for key in duck:
+        assert_same_features(duck[key], got[key])
+        pd.testing.assert_frame_equal(labels[key], duck_labels[key])
+
+
 def _every_operator(title: str) -> dict:
     return {"description_zh": title, "reason_zh": title, "unit": "次"}
 
