@@ -13,7 +13,7 @@ What is measured
 - Wall time of each Dagster step, from the instance's event log (``STEP_START`` → ``STEP_SUCCESS``);
   ``models`` also records the seconds of each target in its metadata (``seconds_<target>``).
 - Memory: the proportional set size (PSS) summed over the process tree (the pipeline process and its
-  workers: anonymizer processes; DuckDB is in-process), sampled every 0.2 s from ``/proc``; PSS splits
+  workers: anonymizer processes; DuckDB is in-process), sampled every second from ``/proc``; PSS splits
   the pages a forked worker shares with its parent instead of counting them in each process. A step's
   peak is the largest sample inside its time window; ``peak_rss_gb`` of a command is its largest sample.
 - End to end = the wall time of ``humiao run`` (simulation excluded), including start-up.
@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "benchmarks" / "_work"
 RESULTS = REPO / "benchmarks" / "results"
 HUMIAO = [sys.executable, "-m", "humiao.cli"]
-SAMPLE_S = 0.2
+SAMPLE_S = 1.0  # smaps_rollup walks the page tables: ~0.3 of a core at 0.2 s on a 17 GB process
 
 
 # ------------------------------------------------------------------------------------------ memory
