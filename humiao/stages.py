@@ -108,7 +108,9 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
         Personal information in a column not declared for it (fail closed; nothing of that table is written).
     privacy.ingest.IngestFailed
         A file or table failed (unreadable, missing required columns, threshold exceeded…); the report
-        (bilingual messages naming file, sheet, row and column) was written first.
+        (bilingual messages naming file, sheet, row and column) was written first. Also when the
+        delivery lacks a table that the stored data has (``DELIVERY_INCOMPLETE``): nothing is changed
+        (the refused report is ``<work_dir>/ingest_report_refused.json``).
     """
     from privacy.ingest import ingest_folder
 
@@ -145,6 +147,21 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     if not any(t.get("rows_passed", 0) for t in d["tables"].values()):
         shutil.rmtree(staging, ignore_errors=True)
         raise ValueError(f"没有识别出任何数据表 / no table was recognized in {raw_dir}: nothing was changed")
+    # a delivery lacking a table the stored data has would replace that table (and the identities only
+    # it held) by nothing: refuse, change nothing (fail closed)
+    previous = work / "pseudonymized"
+    lost = [name for name, t in d["tables"].items()
+            if t.get("status") == "missing" and (previous / f"{name}.parquet").exists()]
+    if lost:
+        from privacy.ingest import IngestFailed, message
+
+        shutil.rmtree(staging, ignore_errors=True)
+        errors = [message("DELIVERY_INCOMPLETE", file=d["tables"][n].get("file") or n) for n in sorted(lost)]
+        d["errors"] = [*d.get("errors", []), *errors]
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        (work / "ingest_report_refused.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
+                                                         encoding="utf-8")
+        raise IngestFailed(errors)
     _swap_in(staging, work)
     d["fingerprint"] = fp
     report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -331,6 +331,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{where}：本期没有收到这张表的文件。",
         "{where}: no file for this table was delivered this period.",
     ),
+    "DELIVERY_INCOMPLETE": (
+        "{where}：上次入库时有这张表，本期没有收到它的文件。为免覆盖已有数据，本次导入未做任何更改；"
+        "请把各部门的全部导出（未变化的表也照常提交）放在同一文件夹后重新导入。",
+        "{where}: the previous ingest had this table and no file for it was delivered this time. Nothing "
+        "was changed, so that the stored data is not replaced by a partial delivery; put every "
+        "department's exports (unchanged tables too) in one folder and ingest again.",
+    ),
     "MAPPING_INVALID": (
         "{where}：映射文件有误：{detail}。",
         "{where}: the mapping file is invalid: {detail}.",

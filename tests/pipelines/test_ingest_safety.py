@@ -34,8 +34,49 @@ def test_bad_inputs_leave_the_previous_ingest_intact(town_config, make_config, t
     p.write_text(p.read_text(encoding="utf-8").replace("公民身份号码", "公民身分号码", 1), encoding="utf-8")
     with pytest.raises(IngestFailed):
         run_ingest(cfg, broken, force=True)
+    # a partial delivery (one department only) would replace 14 tables and their identities by nothing
+    partial = tmp_path / "partial"
+    shutil.copytree(root / "raw" / "civil_affairs", partial / "civil_affairs")
+    with pytest.raises(IngestFailed) as err:
+        run_ingest(cfg, partial, force=True)
+    codes = {e["code"] for e in err.value.errors}
+    assert codes == {"DELIVERY_INCOMPLETE"}
+    departments = {d.name for d in (root / "raw").iterdir() if d.is_dir()} - {"civil_affairs"}
+    assert {e["file"].split("/")[0] for e in err.value.errors} == departments  # every undelivered department
+    assert any("attendance" in e["message_en"] and "没有收到" in e["message_zh"] for e in err.value.errors)
+    assert not (work / "_staging").exists()
 
     after = {p.name: p.stat().st_size for p in (work / "pseudonymized").glob("*.parquet")}
     assert after == before and (work / "vault.bin").read_bytes() == vault
     assert run_ingest(cfg)["fingerprint"] == first["fingerprint"]
     assert len(pd.read_parquet(work / "pseudonymized" / "child_registry.parquet")) > 0
+
+
+def test_cli_ingest_checks_without_storing_unless_applied(town_config, make_config, tmp_path):
+    """`humiao ingest FOLDER --report R` is the README's "check it first": it must not replace the
+    pipeline's stored tables, vault or identity index (new-user finding); `--apply` stores them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from humiao.cli import app
+
+    root = tmp_path / "cli"
+    shutil.copytree(Path(town_config).parent / "raw", root / "raw")
+    path = make_config(root)
+    cfg = load_config(path)
+    work = cfg.path("work_dir")
+    report = tmp_path / "report.json"
+    res = CliRunner().invoke(app, ["ingest", str(root / "raw"), "--report", str(report), "--config", str(path)])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(report.read_text(encoding="utf-8"))
+    assert rep["mode"] == "check" and sum(t["rows_passed"] for t in rep["tables"].values()) > 1000
+    assert "nothing was stored" in res.output
+    assert not (work / "pseudonymized").exists() and not (work / "vault.bin").exists()
+    assert not cfg.path("quarantine_dir").exists() or not any(cfg.path("quarantine_dir").iterdir())
+
+    res = CliRunner().invoke(app, ["ingest", str(root / "raw"), "--report", str(report), "--apply",
+                                   "--config", str(path)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(report.read_text(encoding="utf-8"))["mode"] == "apply"
+    assert len(list((work / "pseudonymized").glob("*.parquet"))) == 15 and (work / "vault.bin").exists()
