@@ -15,6 +15,8 @@ assets call; nothing here computes on its own.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -83,12 +85,20 @@ def ingest(
     max_quarantine_share: float = typer.Option(None, help="fail a table whose quarantined share is larger "
                                                "(default: checks.max_quarantine_share)"),
     strict: bool = typer.Option(False, help="also fail on files not recognized as any table"),
+    apply: bool = typer.Option(False, "--apply/--check",
+                               help="--check (default): validate in a temporary folder, change nothing; "
+                                    "--apply: write the pseudonymized tables, vault and quarantine into the "
+                                    "configured work_dir and quarantine_dir (what `humiao run` reads)"),
     config: Path = typer.Option(None, help="configuration file"),
 ) -> None:
     """Validate, normalize and pseudonymize one folder of exports without running the rest.
 
+    By default a check: everything is written to a temporary folder that is removed afterwards, so
+    the pipeline's stored data, vault and identity index are untouched (``--apply`` writes them).
     Exit code 1 when a file or table failed; each error names the file, sheet, row and column in
     Chinese and English. The report never holds a raw value."""
+    import tempfile
+
     from humiao.stages import run_ingest
     from privacy.ingest import IngestFailed, UndeclaredPersonalInformation
 
@@ -96,6 +106,12 @@ def ingest(
     if not input_dir.is_dir():
         console.print(f"[red]输入文件夹不存在 / input folder not found[/red]: {input_dir}")
         raise typer.Exit(2)
+    scratch = None
+    if not apply:
+        scratch = Path(tempfile.mkdtemp(prefix="humiao-ingest-check-"))
+        os.chmod(scratch, 0o700)
+        cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={
+            "work_dir": str(scratch / "work"), "quarantine_dir": str(scratch / "quarantine")})})
     failed = None
     try:
         rep = run_ingest(cfg, input_dir, force=True, mapping=mapping, max_quarantine_share=max_quarantine_share,
@@ -106,9 +122,20 @@ def ingest(
     except UndeclaredPersonalInformation as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(1) from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    rep["mode"] = "apply" if apply else "check"
     text = json.dumps(rep, ensure_ascii=False, indent=2, default=str)
     if report:
         report.write_text(text, encoding="utf-8")
+        tables = rep.get("tables") or {}
+        passed = sum(t.get("rows_passed", 0) or 0 for t in tables.values())
+        quarantined = sum(t.get("rows_quarantined", 0) or 0 for t in tables.values())
+        where = (f"stored in {cfg.path('work_dir')}" if apply
+                 else "check only: nothing was stored (--apply stores it)")
+        console.print(f"{len(tables)} table(s): {passed:,} rows passed, {quarantined:,} quarantined; "
+                      f"report: {report}; {where}")
     else:
         print(text)
     if failed is not None:
