@@ -544,7 +544,7 @@ AGGREGATIONS: tuple[Aggregation, ...] = (
             _m("fair", "count", "{interval_zh}监护评估为“一般”的次数", "{interval_zh}监护评估“一般”{value:.0f}次",
                _COUNT, where=(P("guardianship_assessment", "eq", "一般"),), intervals=("12 months",), monotone=1),
             _m("failures", "count", "{interval_zh}监护评估为监护不当或监护缺失的次数",
-               "曾{value:.0f}次评估为监护不当或缺失", _COUNT,
+               "{interval_zh}{value:.0f}次评估为监护不当或缺失", _COUNT,
                where=(P("guardianship_assessment", "in", ("监护不当", "监护缺失")),), monotone=1),
         ),
     ),

@@ -168,3 +168,16 @@ def test_active_registry_counts(town_dir, random_dir):
     counts = active_registry_counts(random_dir, D(2024, 7, 1))
     assert list(counts.columns) == ["community", "township", "district", "active_registry_children"]
     assert counts["active_registry_children"].sum() > 0
+
+
+def test_reasons_are_distinct_sentences():
+    """Two features never share a reason sentence: a director's top three reasons once read
+    "1. 曾1次评估为监护不当或缺失 2. 曾1次评估为监护不当或缺失" (the 12-month and the all-time count;
+    new-user finding). The interval is part of the sentence now."""
+    from features.dictionary import feature_dictionary
+
+    d = feature_dictionary()
+    assert not d["reason_zh"].duplicated().any(), d.loc[d["reason_zh"].duplicated(keep=False), ["name", "reason_zh"]]
+    failures = d.set_index("name")["reason_zh"].filter(like="visit_failures").to_dict()
+    assert failures == {"visit_failures_12m": "近12个月{value:.0f}次评估为监护不当或缺失",
+                        "visit_failures_all": "累计{value:.0f}次评估为监护不当或缺失"}
