@@ -10,7 +10,7 @@ does not grow with the number of dates. They are what the Dagster assets and the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -129,6 +129,15 @@ def features_of_chunk(
         df = pd.concat([groups, pd.DataFrame(matrix.T, columns=names, copy=False)], axis=1)
     else:
         df = _polars_frame(con, spec, home_city)
+    return finish_frame(df, names)
+
+
+def finish_frame(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The group-column conventions and column order every engine's frame ends with (modified in place
+    where possible): ``has_disability`` bool, ``registry_category`` str or None, missing places
+    :data:`UNPLACED`, missing hukou type / urban-rural / sex :data:`UNKNOWN`, then
+    :data:`GROUP_COLUMNS` + ``names`` as float32.
+    """
     df["has_disability"] = df["has_disability"].fillna(False).astype(bool)
     # same representation whichever engine ran: str or None
     df["registry_category"] = df["registry_category"].astype(object).where(df["registry_category"].notna(), None)
@@ -186,27 +195,51 @@ def iter_features(
                                    prepared_dir=prepared_dir, chunk_dates=chunk_dates, memory_limit=memory_limit,
                                    threads=threads)
 
-    def run() -> Iterator[pd.DataFrame]:
-        with prepared_sources(pseudo_dir, prepared_dir, feedback_dir=feedback_dir, memory_limit=memory_limit,
-                              threads=threads, spec=spec) as prep:
-            c = con if con is not None else connect(memory_limit, threads)
-            try:
-                open_prepared(prep, c)
-                size = int(chunk_dates) if chunk_dates is not None else auto_chunk_dates(c, dates)
-                for i in range(0, len(dates), size):
-                    frame = features_of_chunk(c, dates[i:i + size], rural_hukou_only=rural_hukou_only,
-                                              home_city=home_city, spec=spec, engine=engine)
-                    for name in CHUNK_RELATIONS:  # free the chunk's tables before the caller uses the frame
-                        drop_relation(c, name)
-                    yield frame
-                    del frame  # the caller's reference only: the next chunk does not sit beside this one
-            finally:
-                for name in CHUNK_RELATIONS:
-                    drop_relation(c, name)
-                if con is None:
-                    c.close()
+    def frame_of_chunk(c, _prep, _first, chunk):
+        return features_of_chunk(c, chunk, rural_hukou_only=rural_hukou_only, home_city=home_city, spec=spec,
+                                 engine=engine)
 
-    return run()
+    return chunked_frames(pseudo_dir, dates, frame_of_chunk, con=con, spec=spec, feedback_dir=feedback_dir,
+                          prepared_dir=prepared_dir, chunk_dates=chunk_dates, memory_limit=memory_limit,
+                          threads=threads)
+
+
+def chunked_frames(
+    pseudo_dir: str | Path,
+    dates: list[dt.date],
+    frame_of_chunk: Callable[[duckdb.DuckDBPyConnection, Path, int, list[dt.date]], pd.DataFrame],
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    spec: FeatureSpec = SPEC,
+    feedback_dir: str | Path | None = None,
+    prepared_dir: str | Path | None = None,
+    chunk_dates: int | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+    threads: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The chunk loop every engine shares: open the prepared sources (:func:`prepared_sources`) on a
+    DuckDB connection (``con`` or a new one, closed at the end) and yield
+    ``frame_of_chunk(con, prepared_folder, first_date_index, chunk)`` for each chunk of ``chunk_dates``
+    as-of dates (default :func:`auto_chunk_dates`), freeing the chunk's DuckDB tables
+    (:data:`CHUNK_RELATIONS`) before the frame is handed over.
+    """
+    with prepared_sources(pseudo_dir, prepared_dir, feedback_dir=feedback_dir, memory_limit=memory_limit,
+                          threads=threads, spec=spec) as prep:
+        c = con if con is not None else connect(memory_limit, threads)
+        try:
+            open_prepared(prep, c)
+            size = int(chunk_dates) if chunk_dates is not None else auto_chunk_dates(c, dates)
+            for i in range(0, len(dates), size):
+                frame = frame_of_chunk(c, Path(prep), i, dates[i:i + size])
+                for name in CHUNK_RELATIONS:  # free the chunk's tables before the caller uses the frame
+                    drop_relation(c, name)
+                yield frame
+                del frame  # the caller's reference only: the next chunk does not sit beside this one
+        finally:
+            for name in CHUNK_RELATIONS:
+                drop_relation(c, name)
+            if con is None:
+                c.close()
 
 
 def build_features(
@@ -376,5 +409,5 @@ def active_registry_counts(
     )
 
 
-__all__ = ["GROUP_COLUMNS", "active_registry_counts", "auto_chunk_dates", "build_features", "build_labels",
-           "features_of_chunk", "iter_features", "prepared_sources", "write_features"]
+__all__ = ["GROUP_COLUMNS", "active_registry_counts", "auto_chunk_dates", "build_features", "build_labels", "chunked_frames",
+           "features_of_chunk", "finish_frame", "iter_features", "prepared_sources", "write_features"]

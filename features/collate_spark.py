@@ -59,20 +59,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.build import CHUNK_RELATIONS, GROUP_COLUMNS, UNKNOWN, UNPLACED
+from features.build import chunked_frames, finish_frame
 from features.cohorts import create_children_table
 from features.collate import feature_names, keyword_column, metric_columns, widest_interval
 from features.prepare import (
     DEFAULT_MEMORY_LIMIT,
     as_of_list,
-    auto_chunk_dates,
-    connect,
-    open_prepared,
-    prepared_sources,
 )
 from features.sources import TABLE_COLUMNS, drop_relation, register_as_of_dates, sql_literal
 from features.spec import (
@@ -721,20 +716,12 @@ def _chunk_frame(
 
 
 def _finish(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Same group-column conventions and order as :func:`features.build.features_of_chunk`."""
+    """Dates as ``datetime.date`` or None, rows in (as_of_date, child_token) order, then the
+    conventions of every engine (:func:`features.build.finish_frame`)."""
     for c in ("as_of_date", "last_visit_date"):
         df[c] = df[c].astype(object).where(df[c].notna(), None)
-    df["has_disability"] = df["has_disability"].fillna(False).astype(bool)
-    df["registry_category"] = df["registry_category"].astype(object).where(df["registry_category"].notna(), None)
-    for col in ("district", "township", "community"):
-        df[col] = df[col].fillna(UNPLACED)
-    for col in ("hukou_type", "urban_rural", "sex"):
-        df[col] = df[col].fillna(UNKNOWN)
     df = df.sort_values(["as_of_date", "child_token"], kind="stable").reset_index(drop=True)
-    df = df[GROUP_COLUMNS + names]
-    if not (df[names].dtypes == np.float32).all():
-        df[names] = df[names].astype("float32")
-    return df
+    return finish_frame(df, names)
 
 
 def iter_features_spark(
@@ -774,25 +761,18 @@ def iter_features_spark(
             scratch_parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix="humiao_spark_features_", dir=scratch_parent))
         try:
-            with (prepared_sources(pseudo_dir, prepared_dir, feedback_dir=feedback_dir, memory_limit=memory_limit,
-                                   threads=threads, spec=spec) as prep,
-                  _session(spark, scratch) as session):
-                c = con if con is not None else connect(memory_limit, threads)
-                try:
-                    open_prepared(prep, c)
-                    src = spark_sources(session, Path(prep), spec)
-                    size = int(chunk_dates) if chunk_dates is not None else auto_chunk_dates(c, dates)
-                    for i in range(0, len(dates), size):
-                        frame = _chunk_frame(session, c, src, scratch / f"chunk_{i:05d}", dates[i:i + size],
-                                             rural_hukou_only=rural_hukou_only, home_city=home_city, spec=spec)
-                        for name in CHUNK_RELATIONS:  # free the chunk's tables before the caller uses the frame
-                            drop_relation(c, name)
-                        yield frame
-                finally:
-                    for name in CHUNK_RELATIONS:
-                        drop_relation(c, name)
-                    if con is None:
-                        c.close()
+            with _session(spark, scratch) as session:
+                src: dict = {}
+
+                def frame_of_chunk(c, prep, first, chunk):
+                    if not src:  # the prepared tables as Spark DataFrames, once
+                        src.update(spark_sources(session, prep, spec))
+                    return _chunk_frame(session, c, src, scratch / f"chunk_{first:05d}", chunk,
+                                        rural_hukou_only=rural_hukou_only, home_city=home_city, spec=spec)
+
+                yield from chunked_frames(pseudo_dir, dates, frame_of_chunk, con=con, spec=spec,
+                                          feedback_dir=feedback_dir, prepared_dir=prepared_dir,
+                                          chunk_dates=chunk_dates, memory_limit=memory_limit, threads=threads)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
