@@ -158,7 +158,6 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
         shutil.rmtree(staging, ignore_errors=True)
         errors = [message("DELIVERY_INCOMPLETE", file=d["tables"][n].get("file") or n) for n in sorted(lost)]
         d["errors"] = [*d.get("errors", []), *errors]
-        report_path.parent.mkdir(parents=True, exist_ok=True)
         (work / "ingest_report_refused.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
                                                          encoding="utf-8")
         raise IngestFailed(errors)

@@ -319,17 +319,14 @@ class NoteAnonymizer:
         n_chunks = n_jobs * 4
         size = -(-len(texts) // n_chunks)
         chunks = [(texts[i:i + size], known[i:i + size]) for i in range(0, len(texts), size)]
-        if spawn:  # fresh interpreters: nothing inherited from this process's threads
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(n_jobs, initializer=_init_spawned,
-                          initargs=(self.skip_words, self.score_threshold, self.fast)) as pool:
-                parts = pool.map(_work_chunk, chunks)
-                pool.close()
-                pool.join()
-            return [x for part in parts for x in part]
-        _WORKER = self
+        if spawn:  # fresh interpreters, nothing inherited from this process's threads: each builds its own
+            ctx, init, args = mp.get_context("spawn"), _init_spawned, (self.skip_words, self.score_threshold,
+                                                                        self.fast)
+        else:  # forked workers share this anonymizer copy-on-write
+            ctx, init, args = mp.get_context("fork"), _default_signals, ()
+            _WORKER = self
         try:
-            with mp.get_context("fork").Pool(n_jobs, initializer=_default_signals) as pool:
+            with ctx.Pool(n_jobs, initializer=init, initargs=args) as pool:
                 parts = pool.map(_work_chunk, chunks)
                 pool.close()  # workers leave on their own: no SIGTERM at the end of the with-block
                 pool.join()
