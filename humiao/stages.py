@@ -273,7 +273,12 @@ def export_feedback(cfg: Config) -> str:
         from serving.feedback import export_feedback as _export
 
         _export(url, feedback_dir(cfg))
+    import pyarrow.parquet as pq
+
     files = sorted(feedback_dir(cfg).glob("*.parquet")) if feedback_dir(cfg).exists() else []
+    # An empty export (the app's database exists but nobody recorded anything yet) is no feedback: it must
+    # not change the features' fingerprint, or the first `humiao serve` would force a retrain.
+    files = [p for p in files if pq.read_metadata(p).num_rows > 0]
     return files_hash(files) if files else "no-feedback"
 
 
@@ -409,6 +414,61 @@ def age_band(age_months: pd.Series) -> pd.Series:
     return out
 
 
+CARD_SUFFIXES = (".html", ".en.html", ".md", ".json")
+
+
+def champions(cfg: Config) -> dict[str, dict | None]:
+    """Each target's serving model (:func:`models.tracking.champion_state`): ``{target: {"version",
+    "run_id", "approval"} or None}``. None means no version was ever approved, so no list may be
+    published for that target (DESIGN.md §8 governance gate)."""
+    from models.tracking import champion_state
+
+    return {t: champion_state(t) for t in TARGETS}
+
+
+def awaiting_approval(cfg: Config) -> list[str]:
+    """Targets with no approved model yet (the first production cycle, before a reviewer approved)."""
+    return [t for t, c in champions(cfg).items() if c is None]
+
+
+def publish_model_cards(cfg: Config, target: str, evaluation: dict, override_rate: dict) -> dict:
+    """Write the model cards of one target (DESIGN.md §8).
+
+    * ``out/model_cards/versions/<target>/v<N>/`` — the card of the version this cycle trained, with its
+      approval status as it was at training: what the governance reviewer reads before approving.
+    * ``out/model_cards/<target>.{html,en.html,md,json}`` (and plots) — the card of the **serving**
+      version (alias ``champion``), with its approval block read from the registry now. It is removed
+      while no version has been approved, so the top-level card always describes the model behind the
+      published lists.
+
+    Returns ``{"version": N, "version_card": {kind: path}, "serving_version": M or None,
+    "serving_card": {kind: path}}``.
+    """
+    from models.tracking import champion_state, load_evaluation
+    from serving.model_card import render_model_card
+
+    base = cfg.path("out_dir") / "model_cards"
+    version = str(evaluation.get("model_version") or "unregistered")
+    doc = {**evaluation, "override_rate": override_rate}
+    version_card = render_model_card(doc, base / "versions" / target / f"v{version}")
+    for old in base.glob(f"{target}*"):  # the previous serving card, plots included
+        if old.is_file() and (old.name.startswith(f"{target}.") or old.name.startswith(f"{target}_")):
+            old.unlink()
+    champ = champion_state(target)
+    serving_card: dict = {}
+    if champ is not None:
+        if champ["version"] == version and (evaluation.get("approval") or {}) == champ["approval"]:
+            for kind, p in version_card.items():  # the same document: copy, do not render twice
+                serving_card[kind] = Path(shutil.copy2(p, base / Path(p).name))
+        else:
+            served = evaluation if champ["version"] == version else load_evaluation(champ["run_id"])
+            serving_card = render_model_card({**served, "approval": champ["approval"],
+                                              "override_rate": override_rate}, base)
+    return {"version": version, "version_card": {k: str(v) for k, v in version_card.items()},
+            "serving_version": champ["version"] if champ else None,
+            "serving_card": {k: str(v) for k, v in serving_card.items()}}
+
+
 def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
     """Score the current cycle's cohort of each target with its ``champion`` (DESIGN.md §8).
 
@@ -417,7 +477,7 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
     from features.cohorts import cohort
     from features.dictionary import feature_dictionary
     from models.scoring import score_cycle
-    from models.tracking import load_champion
+    from models.tracking import champion_state, load_champion
 
     as_of = plan.scoring_as_of_date
     f = features[pd.to_datetime(features["as_of_date"]).dt.date == as_of].copy()
@@ -427,13 +487,11 @@ def score_targets(cfg: Config, features: pd.DataFrame, plan) -> pd.DataFrame:
         members = cohort(cfg.pseudonymized_dir, [as_of], target, rural_hukou_only=cfg.rural_hukou_only)
         rows = f[f["child_token"].isin(members["child_token"])]
         cap = capacity_for(cfg, f, target).set_index("community")["capacity"]
-        try:
-            booster, calibrator, version = load_champion(target)
-        except Exception as e:  # no alias yet: the governance gate has not opened (DESIGN §8)
+        if champion_state(target) is None:  # callers check awaiting_approval() first
             raise RuntimeError(
                 f"no approved model (alias 'champion') for {target}: a governance reviewer must approve the "
-                f"registered challenger in the review app before lists are published ({e.__class__.__name__})"
-            ) from e
+                "registered challenger in the review app before lists are published")
+        booster, calibrator, version = load_champion(target)
         _check_champion_fits_input(cfg, target, version)
         s = score_cycle(booster, calibrator, rows, cap, dictionary, _level_ranges(cfg), target=target,
                         exploration_share=cfg.capacity.exploration_share, exploration_seed=cfg.models.seed)
@@ -593,12 +651,14 @@ def performance_decay(cfg: Config, features: pd.DataFrame, labels: pd.DataFrame,
     date whose label window has closed, against the precision@capacity_abs recorded when it was trained.
     A drop larger than ``monitoring.max_precision_drop`` suggests retraining."""
     from models.metrics import precision_at_k_per_community
-    from models.tracking import load_champion
+    from models.tracking import champion_state, load_champion
 
     newest = max(plan.training_as_of_dates)
     f = features[pd.to_datetime(features["as_of_date"]).dt.date == newest]
     out = {}
     for target, ev in evaluations.items():
+        if champion_state(target) is None:  # nothing serves yet: nothing can decay
+            continue
         m = training_matrix(f, labels, target)
         m = m[m[target].notna()]
         if m.empty:

@@ -435,6 +435,36 @@ def approval_of(model_name: str, version: str | int) -> dict:
     }
 
 
+def champion_state(target: str) -> dict | None:
+    """Which version of a target serves now, and its approval, or None when nothing was ever approved.
+
+    Returns
+    -------
+    dict or None
+        ``{"version": str, "run_id": str, "approval": approval_of(...)}``; None when the registered
+        model or its ``champion`` alias does not exist (the governance gate has not opened yet).
+    """
+    from mlflow.exceptions import MlflowException
+
+    name = model_name(target)
+    try:
+        mv = MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    return {"version": str(mv.version), "run_id": mv.run_id, "approval": approval_of(name, mv.version)}
+
+
+def load_evaluation(run_id: str) -> dict:
+    """The evaluation document (``evaluation.json``) logged in a model run: the source of its card.
+
+    Raises
+    ------
+    mlflow.exceptions.MlflowException
+        When the run or the artifact does not exist.
+    """
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation.json")
+
+
 def load_by_alias(target: str, alias: str = CHAMPION) -> tuple[lgb.Booster, Calibrator, str]:
     """Load the model and calibrator a registry alias points at.
 

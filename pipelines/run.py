@@ -47,8 +47,10 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     the plan's range of as-of-date partitions (pipelines.partitions). Console log level: INFO
     (``HUMIAO_LOG_LEVEL=DEBUG`` shows every Dagster event).
 
-    Returns ``{"success": bool, "run_id": str, "outputs": {label: path}, "error": str}``; a failed
-    blocking check or asset makes ``success`` False (nothing downstream of it ran).
+    Returns ``{"success": bool, "run_id": str, "outputs": {label: path}, "error": str,
+    "awaiting_approval": [target]}``; a failed blocking check or asset makes ``success`` False (nothing
+    downstream of it ran). ``awaiting_approval`` names the targets with no approved model: the run
+    succeeded but published no list (DESIGN.md §8 governance gate).
     """
     home = cfg.path("dagster_home")
     home.mkdir(parents=True, exist_ok=True)
@@ -95,5 +97,10 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
         error = "; ".join(
             [f"check {c.asset_key.to_user_string()}:{c.check_name} failed {dict(c.metadata)}"[:800] for c in failed_checks]
             + [f"{e.step_key}: {_root_message(e.step_failure_data.error)}"[:1500] for e in failed_steps])
+    awaiting: list[str] = []
+    lists_path = output_path(cfg.path("work_dir") / "assets", "visit_lists")
+    if result.success and not plan_missing and lists_path is not None:
+        lists = read_output(lists_path)
+        awaiting = list(lists.get("awaiting_approval") or []) if not lists.get("published", True) else []
     return {"success": result.success and not plan_missing, "run_id": result.run_id, "outputs": {k: str(v) for k, v in outputs.items()},
-            "error": error}
+            "error": error, "awaiting_approval": awaiting}

@@ -8,10 +8,13 @@ from humiao.plan import plan_from_dict
 from humiao.stages import (
     TARGETS,
     audit_outputs,
+    awaiting_approval,
+    champions,
     drift_report,
     ingest_fingerprint,
     override_rate_for,
     performance_decay,
+    publish_model_cards,
     quality_trends_for,
     score_targets,
     tokens_under_correction,
@@ -19,23 +22,25 @@ from humiao.stages import (
 )
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig, MlflowTracking
-from serving.model_card import render_model_card
 
 
 def _card_asset(target: str):
     @dg.asset(name=f"model_card_{target}", ins={"evaluation": dg.AssetIn(f"model_{target}")},
               group_name="serving", kinds={"html"})
-    def _card(humiao: HumiaoConfig, evaluation: dict) -> dict:
-        """The model card (zh/en HTML, Markdown, JSON) rendered from the MLflow run's evaluation."""
+    def _card(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, evaluation: dict) -> dict:
+        """The model cards (zh/en HTML, Markdown, JSON): the trained version's card for the governance
+        reviewer (out/model_cards/versions/) and the serving champion's card (out/model_cards/)."""
         cfg = humiao.cfg
+        mlflow_tracking.setup()
         override = override_rate_for(cfg, target)  # directors' disagreement recorded in the review app
-        fp = stage_fingerprint(f"model_card_{target}", ("serving",), override, evaluation)
+        serving = champions(cfg)[target]  # approval in the app changes the serving card
+        fp = stage_fingerprint(f"model_card_{target}", ("serving",), override, evaluation, serving)
         cached = reuse(assets_dir(cfg), [f"model_card_{target}"], fp)
         if cached:
             return cached[0]
-        paths = render_model_card({**evaluation, "override_rate": override}, cfg.path("out_dir") / "model_cards")
-        files = {k: str(v) for k, v in paths.items()}
-        return stamp({**files, "_files": list(files.values())}, fp)
+        res = publish_model_cards(cfg, target, evaluation, override)
+        files = [*res["version_card"].values(), *res["serving_card"].values()]
+        return stamp({**res, "_files": files}, fp)
 
     return _card
 
@@ -43,26 +48,48 @@ def _card_asset(target: str):
 model_cards = [_card_asset(t) for t in TARGETS]
 
 
+def _serving_versions(cfg) -> dict:
+    return {t: (c or {}).get("version") for t, c in champions(cfg).items()}
+
+
 @dg.asset(group_name="serving", kinds={"lightgbm", "parquet"})
-def risk_scores(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.DataFrame,
-                cycle_plan: dict, model_guardianship_risk: dict, model_left_behind_risk: dict) -> pd.DataFrame:
+def risk_scores(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_tracking: MlflowTracking,
+                features: pd.DataFrame, cycle_plan: dict, model_guardianship_risk: dict,
+                model_left_behind_risk: dict) -> pd.DataFrame:
     """Both targets' calibrated scores, ventiles, levels, ranks and reasons for the current cycle,
-    scored by each target's ``champion`` (DESIGN.md §8 governance gate)."""
+    scored by each target's ``champion`` (DESIGN.md §8 governance gate). While a target has no approved
+    model (the first production cycle), nothing is scored: an empty table, and no list is published."""
     cfg = humiao.cfg
+    mlflow_tracking.setup()
+    serving = _serving_versions(cfg)
     fp = stage_fingerprint("risk_scores", ("models", "features"), [cfg.fingerprint("capacity", "risk_levels")],
-                           features, cycle_plan, model_guardianship_risk, model_left_behind_risk)
+                           features, cycle_plan, model_guardianship_risk, model_left_behind_risk, serving)
     cached = reuse(assets_dir(cfg), ["risk_scores"], fp)
     if cached:
         return cached[0]
-    mlflow_tracking.setup()
+    waiting = [t for t, v in serving.items() if v is None]
+    if waiting:
+        context.log.warning(f"no approved model for {', '.join(waiting)}: nothing scored, no list published "
+                            "until a governance reviewer approves (humiao serve → 治理审查)")
+        context.add_output_metadata({"awaiting_approval": waiting, "rows": 0})
+        return stamp(pd.DataFrame({"target": pd.Series(dtype="string"),
+                                   "child_token": pd.Series(dtype="string")}), fp)
+    context.add_output_metadata({"serving_versions": dg.MetadataValue.json(serving)})
     return stamp(score_targets(cfg, features, plan_from_dict(cycle_plan)), fp)
 
 
 @dg.asset(group_name="serving", kinds={"excel", "parquet"})
-def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.DataFrame, cycle_plan: dict) -> dict:
+def visit_lists(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_tracking: MlflowTracking,
+                risk_scores: pd.DataFrame, features: pd.DataFrame, cycle_plan: dict) -> dict:
     """One workbook per community (ranked list + 疑似未登记留守儿童 section), township summaries, and one
-    Parquet of every list, under out/visit_lists/<cycle>/."""
+    Parquet of every list, under out/visit_lists/<cycle>/. ``{"published": False, "awaiting_approval":
+    [targets]}`` and nothing written while a target has no approved model."""
     cfg = humiao.cfg
+    if risk_scores.empty:
+        mlflow_tracking.setup()
+        waiting = awaiting_approval(cfg)
+        context.add_output_metadata({"published": False, "awaiting_approval": waiting})
+        return {"published": False, "awaiting_approval": waiting, "cycle": cycle_plan.get("cycle"), "_files": []}
     fp = stage_fingerprint("visit_lists", ("serving", "features"), [cfg.fingerprint("risk_levels")], risk_scores,
                            cycle_plan, ingest_fingerprint(cfg),
                            sorted(tokens_under_correction(cfg)),
@@ -71,7 +98,7 @@ def visit_lists(humiao: HumiaoConfig, risk_scores: pd.DataFrame, features: pd.Da
     if cached:
         return cached[0]
     res = write_lists(cfg, risk_scores, features, plan_from_dict(cycle_plan))
-    return stamp({**res, "_files": [res["parquet"], *res["workbooks"]]}, fp)
+    return stamp({**res, "published": True, "_files": [res["parquet"], *res["workbooks"]]}, fp)
 
 
 @dg.asset(group_name="monitoring", kinds={"parquet"})

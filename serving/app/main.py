@@ -79,6 +79,7 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 CARD_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 _CARD_FILE = re.compile(r"^[a-z_]+(\.en)?\.(html|md|json)$")
+_TARGET = re.compile(r"^[a-z_]+$")
 FIELD_ROLES = ("director", "supervisor")
 
 
@@ -527,6 +528,11 @@ def create_app(settings: AppSettings) -> FastAPI:
             mlflow.set_registry_uri(settings.mlflow_tracking_uri)
         return MlflowClient()
 
+    def version_card_url(target: str, version) -> str | None:
+        """Link to a version's card (out/model_cards/versions/<target>/v<N>/), when it was rendered."""
+        rel = f"versions/{target}/v{version}/{target}.html"
+        return f"/cards/{rel}" if (settings.model_cards_dir / rel).is_file() else None
+
     def registered_models() -> list[dict]:
         client = _mlflow_client()
         if client is None:
@@ -543,6 +549,7 @@ def create_app(settings: AppSettings) -> FastAPI:
                 "name": m.name, "target": m.name.removeprefix(MODEL_PREFIX),
                 "champion": str(aliases.get("champion", "")), "challenger": str(aliases.get("challenger", "")),
                 "versions": [{"version": str(v.version), "run_id": v.run_id,
+                              "card": version_card_url(m.name.removeprefix(MODEL_PREFIX), v.version),
                               "approval": approval_of(m.name, v.version),
                               "cycle": (v.tags or {}).get("cycle", ""),
                               "aliases": [a for a, ver in aliases.items() if str(ver) == str(v.version)]}
@@ -602,6 +609,18 @@ def create_app(settings: AppSettings) -> FastAPI:
     def card_file(filename: str, ctx: CardReader):
         path = settings.model_cards_dir / filename
         if not _CARD_FILE.match(filename) or not path.is_file():
+            raise _Forbidden("没有这个模型卡文件")
+        media = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
+                 "json": "application/json"}[filename.rsplit(".", 1)[1]]
+        return FileResponse(path, media_type=media, headers={"Content-Security-Policy": CARD_CSP})
+
+    @app.get("/cards/versions/{target}/v{version}/{filename}")
+    def version_card_file(target: str, version: str, filename: str, ctx: CardReader):
+        """The card of one registered version (what the reviewer reads before approving it)."""
+        if not (_TARGET.match(target) and version.isdigit() and _CARD_FILE.match(filename)):
+            raise _Forbidden("没有这个模型卡文件")
+        path = settings.model_cards_dir / "versions" / target / f"v{version}" / filename
+        if not path.is_file():
             raise _Forbidden("没有这个模型卡文件")
         media = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
                  "json": "application/json"}[filename.rsplit(".", 1)[1]]

@@ -380,6 +380,28 @@ def test_approval_moves_champion_and_rollback_moves_it_back(mlflow_env):
     assert "#/models/humiao_guardianship_risk" in data and "#/experiments/" in data
 
 
+def test_each_version_links_its_own_card(mlflow_env):
+    """The reviewer reads the card of the version they approve (out/model_cards/versions/), not only
+    the serving model's card."""
+    folder = mlflow_env.settings.model_cards_dir / "versions" / "guardianship_risk" / "v2"
+    folder.mkdir(parents=True)
+    (folder / "guardianship_risk.html").write_text("<html><title>v2 待审批</title>第2版模型卡</html>", encoding="utf-8")
+    app = create_app(mlflow_env.settings)
+    c = login(app, "reviewer")
+    page = c.get("/governance").text
+    link = "/cards/versions/guardianship_risk/v2/guardianship_risk.html"
+    assert link in page
+    assert "/cards/versions/guardianship_risk/v1/" not in page  # v1's card was never rendered: no dead link
+    r = c.get(link)
+    assert r.status_code == 200 and "第2版模型卡" in r.text
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    for bad in ("/cards/versions/guardianship_risk/v2/..%2F..%2F..%2Fsecret.html",
+                "/cards/versions/guardianship_risk/vx/guardianship_risk.html",
+                "/cards/versions/guardianship_risk/v3/guardianship_risk.html"):
+        assert c.get(bad).status_code in (403, 404), bad
+    assert login(app, "dir_a").get(link).status_code == 403
+
+
 def test_logout_ends_the_session(app):
     c = login(app, "dir_a")
     cookie = c.cookies.get("humiao_session")
