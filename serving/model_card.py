@@ -32,6 +32,8 @@ import datetime as dt
 import io
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -177,6 +179,113 @@ GROUP_EN = {
     "是": "yes",
     "否": "no",
 }
+
+#: Feature families (importance table and plot).
+FAMILY_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "school": "学校", "parents": "父母", "parents_away": "父母外出", "visit": "走访", "visits": "走访",
+        "subsistence": "低保与救助", "health": "健康", "disability": "残疾", "guardian": "监护人",
+        "household": "家庭", "demo": "人口信息", "registry": "台账登记", "notes": "走访记录文本",
+        "police": "警情", "injury": "伤害就诊", "detention": "羁押服刑", "other": "其他",
+    },
+    "en": {
+        "school": "School", "parents": "Parents", "parents_away": "Parents away", "visit": "Visits",
+        "visits": "Visits", "subsistence": "Subsistence and assistance", "health": "Health",
+        "disability": "Disability", "guardian": "Guardian", "household": "Household", "demo": "Demographics",
+        "registry": "Registry", "notes": "Visit notes (text)", "police": "Police incidents",
+        "injury": "Injury treatment", "detention": "Detention", "other": "Other",
+    },
+}
+
+#: Model parameters (the two-column parameter table); an unknown key is shown by its name.
+PARAM_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "lightgbm": "LightGBM 参数", "objective": "目标函数", "boosting_type": "提升方法", "boosting": "提升方法",
+        "num_leaves": "叶子数上限", "max_depth": "最大树深", "learning_rate": "学习率", "n_estimators": "树的数量",
+        "num_boost_round": "提升轮数", "num_iterations": "提升轮数", "min_child_samples": "叶子最少样本数",
+        "min_data_in_leaf": "叶子最少样本数", "min_child_weight": "叶子最小权重和",
+        "min_sum_hessian_in_leaf": "叶子最小权重和", "min_split_gain": "分裂最小增益",
+        "negative_sample_rate": "负样本抽样率", "feature_fraction": "每棵树的特征抽样比例",
+        "colsample_bytree": "每棵树的特征抽样比例", "bagging_fraction": "样本抽样比例", "subsample": "样本抽样比例",
+        "bagging_freq": "样本抽样频率（每几轮）", "subsample_freq": "样本抽样频率（每几轮）",
+        "lambda_l1": "L1 正则系数", "reg_alpha": "L1 正则系数", "lambda_l2": "L2 正则系数",
+        "reg_lambda": "L2 正则系数", "scale_pos_weight": "正样本权重", "is_unbalance": "按类别不平衡加权",
+        "num_threads": "线程数", "n_jobs": "线程数", "deterministic": "确定性训练", "force_row_wise": "按行构建直方图",
+        "verbosity": "日志级别", "verbose": "日志级别", "seed": "随机种子", "random_state": "随机种子",
+        "monotone_constraints": "单调约束", "monotone_constraints_method": "单调约束方法",
+        "feature_pre_filter": "预先筛除无法分裂的特征", "early_stopping_rounds": "提前停止轮数", "metric": "训练评估指标",
+        "grid": "候选配置（调参网格）", "n_boot": "自助法重抽样次数", "ties_headline": "主指标的同分处理",
+        "label_timespan_days": "标签窗口（天）", "calibration_holdout": "校准留出数据", "calibration_method": "校准方法",
+        "baselines": "基线", "name": "名称", "prevalence": "阳性率", "feature": "特征", "direction": "方向",
+        "column": "依据列", "severity": "严重程度顺序", "version": "版本", "written": "编写日期",
+        "n_indicators": "指标个数", "missing_features": "缺少的特征", "k_factors": "名额倍数",
+        "city_pcts": "全市前百分比", "variance_penalty": "方差惩罚系数",
+    },
+    "en": {
+        "lightgbm": "LightGBM parameters", "objective": "Objective", "boosting_type": "Boosting type",
+        "boosting": "Boosting type", "num_leaves": "Maximum leaves per tree", "max_depth": "Maximum tree depth",
+        "learning_rate": "Learning rate", "n_estimators": "Number of trees", "num_boost_round": "Boosting rounds",
+        "num_iterations": "Boosting rounds", "min_child_samples": "Minimum samples per leaf",
+        "min_data_in_leaf": "Minimum samples per leaf", "min_child_weight": "Minimum weight per leaf",
+        "min_sum_hessian_in_leaf": "Minimum weight per leaf", "min_split_gain": "Minimum split gain",
+        "negative_sample_rate": "Negative sampling rate", "feature_fraction": "Feature fraction per tree",
+        "colsample_bytree": "Feature fraction per tree", "bagging_fraction": "Row sampling fraction",
+        "subsample": "Row sampling fraction", "bagging_freq": "Row sampling frequency (every n rounds)",
+        "subsample_freq": "Row sampling frequency (every n rounds)", "lambda_l1": "L1 regularization",
+        "reg_alpha": "L1 regularization", "lambda_l2": "L2 regularization", "reg_lambda": "L2 regularization",
+        "scale_pos_weight": "Positive class weight", "is_unbalance": "Weight for class imbalance",
+        "num_threads": "Threads", "n_jobs": "Threads", "deterministic": "Deterministic training",
+        "force_row_wise": "Row-wise histograms", "verbosity": "Log level", "verbose": "Log level",
+        "seed": "Random seed", "random_state": "Random seed", "monotone_constraints": "Monotone constraints",
+        "monotone_constraints_method": "Monotone constraint method",
+        "feature_pre_filter": "Pre-filter unsplittable features", "early_stopping_rounds": "Early-stopping rounds",
+        "metric": "Training metric", "grid": "Candidate configurations (grid)", "n_boot": "Bootstrap resamples",
+        "ties_headline": "Tie handling of the headline metrics", "label_timespan_days": "Label window (days)",
+        "calibration_holdout": "Calibration hold-out", "calibration_method": "Calibration method",
+        "baselines": "Baselines", "name": "Name", "prevalence": "Prevalence", "feature": "Feature",
+        "direction": "Direction", "column": "Column", "severity": "Severity order", "version": "Version",
+        "written": "Written", "n_indicators": "Indicators", "missing_features": "Missing features",
+        "k_factors": "Capacity multiples", "city_pcts": "City-wide top percentages",
+        "variance_penalty": "Variance penalty",
+    },
+}
+
+#: Known string values in the parameters and the document (translated on the Chinese card).
+VALUE_ZH: dict[str, str] = {
+    "binary": "二分类", "basic": "基本", "intermediate": "中等", "advanced": "高级", "gbdt": "梯度提升树",
+    "stochastic": "随机打破同分", "best": "同分时最有利的顺序", "worst": "同分时最不利的顺序",
+    "isotonic": "保序回归", "platt": "Platt 缩放", "sigmoid": "Platt 缩放", "none": "无",
+    "auc": "AUC", "binary_logloss": "对数损失",
+    "latest training as-of date(s) held out; isotonic if >= min positives else Platt":
+        "留出最近的训练预测日期用于校准；阳性数达到下限时用保序回归，否则用 Platt 缩放",
+    "simulated input": "模拟输入", "simulated input: approved automatically": "模拟输入：自动批准",
+    "true latent guardianship state (0-3) in the last complete month before the as-of date "
+    "+ 0.5 x maltreated that month + 0.25 x mean state over the 6 months up to it":
+        "预测日期前最后一个完整月的真实潜在监护状态（0–3）+ 0.5 × 当月是否受到侵害 + 0.25 × 截至该月 6 个月的平均状态",
+    "truly left behind in the last complete month before the as-of date (0/1) "
+    "+ 0.5 x share of the 12 months up to it truly left behind":
+        "预测日期前最后一个完整月是否真实留守（0/1）+ 0.5 × 截至该月 12 个月中真实留守的月份占比",
+    "simulator's true risk at the as-of date": "模拟器中预测日期当时的真实风险",
+}
+VALUE_EN: dict[str, str] = {
+    "isotonic": "isotonic regression", "platt": "Platt scaling", "sigmoid": "Platt scaling",
+}
+
+#: Districts of the simulated (Hangzhou-shaped) city, romanized for the English card and plots.
+DISTRICT_EN: dict[str, str] = {
+    "上城区": "Shangcheng", "拱墅区": "Gongshu", "西湖区": "Xihu", "滨江区": "Binjiang", "萧山区": "Xiaoshan",
+    "余杭区": "Yuhang", "临平区": "Linping", "钱塘区": "Qiantang", "富阳区": "Fuyang", "临安区": "Lin'an",
+    "桐庐县": "Tonglu", "淳安县": "Chun'an", "建德市": "Jiande",
+}
+
+#: Attributes whose groups are yes/no: the group cell names the attribute ("残疾：是").
+BOOL_ATTRIBUTE: dict[str, dict[str, str]] = {
+    "has_disability": {"zh": "残疾", "en": "Disability"},
+}
+TRUE_VALUES = {"true", "1", "是", "yes", "y", "t"}
+FALSE_VALUES = {"false", "0", "否", "no", "n", "f"}
+MISSING_VALUES = {"", "none", "nan", "nat", "null", "<na>"}
+UNKNOWN = {"zh": "未知", "en": "unknown"}
 
 
 class ModelCardError(ValueError):
@@ -414,6 +523,8 @@ PLOT_TEXT = {
         "metrics_over_time": ("各时间切分上的指标", "测试日期", "指标值"),
         "precision": "精确率",
         "recall": "召回率",
+        "pr_kinds": {"capacity": "按名额", "abs": "前N名", "pct": "前N%"},
+        "lang": "zh",
     },
     "en": {
         "calibration": (
@@ -437,6 +548,8 @@ PLOT_TEXT = {
         "metrics_over_time": ("Metrics across temporal splits", "Test as-of date", "Value"),
         "precision": "precision",
         "recall": "recall",
+        "pr_kinds": {"capacity": "by capacity", "abs": "top N", "pct": "top N%"},
+        "lang": "en",
     },
 }
 
@@ -445,14 +558,114 @@ def _ascii(text: str) -> bool:
     return all(ord(ch) < 128 for ch in text)
 
 
-def _group_label(attribute: str, group: Any, index: int, lang: str, cjk: bool) -> str:
-    g = str(group)
-    attr = LABELS[lang].get(attribute, attribute) if (lang == "en" or cjk) else attribute
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return str(value).strip().lower() in MISSING_VALUES
+
+
+def _yes_no(attribute: str, value: Any) -> bool | None:
+    """``True``/``False`` when ``value`` is a yes/no group (a boolean attribute or a boolean value)."""
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if attribute not in BOOL_ATTRIBUTE and s not in ("true", "false"):
+        return None
+    return True if s in TRUE_VALUES else False if s in FALSE_VALUES else None
+
+
+def group_text(attribute: Any, value: Any, lang: str) -> str:
+    """Readable name of one group of an attribute, in ``lang`` (``"zh"`` or ``"en"``).
+
+    Parameters
+    ----------
+    attribute : str
+        The attribute (``hukou_type``, ``has_disability``, ``district``, … or ``all``).
+    value : Any
+        The group value as the document gives it (a string, a boolean, ``None`` or NaN).
+    lang : str
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    str
+        Yes/no groups name the attribute (``残疾：是``, ``Disability: no``); a blank, ``None`` or NaN
+        group reads ``未知`` / ``unknown``; on the English card known values are translated and
+        districts romanized (``Chun'an (淳安县)``); other values are shown as they are.
+    """
+    attribute = str(attribute)
+    if _is_missing(value):
+        return UNKNOWN[lang]
+    yes = _yes_no(attribute, value)
+    if yes is not None:
+        name = BOOL_ATTRIBUTE.get(attribute, {}).get(lang) or LABELS[lang].get(attribute, attribute)
+        if lang == "zh":
+            return f"{name}：{'是' if yes else '否'}"
+        return f"{name}: {'yes' if yes else 'no'}"
+    g = str(value).strip()
+    if attribute == "all" or g == "全部":
+        return LABELS[lang]["all"]
+    if lang == "en":
+        if g in GROUP_EN:
+            return GROUP_EN[g]
+        if g in DISTRICT_EN:
+            return f"{DISTRICT_EN[g]} ({g})"
+    return g
+
+
+def _group_key(attribute: Any, value: Any) -> tuple[str, str]:
+    return str(attribute), "" if _is_missing(value) else str(value).strip()
+
+
+def _plot_name_en(attribute: str, value: Any) -> str | None:
+    """ASCII name of a group for an English plot, or ``None`` when the group needs a G-code."""
+    g = "" if _is_missing(value) else str(value).strip()
+    shown = DISTRICT_EN.get(g) or group_text(attribute, value, "en")
+    return shown if _ascii(shown) else None
+
+
+def _plotted_fairness(ev: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Audit rows drawn in the fairness plot (shown, with a TPR disparity)."""
+    return [
+        r
+        for r in ev.get("fairness") or []
+        if not r.get("suppressed") and _num(r.get("tpr_disparity")) is not None
+    ]
+
+
+def group_codes(ev: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """G-codes of the plotted groups whose names have no English (ASCII) rendering.
+
+    Codes are numbered once for the whole card, in the order of the audit, so a code means the same
+    group in every plot and table and no two groups share one.
+
+    Returns
+    -------
+    dict
+        ``{(attribute, group): "G1", …}``.
+    """
+    codes: dict[tuple[str, str], str] = {}
+    for r in _plotted_fairness(ev):
+        key = _group_key(r.get("attribute"), r.get("group"))
+        if key not in codes and _plot_name_en(str(r.get("attribute")), r.get("group")) is None:
+            codes[key] = f"G{len(codes) + 1}"
+    return codes
+
+
+def _group_label(attribute: str, group: Any, code: int | str | None, lang: str, cjk: bool) -> str:
+    """Label of a group in a plot: its name (Chinese plots with a CJK font), else English or its G-code."""
+    bool_group = _yes_no(attribute, group) is not None and not _is_missing(group)
     if lang == "zh" and cjk:
-        return f"{attr}: {g}"
-    shown = GROUP_EN.get(g, g)
-    if not _ascii(shown):
-        shown = f"G{index}"  # the card's fairness table gives the mapping
+        text = group_text(attribute, group, "zh")
+        return text if bool_group else f"{LABELS['zh'].get(attribute, attribute)}：{text}"
+    shown = _plot_name_en(attribute, group)
+    if shown is not None and bool_group and _ascii(shown):
+        return shown
+    if shown is None:
+        shown = code if isinstance(code, str) else f"G{code}"  # the card lists what each code means
+    attr = LABELS["en"].get(attribute, attribute)
     if not _ascii(attr):
         attr = attribute
     return f"{attr}: {shown}"
@@ -494,50 +707,51 @@ def _plot_calibration(ev: Mapping[str, Any], t: dict) -> bytes | None:
     ax.set_ylim(0, hi)
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
-    method = (ev.get("calibration") or {}).get("method")
-    ax.set_title(f"{title} ({method})" if method else title)
+    method = method_text((ev.get("calibration") or {}).get("method"), t["lang"])
+    ax.set_title(f"{title}（{method}）" if method and t["lang"] == "zh" else f"{title} ({method})" if method else title)
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return _png(fig)
 
 
 def _plot_pr_at_k(ev: Mapping[str, Any], t: dict) -> bytes | None:
-    rows = [r for r in ev.get("precision_recall_at_k") or [] if _num(r.get("k_total")) is not None]
-    if not rows:
+    groups = pr_groups(ev)
+    if not groups:
         return None
-    rows = sorted(rows, key=lambda r: _num(r["k_total"]))
     title, xl, yl, cap = t["precision_recall_at_k"]
     fig, ax = _figure()
-    ks = [_num(r["k_total"]) for r in rows]
-    ax.plot(ks, [_num(r.get("precision")) for r in rows], marker="o", label=t["precision"], color="#1f4e79")
-    ax.plot(ks, [_num(r.get("recall")) for r in rows], marker="s", label=t["recall"], color="#c55a11")
+    styles = {"capacity": ("-", "o"), "abs": (":", "D"), "pct": ("--", "^")}
+    for g in groups:  # one line per list-size kind, each ordered by its own k
+        line, marker = styles[g["kind"]]
+        rows = [r for r in g["rows"] if r["k_total_num"] is not None]
+        ks = [r["k_total_num"] for r in rows]
+        kind = t["pr_kinds"][g["kind"]]
+        ax.plot(ks, [_num(r["precision_num"]) for r in rows], linestyle=line, marker=marker,
+                color="#1f4e79", label=f"{t['precision']}（{kind}）" if t["lang"] == "zh" else f"{t['precision']} ({kind})")
+        ax.plot(ks, [_num(r["recall_num"]) for r in rows], linestyle=line, marker=marker,
+                color="#c55a11", label=f"{t['recall']}（{kind}）" if t["lang"] == "zh" else f"{t['recall']} ({kind})")
     k = _num(ev.get("capacity_total"))
     if k is not None:
-        ax.axvline(k, linestyle="--", color="grey", label=f"{cap} = {int(k):,}")
+        ax.axvline(k, linestyle="--", color="grey", linewidth=0.8, label=f"{cap} = {int(k):,}")
     ax.set_xlabel(xl)
     ax.set_ylabel(yl)
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(alpha=0.3)
     return _png(fig)
 
 
 def _plot_fairness(ev: Mapping[str, Any], t: dict, lang: str, cjk: bool) -> bytes | None:
-    rows = [
-        r
-        for r in ev.get("fairness") or []
-        if not r.get("suppressed") and _num(r.get("tpr_disparity")) is not None
-    ]
+    rows = _plotted_fairness(ev)
     if not rows:
         return None
     title, xl, band = t["fairness_tpr"]
     labels, vals, lo, hi, colors = [], [], [], [], []
-    counters: dict[str, int] = {}
+    codes = group_codes(ev)
     for r in rows:
         attr = str(r.get("attribute"))
-        counters[attr] = counters.get(attr, 0) + 1
-        labels.append(_group_label(attr, r.get("group"), r.get("_index", counters[attr]), lang, cjk))
+        labels.append(_group_label(attr, r.get("group"), codes.get(_group_key(attr, r.get("group"))), lang, cjk))
         v = _num(r["tpr_disparity"])
         ci = r.get("tpr_disparity_ci95") or [None, None]
         # a percentile interval need not contain the point estimate: clamp the bars at zero
@@ -573,7 +787,7 @@ def _plot_importance(ev: Mapping[str, Any], t: dict) -> bytes | None:
     y = list(range(len(items)))[::-1]
     ax.barh(y, [v for _, v in items], color="#1f4e79")
     ax.set_yticks(y)
-    ax.set_yticklabels([k for k, _ in items])
+    ax.set_yticklabels([FAMILY_LABELS[t["lang"]].get(k, k) for k, _ in items])
     ax.set_xlabel(xl)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
@@ -649,6 +863,170 @@ def _make_plots(ev: Mapping[str, Any], lang: str) -> dict[str, bytes]:
 # ----------------------------------------------------------------------------------------------
 
 
+def method_text(method: Any, lang: str) -> str:
+    """The calibration method in words (``保序回归`` / ``isotonic regression``); empty when absent."""
+    if not method:
+        return ""
+    m = str(method)
+    table = VALUE_ZH if lang == "zh" else VALUE_EN
+    return table.get(m, table.get(m.lower(), m))
+
+
+def value_text(value: str, lang: str) -> str:
+    """A known string of the document in ``lang`` (Chinese card: translated; otherwise as it is)."""
+    if lang != "zh":
+        return value
+    return VALUE_ZH.get(value, VALUE_ZH.get(value.lower(), LABELS["zh"].get(value, value)))
+
+
+_CRITERION_PENALTY = re.compile(r"max mean\((?P<m>[^()]+)\) - (?P<p>[0-9.]+) \* std\((?P=m)\) over splits")
+_CRITERION_MEAN = re.compile(r"(?:best|max) mean (?P<m>\S+)")
+
+
+def criterion_text(criterion: Any, lang: str) -> str:
+    """The model-selection criterion of the document, in Chinese on the Chinese card."""
+    c = str(criterion or "")
+    if lang != "zh" or not c:
+        return c
+    if m := _CRITERION_PENALTY.fullmatch(c):
+        return f"各时间切分上 {m['m']} 的均值减去 {m['p']} 倍标准差，取最大者"
+    if m := _CRITERION_MEAN.fullmatch(c):
+        return f"各时间切分上 {m['m']} 的均值最高"
+    return value_text(c, lang)
+
+
+def _scalar_text(v: Any, lang: str) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return ("是" if v else "否") if lang == "zh" else ("yes" if v else "no")
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "—" if math.isnan(v) else f"{v:.6g}"
+    return value_text(str(v), lang)
+
+
+def _param_key(key: str, lang: str) -> str:
+    return PARAM_LABELS[lang].get(key) or LABELS[lang].get(key) or key
+
+
+def param_text(v: Any, lang: str) -> str:
+    """One parameter value in words: lists joined (long ones counted), mappings as ``label value``."""
+    sep = "、" if lang == "zh" else ", "
+    if isinstance(v, Mapping):
+        inner = "；" if lang == "zh" else "; "
+        return inner.join(f"{_param_key(str(k), lang)} {param_text(x, lang)}" for k, x in v.items()) or "—"
+    if isinstance(v, list | tuple):
+        if not v:
+            return "无" if lang == "zh" else "none"
+        if len(v) > 12 and all(not isinstance(x, Mapping | list | tuple) for x in v):
+            counts = Counter(_scalar_text(x, lang) for x in v)
+            if len(counts) <= 6:
+                parts = sep.join(f"{k} ×{n}" for k, n in sorted(counts.items()))
+                return f"共 {len(v)} 项：{parts}" if lang == "zh" else f"{len(v)} values: {parts}"
+            head = sep.join(_scalar_text(x, lang) for x in v[:10])
+            return f"{head}…（共 {len(v)} 项）" if lang == "zh" else f"{head}, … ({len(v)} values)"
+        return sep.join(param_text(x, lang) for x in v)
+    return _scalar_text(v, lang)
+
+
+def param_rows(params: Any, lang: str, prefix: str = "") -> list[dict[str, str]]:
+    """Rows ``{key, label, value}`` of the parameter table: nested blocks flattened (``LightGBM 参数 › 学习率``),
+    lists of configurations one row each; unknown keys keep their name."""
+    if not isinstance(params, Mapping):
+        return []
+    rows: list[dict[str, str]] = []
+    for key, v in params.items():
+        label = _param_key(str(key), lang)
+        full = f"{prefix} › {label}" if prefix else label
+        if isinstance(v, Mapping) and v:
+            rows.extend(param_rows(v, lang, full))
+        elif isinstance(v, list | tuple) and v and all(isinstance(x, Mapping) for x in v):
+            for i, item in enumerate(v, 1):
+                rows.append({"key": str(key), "label": f"{full} {i}", "value": param_text(item, lang)})
+        else:
+            rows.append({"key": str(key), "label": full, "value": param_text(v, lang)})
+    return rows
+
+
+#: List-size kinds of ``precision_recall_at_k``, in the order the card shows them.
+PR_KINDS: tuple[str, ...] = ("capacity", "abs", "pct")
+PR_KIND_TEXT = {
+    "zh": {
+        "capacity": "按名额：各村(社区)取名额 K 的倍数，合计为全市名单人数",
+        "abs": "前N名：全市得分最高的 N 名",
+        "pct": "前N%：全市得分最高的 N% 儿童",
+    },
+    "en": {
+        "capacity": "By capacity: a multiple of each community's K, summed city-wide",
+        "abs": "Top N: the N highest-scored children city-wide",
+        "pct": "Top N%: the highest-scored N% of children city-wide",
+    },
+}
+
+
+def _pr_kind(r: Mapping[str, Any]) -> str:
+    kind = str(r.get("kind") or "").lower()
+    if kind in PR_KINDS:
+        return kind
+    if _num(r.get("k_per_community_factor")) is not None:
+        return "capacity"
+    if _num(r.get("pct")) is not None:
+        return "pct"
+    return "abs"
+
+
+def pr_groups(ev: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Precision and recall at list size, one group per kind of list size, each ordered by its size.
+
+    A row with ``k_per_community_factor`` is a multiple of each community's capacity K (``capacity``),
+    a row with ``pct`` the city-wide top percentage (``pct``), any other row the city-wide top
+    ``k_total`` (``abs``). Mixing the kinds in one ordered column makes recall look as if it fell as the
+    list grew; within one kind it cannot. Metric names follow triage: ``precision@capacity_abs``
+    (``precision@2×capacity_abs`` for twice K), ``precision@100_abs``, ``recall@5_pct``.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {k: [] for k in PR_KINDS}
+    for r in ev.get("precision_recall_at_k") or []:
+        kind = _pr_kind(r)
+        k_total = _num(r.get("k_total"))
+        if kind == "capacity":
+            size = _num(r.get("k_per_community_factor"))
+            size = 1.0 if size is None else size
+            suffix = "capacity_abs" if size == 1 else f"{size:g}×capacity_abs"
+            shown = {"zh": f"{size:g} × K", "en": f"{size:g} × K"}
+        elif kind == "pct":
+            size = _num(r.get("pct"))
+            suffix = f"{size:g}_pct"
+            shown = {"zh": f"前 {size:g}%", "en": f"top {size:g}%"}
+        else:
+            size = k_total
+            if size is None:
+                continue
+            suffix = f"{int(size)}_abs"
+            shown = {"zh": f"前 {int(size):,} 名", "en": f"top {int(size):,}"}
+        groups[kind].append(
+            {
+                "size": size,
+                "size_text": shown,
+                "k_total": fmt_int(r.get("k_total")),
+                "k_total_num": k_total,
+                "precision_name": f"precision@{suffix}",
+                "recall_name": f"recall@{suffix}",
+                "precision": fmt(r.get("precision")),
+                "recall": fmt(r.get("recall")),
+                "precision_num": _num(r.get("precision")),
+                "recall_num": _num(r.get("recall")),
+            }
+        )
+    return [
+        {"kind": k, "title": {lang: PR_KIND_TEXT[lang][k] for lang in ("zh", "en")},
+         "rows": sorted(groups[k], key=lambda r: (r["size"], r["k_total_num"] or 0))}
+        for k in PR_KINDS
+        if groups[k]
+    ]  # fmt: skip
+
+
 def _metric_cell(block: Any) -> dict[str, str]:
     block = block if isinstance(block, Mapping) else {}
     return {"value": fmt(block.get("value")), "ci": fmt_ci(block.get("ci95"))}
@@ -678,16 +1056,16 @@ def _approval(ev: Mapping[str, Any]) -> dict[str, Any]:
             warning_zh = "警告：真实数据的模型不得自动批准，请由算法治理审查员人工审批。"
             warning_en = "Warning: a model trained on real data must not be approved automatically; a reviewer must approve it."
     elif status == "rejected":
-        zh = f"未获批准：审批人 {by}，时间 {at}。本模型不发布名单，继续由上一个已批准模型（champion）服务。"
+        zh = f"未获批准：审批人 {by}，时间 {at}。本模型不发布名单，继续由上一个已批准的模型服务。"
         en = f"Rejected by {by} at {at}. This model publishes no lists; the previous champion keeps serving."
     else:
-        zh = "待审批：算法治理审查员批准本模型卡之前，本模型不发布名单，继续由上一个已批准模型（champion）服务。"
+        zh = "待审批：算法治理审查员批准本模型卡之前，本模型不发布名单，继续由上一个已批准的模型服务。"
         en = (
             "Pending review: until a governance reviewer approves this card, the model publishes no lists "
             "and the previous champion keeps serving."
         )
     if note:
-        zh += f" 备注：{note}"
+        zh += f" 备注：{value_text(str(note), 'zh')}"
         en += f" Note: {note}"
     return {
         "status": status,
@@ -729,24 +1107,31 @@ def _owner(ev: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _fairness_rows(rows: list[dict]) -> list[dict]:
-    """Formatted audit rows (suppressed groups keep only their name and "<10")."""
+def _fairness_rows(rows: list[dict], codes: Mapping[tuple[str, str], str] | None = None) -> list[dict]:
+    """Formatted audit rows (suppressed groups keep only their name and "<10").
+
+    ``group_text`` and ``reference_text`` hold the readable group names per language (:func:`group_text`);
+    ``plot_label`` is how the group is labelled in the English fairness plot (its card-wide G-code when
+    its name has no English rendering, see :func:`group_codes`).
+    """
+    codes = codes or {}
     out = []
-    counters: dict[str, int] = {}
     for r in rows:
         attr = str(r.get("attribute"))
-        counters[attr] = counters.get(attr, 0) + 1
-        r["_index"] = counters[attr]
+        group = r.get("group")
         sup = bool(r.get("suppressed"))
+        code = codes.get(_group_key(attr, group))
+        ref = r.get("reference_group")
         out.append(
             {
                 "attribute": attr,
-                "group": str(r.get("group")),
-                "plot_label": _group_label(attr, r.get("group"), counters[attr], "en", False).split(": ", 1)[
-                    1
-                ],
-                "reference_group": str(r.get("reference_group") or ""),
-                "is_reference": str(r.get("group")) == str(r.get("reference_group")),
+                "group": "" if _is_missing(group) else str(group),
+                "group_text": {lang: group_text(attr, group, lang) for lang in ("zh", "en")},
+                "reference_text": {lang: "" if _is_missing(ref) else group_text(attr, ref, lang) for lang in ("zh", "en")},
+                "plot_label": code or _plot_name_en(attr, group) or "",
+                "code": code or "",
+                "reference_group": "" if _is_missing(ref) else str(ref),
+                "is_reference": not _is_missing(group) and _group_key(attr, group) == _group_key(attr, ref),
                 "suppressed": sup,
                 "n": SUPPRESSED if sup else fmt_int(r.get("n_children") if r.get("n_children") is not None else r.get("n")),
                 "n_positive": "" if sup else fmt_int(r.get("n_positive")),
@@ -797,7 +1182,8 @@ def _oracle_context(ev: Mapping[str, Any], models: list[str]) -> dict[str, Any]:
     model's metrics beside the oracle's on observed labels and on true outcomes, with the gap."""
     oracle = ev.get("oracle") or {}
     if not isinstance(oracle, Mapping) or not oracle:
-        return {"oracle_found_rows": [], "oracle_metric_rows": [], "oracle_definition": ""}
+        return {"oracle_found_rows": [], "oracle_metric_rows": [], "oracle_definition": "",
+                "oracle_definition_text": {"zh": "", "en": ""}}
     found = oracle.get("true_at_risk_found") or {}
     order = [m for m in models if m in found] + [m for m in found if m not in models and m != "oracle"]
     order += ["oracle"] if "oracle" in found else []
@@ -840,6 +1226,7 @@ def _oracle_context(ev: Mapping[str, Any], models: list[str]) -> dict[str, Any]:
         "oracle_found_rows": found_rows,
         "oracle_metric_rows": metric_rows,
         "oracle_definition": str(oracle.get("definition") or ""),
+        "oracle_definition_text": {lang: value_text(str(oracle.get("definition") or ""), lang) for lang in ("zh", "en")},
     }
 
 
@@ -864,10 +1251,13 @@ def _coverage_context(ev: Mapping[str, Any]) -> dict[str, Any]:
     rows = []
     for r in cov.get("rows") or [] if isinstance(cov, Mapping) else []:
         sup = bool(r.get("suppressed"))
+        attr = "" if _is_missing(r.get("group")) else str(r.get("group"))
         rows.append(
             {
-                "group": str(r.get("group") or ""),
-                "value": str(r.get("value") if r.get("value") is not None else ""),
+                "group": attr,
+                "group_label": {lang: LABELS[lang].get(attr, attr) if attr else UNKNOWN[lang] for lang in ("zh", "en")},
+                "value": "" if _is_missing(r.get("value")) else str(r.get("value")),
+                "value_text": {lang: group_text(attr, r.get("value"), lang) for lang in ("zh", "en")},
                 "cohort_children": fmt_int(r.get("cohort_children")),
                 "visited_children": "" if sup else fmt_int(r.get("visited_children")),
                 "coverage": "" if sup else fmt_pct(r.get("coverage"), 1),
@@ -945,7 +1335,8 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
             }
         )
 
-    fairness_rows = _fairness_rows(ev.get("fairness") or [])
+    codes = group_codes(ev)
+    fairness_rows = _fairness_rows(ev.get("fairness") or [], codes)
     flagged = [r for r in fairness_rows if r["flag"]]
     attributes = list(dict.fromkeys(r["attribute"] for r in fairness_rows))  # order of the audit
 
@@ -958,16 +1349,9 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
         }
         for b in cal.get("bins") or []
     ]
-    pr_rows = [
-        {
-            "k_total": fmt_int(r.get("k_total")),
-            "precision": fmt(r.get("precision")),
-            "recall": fmt(r.get("recall")),
-        }
-        for r in sorted(ev.get("precision_recall_at_k") or [], key=lambda r: _num(r.get("k_total")) or 0)
-    ]
     importance_rows = [
-        {"family": str(k), "share": fmt_pct(v, 1)}
+        {"family": str(k), "label": {lang: FAMILY_LABELS[lang].get(str(k), str(k)) for lang in ("zh", "en")},
+         "share": fmt_pct(v, 1)}
         for k, v in sorted(
             (ev.get("importance_by_family") or {}).items(), key=lambda kv: (-(_num(kv[1]) or 0), str(kv[0]))
         )
@@ -991,7 +1375,7 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
                         "gap": _signed((model_gap.get(name) or {}).get("truth_minus_observed")),
                     }
                 )
-    fairness_truth_rows = _fairness_rows(ev.get("fairness_truth") or [])
+    fairness_truth_rows = _fairness_rows(ev.get("fairness_truth") or [], codes)
     selection = ev.get("selection") or {}
     n_train, n_test = _num(ev.get("n_train")), _num(ev.get("n_test"))
     return {
@@ -1010,8 +1394,13 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
         "fairness_flagged": flagged,
         "fairness_suppressed": sum(r["suppressed"] for r in fairness_rows),
         "calibration_method": cal.get("method") or "",
+        "calibration_method_text": {lang: method_text(cal.get("method"), lang) for lang in ("zh", "en")},
         "calibration_rows": calibration_rows,
-        "pr_rows": pr_rows,
+        "pr_groups": pr_groups(ev),
+        "group_codes": [
+            {"code": code, "attribute": attr, "group_text": {lang: group_text(attr, g, lang) for lang in ("zh", "en")}}
+            for (attr, g), code in codes.items()
+        ],
         "importance_rows": importance_rows,
         "features": features,
         "n_features": len(features),
@@ -1026,12 +1415,14 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
         **_coverage_context(ev),
         "selection": {
             "criterion": selection.get("criterion") or "",
-            "selected_config": json.dumps(
-                selection.get("selected_config") or {}, ensure_ascii=False, sort_keys=True
-            ),
+            "criterion_text": {lang: criterion_text(selection.get("criterion"), lang) for lang in ("zh", "en")},
+            "selected_config": {
+                lang: param_text(selection.get("selected_config") or {}, lang) if selection.get("selected_config") else ""
+                for lang in ("zh", "en")
+            },
             "regret": fmt(selection.get("regret")),
         },
-        "params_json": json.dumps(ev.get("params") or {}, ensure_ascii=False, sort_keys=True, default=str),
+        "param_rows": {lang: param_rows(ev.get("params") or {}, lang) for lang in ("zh", "en")},
         "approval": _approval(ev),
         "owner": _owner(ev),
         "retain_until": _retain_until(ev),
@@ -1126,13 +1517,18 @@ def render_model_card(evaluation: dict, out_dir: Path) -> dict[str, Path]:
         return {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii") for k, v in plots.items()}
 
     env = _env()
+    cjk = bool(find_cjk_font())
     html_zh = env.get_template("model_card.zh.html.j2").render(
-        **ctx, L=LABELS["zh"], plots=embed(plots_zh), plot_files=files_zh, cjk_plots=bool(find_cjk_font())
+        **ctx, lang="zh", L=LABELS["zh"], F=FAMILY_LABELS["zh"], plots=embed(plots_zh), plot_files=files_zh,
+        cjk_plots=cjk,
     )
     html_en = env.get_template("model_card.en.html.j2").render(
-        **ctx, L=LABELS["en"], plots=embed(plots_en), plot_files=files_en, cjk_plots=False
+        **ctx, lang="en", L=LABELS["en"], F=FAMILY_LABELS["en"], plots=embed(plots_en), plot_files=files_en,
+        cjk_plots=False,
     )
-    md = env.get_template("model_card.md.j2").render(**ctx, L=LABELS["zh"], plot_files=files_zh)
+    md = env.get_template("model_card.md.j2").render(
+        **ctx, lang="zh", L=LABELS["zh"], F=FAMILY_LABELS["zh"], plot_files=files_zh, cjk_plots=cjk
+    )
 
     paths["html"] = out_dir / f"{target}.html"
     paths["html_en"] = out_dir / f"{target}.en.html"

@@ -119,8 +119,13 @@ def make_evaluation() -> dict:
         "hukou_type": [("农业家庭户口", 5200, 0.91), ("非农业家庭户口", 3100, 1.0), ("非本地户籍", 7, 1.3)],
         "sex": [("男", 4100, 1.0), ("女", 4207, 1.02)],
         "urban_rural": [("城镇", 3000, 1.0), ("农村", 5307, 0.62)],
+        # as features.labels writes them: booleans and a blank group (children with no record)
+        "has_disability": [(False, 8100, 1.0), (True, 207, 0.95), (None, 40, 1.05)],
+        "district": [("淳安县", 2100, 0.97), ("临安区", 3000, 1.0), ("某新区", 3207, 1.01)],
     }.items():
-        ref = groups[0][0] if attribute != "hukou_type" else "非农业家庭户口"
+        ref = groups[0][0] if attribute not in ("hukou_type", "district") else "非农业家庭户口"
+        if attribute == "district":
+            ref = "临安区"
         if attribute == "urban_rural":
             ref = "城镇"
         for group, n, disp in groups:
@@ -182,8 +187,8 @@ def make_evaluation() -> dict:
             for d, f in (("2024-04-01", 0.9), ("2024-07-01", 0.95), ("2024-10-01", 1.0))
         ],
         "selection": {
-            "criterion": "best mean precision@capacity_abs",
-            "selected_config": {"num_leaves": 31},
+            "criterion": "max mean(precision@capacity_abs) - 0.5 * std(precision@capacity_abs) over splits",
+            "selected_config": {"num_leaves": 31, "learning_rate": 0.05},
             "regret": 0.012,
         },
         "fairness": fairness,
@@ -194,9 +199,22 @@ def make_evaluation() -> dict:
                 for p in (0.01, 0.05, 0.1, 0.2, 0.4)
             ],
         },
+        # as models.evaluate writes it: multiples of capacity K, then city-wide top percentages; plus
+        # city-wide top-N rows (``{k_total, precision, recall}``)
         "precision_recall_at_k": [
-            {"k_total": k, "precision": round(0.6 - k / 10000, 4), "recall": round(min(1.0, k / 4000), 4)}
-            for k in (250, 500, 1000, 1370, 2000, 3000)
+            *[
+                {"k_per_community_factor": f, "k_total": round(1370 * f), "precision": round(0.45 - 0.05 * f, 4),
+                 "recall": round(0.36 * f ** 0.5, 4)}
+                for f in (0.5, 1.0, 2.0)
+            ],
+            *[
+                {"k_total": k, "pct": p, "precision": round(0.5 - p / 100, 4), "recall": round(0.12 + p / 50, 4)}
+                for k, p in ((204, 1.0), (1021, 5.0), (2041, 10.0))
+            ],
+            *[
+                {"k_total": k, "precision": round(0.6 - k / 10000, 4), "recall": round(min(1.0, k / 4000), 4)}
+                for k in (250, 500, 1000, 1370, 2000, 3000)
+            ],
         ],
         "importance_by_family": {
             "school": 0.31,
@@ -228,13 +246,25 @@ def make_evaluation() -> dict:
                 "sensitive_reason_zh": "经济困难家庭可能需要救助，用于识别帮扶需求",
             },
         ],
-        "params": {"num_leaves": 31, "learning_rate": 0.05},
+        # nested like models.evaluate: LightGBM's parameters, the grid, run settings, the baselines
+        "params": {
+            "lightgbm": {"objective": "binary", "num_leaves": 31, "learning_rate": 0.05, "n_estimators": 300,
+                         "min_child_samples": 100, "deterministic": True, "monotone_constraints": [0] * 12 + [1, -1, 1],
+                         "monotone_constraints_method": "basic"},
+            "grid": [{"num_leaves": 15, "learning_rate": 0.05}, {"num_leaves": 31, "learning_rate": 0.05}],
+            "seed": 7,
+            "n_boot": 200,
+            "ties_headline": "stochastic",
+            "negative_sample_rate": 0.25,
+            "calibration_holdout": "latest training as-of date(s) held out; isotonic if >= min positives else Platt",
+            "baselines": {"one_feature_rank": {"feature": "school_days_absent_3m", "direction": 1}},
+        },
         "simulation": True,
         "truth_metrics": {"precision@capacity_abs": _metric(0.5234), "recall@capacity_abs": _metric(0.3012)},
         "approval": {
             "status": "approved",
             "by": "auto",
             "at": "2025-06-02T03:10:00",
-            "note": "simulated input",
+            "note": "simulated input: approved automatically",
         },
     }

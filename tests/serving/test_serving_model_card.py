@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import re
+from html.parser import HTMLParser
 
 import pytest
 from serving_testdata import make_evaluation
@@ -229,7 +230,7 @@ def test_english_plot_labels_without_cjk_font(tmp_path, evaluation, monkeypatch)
     )  # one English set serves both cards
     assert "Recall (TPR) disparity" in model_card.PLOT_TEXT["en"]["fairness_tpr"][0]
     labels = [
-        model_card._group_label("district", "临安区", 3, "en", False),
+        model_card._group_label("district", "某新区", 3, "en", False),  # no English name: its code
         model_card._group_label("sex", "女", 1, "en", False),
     ]
     assert labels == ["District: G3", "Sex: female"]
@@ -393,3 +394,265 @@ def test_small_cells_count_children_not_child_dates(evaluation):
     shown.pop("_index", None)
     assert shown == {"attribute": row["attribute"], "group": "两期小群体", "reference_group": row["reference_group"],
                      "n": "<10", "suppressed": True}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# new-user findings on the rendered cards
+# ----------------------------------------------------------------------------------------------
+
+
+class _Visible(HTMLParser):
+    """Visible text of an HTML page (text nodes and the title; no style, script or attributes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skip = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("style", "script")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def _visible(html: str) -> str:
+    p = _Visible()
+    p.feed(html)
+    return re.sub(r"\s+", " ", " ".join(p.parts))
+
+
+def _tables(html: str) -> list[list[list[str]]]:
+    """Every <table> of a page as rows of cell texts (tags stripped)."""
+    out = []
+    for table in re.findall(r"<table.*?</table>", html, re.S):
+        rows = []
+        for tr in re.findall(r"<tr.*?</tr>", table, re.S):
+            rows.append([_visible(c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S)])
+        out.append(rows)
+    return out
+
+
+def _pr_sections(html: str) -> dict[str, list[list[str]]]:
+    """Row groups of the precision/recall-at-list-size table: {kind: [[size, k, precision, recall], …]}."""
+    table = re.search(r'<table class="prk">.*?</table>', html, re.S).group(0)
+    out = {}
+    for kind, body in re.findall(r'<tbody class="prk-(\w+)">(.*?)</tbody>', table, re.S):
+        rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+        out[kind] = [[_visible(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
+    return out
+
+
+def test_precision_recall_at_list_size_grouped_by_kind(card, evaluation):
+    """Finding 1: capacity multiples, city-wide top N and top N% in one column ordered by k made recall
+    look as if it fell as the list grew. Each kind is its own group, ordered by size, recall monotone."""
+    zh, en, md = _text(card, "html"), _text(card, "html_en"), _text(card, "md")
+    for html in (zh, en):
+        groups = _pr_sections(html)
+        assert list(groups) == ["capacity", "abs", "pct"]
+        for kind, rows in groups.items():
+            recall = [float(r[3].split()[0]) for r in rows]
+            assert recall == sorted(recall), (kind, recall)  # non-decreasing within a kind
+            k = [int(r[1].replace(",", "")) for r in rows]
+            assert k == sorted(k), (kind, k)
+        # the numbers are the document's, under the triage metric names
+        doc_rows = evaluation["precision_recall_at_k"]
+        assert len([r for rows in groups.values() for r in rows]) == len(doc_rows)
+        cap = {r[0]: r for r in groups["capacity"]}
+        assert cap["1 × K"][2].startswith("0.400") and "precision@capacity_abs" in cap["1 × K"][2]
+        assert "recall@capacity_abs" in cap["1 × K"][3]
+        pct = {r[0].split()[-1]: r for r in groups["pct"]}
+        assert "recall@5_pct" in pct["5%"][3] and pct["5%"][2].startswith("0.450")
+        top = groups["abs"]
+        assert "precision@1370_abs" in top[3][2] and top[3][2].startswith("0.463")
+    # the Markdown lists the same groups, in the same order
+    assert md.index("按名额") < md.index("前N名") < md.index("前N%")
+    assert "recall@5_pct" in md and "precision@100_abs" not in md
+    # a mixed document sorted by k alone would interleave the kinds
+    mixed = sorted(evaluation["precision_recall_at_k"], key=lambda r: r["k_total"])
+    recall = [r["recall"] for r in mixed]
+    assert recall != sorted(recall)  # the fixture does exercise the finding
+
+
+def test_pr_groups_metric_names():
+    ev = {"precision_recall_at_k": [
+        {"k_total": 100, "precision": 0.5, "recall": 0.1},
+        {"k_total": 50, "precision": 0.6, "recall": 0.05},
+        {"k_total": 300, "pct": 5.0, "precision": 0.3, "recall": 0.4},
+        {"k_per_community_factor": 2.0, "k_total": 80, "precision": 0.2, "recall": 0.3},
+        {"k_per_community_factor": 1.0, "k_total": 40, "precision": 0.3, "recall": 0.2},
+    ]}  # fmt: skip
+    groups = model_card.pr_groups(ev)
+    assert [g["kind"] for g in groups] == ["capacity", "abs", "pct"]
+    names = [[r["precision_name"] for r in g["rows"]] for g in groups]
+    assert names == [["precision@capacity_abs", "precision@2×capacity_abs"],
+                     ["precision@50_abs", "precision@100_abs"], ["precision@5_pct"]]  # fmt: skip
+    assert groups[2]["rows"][0]["recall_name"] == "recall@5_pct"
+
+
+def _coverage_doc(ev: dict) -> dict:
+    ev = copy.deepcopy(ev)
+    ev["label_coverage"] = {
+        "as_of_date": "2025-01-01",
+        "rows": [
+            {"group": "all", "value": "全部", "cohort_children": 20411, "visited_children": 1873, "coverage": 0.0918},
+            {"group": "has_disability", "value": "False", "cohort_children": 20100, "visited_children": 1800, "coverage": 0.0896},
+            {"group": "has_disability", "value": "True", "cohort_children": 311, "visited_children": 73, "coverage": 0.2347},
+            {"group": "hukou_type", "value": None, "cohort_children": 55, "visited_children": 12, "coverage": 0.2182},
+            {"group": "urban_rural", "value": float("nan"), "cohort_children": 40, "visited_children": 11, "coverage": 0.275},
+            {"group": "sex", "value": "", "cohort_children": 30, "visited_children": 10, "coverage": 0.3333},
+        ],
+    }  # fmt: skip
+    return ev
+
+
+def test_group_cells_are_readable(tmp_path, evaluation):
+    """Finding 2: label coverage and fairness tables showed blank group names and raw True/False."""
+    paths = render_model_card(_coverage_doc(_with_simulation_blocks(evaluation)), tmp_path)
+    zh, en, md = _text(paths, "html"), _text(paths, "html_en"), _text(paths, "md")
+    for html, lang in ((zh, "zh"), (en, "en")):
+        for table in _tables(html):
+            header = table[0]
+            if not any(h in header for h in ("群体", "Group")):
+                continue
+            col = header.index("群体" if lang == "zh" else "Group")
+            cells = [r[col] for r in table[1:] if len(r) == len(header)]
+            assert cells, header
+            for cell in cells:
+                assert cell.strip(" *"), (lang, header)  # never blank
+                assert cell.strip(" *") not in ("True", "False", "None", "nan", "是", "否"), (lang, cell)
+    for text in (_visible(zh), md):
+        assert "残疾：是" in text and "残疾：否" in text and "未知" in text
+        assert "True" not in text and "False" not in text
+    vis_en = _visible(en)
+    assert "Disability: yes" in vis_en and "Disability: no" in vis_en and "unknown" in vis_en
+    assert not re.search(r"\b(True|False)\b(?! (outcomes|positives|prevalence))", vis_en)
+    # the fairness tables (observed and true outcomes) name the boolean and the blank groups too
+    rows = build_card_context(evaluation)["fairness_rows"]
+    shown = {r["group_text"]["zh"] for r in rows if r["attribute"] == "has_disability"}
+    assert shown == {"残疾：是", "残疾：否", "未知"}
+    assert {r["group_text"]["en"] for r in rows if r["attribute"] == "sex"} == {"male", "female"}
+    # the coverage table keeps the document's counts and small-cell rules
+    assert "20,100" in zh and "23.5%" in zh
+
+
+def test_group_text():
+    assert model_card.group_text("has_disability", True, "zh") == "残疾：是"
+    assert model_card.group_text("has_disability", "False", "en") == "Disability: no"
+    assert model_card.group_text("has_disability", "否", "zh") == "残疾：否"
+    for blank in (None, "", float("nan"), "None", "nan"):
+        assert model_card.group_text("hukou_type", blank, "zh") == "未知"
+        assert model_card.group_text("hukou_type", blank, "en") == "unknown"
+    assert model_card.group_text("all", "全部", "en") == "All"
+    assert model_card.group_text("district", "淳安县", "en") == "Chun'an (淳安县)"
+    assert model_card.group_text("district", "淳安县", "zh") == "淳安县"
+
+
+def test_parameters_as_labelled_table(card, evaluation):
+    """Finding 3: parameters were a raw JSON dump; now a two-column table with human labels."""
+    zh, en, md = _text(card, "html"), _text(card, "html_en"), _text(card, "md")
+    assert "{&#34;" not in zh and '{"' not in zh and '{"' not in md  # no JSON dump
+    table = next(t for t in _tables(zh) if t[0] == ["参数", "取值"])
+    rows = {r[0]: r[1] for r in table[1:]}
+    assert rows["LightGBM 参数 › 叶子数上限"] == "31"
+    assert rows["LightGBM 参数 › 学习率"] == "0.05"
+    assert rows["LightGBM 参数 › 树的数量"] == "300"
+    assert rows["LightGBM 参数 › 叶子最少样本数"] == "100"
+    assert rows["LightGBM 参数 › 目标函数"] == "二分类"
+    assert rows["LightGBM 参数 › 确定性训练"] == "是"
+    assert rows["LightGBM 参数 › 单调约束"] == "共 15 项：-1 ×1、0 ×12、1 ×2"
+    assert rows["负样本抽样率"] == "0.25"
+    assert rows["候选配置（调参网格） 1"] == "叶子数上限 15；学习率 0.05"
+    assert rows["基线 › 单特征排序基线 › 特征"] == "school_days_absent_3m"
+    table_en = next(t for t in _tables(en) if t[0] == ["Parameter", "Value"])
+    rows_en = {r[0]: r[1] for r in table_en[1:]}
+    assert rows_en["LightGBM parameters › Maximum leaves per tree"] == "31"
+    assert rows_en["Negative sampling rate"] == "0.25"
+    assert "| 负样本抽样率 | 0.25 |" in md
+    # unknown keys are shown by their name
+    assert model_card.param_rows({"some_new_knob": 3}, "zh") == [{"key": "some_new_knob", "label": "some_new_knob", "value": "3"}]
+    # the JSON card keeps the raw values
+    assert json.loads(_text(card, "json"))["evaluation"]["params"] == evaluation["params"]
+
+
+#: Words allowed in the visible text of the Chinese cards: standard names and abbreviations.
+ALLOWED_LATIN = {
+    "MLflow", "LightGBM", "PIPL", "ATRS", "ECE", "AUC", "ROC", "Brier", "TPR", "FNR", "FOR", "FPR", "PPR",
+    "Mitchell", "TreeSHAP", "HMAC", "SHA256", "JSON", "HTML", "Platt", "K", "k", "N", "A", "B", "C", "D", "E",
+}  # fmt: skip
+
+
+def _stray_english(text: str, ev: dict) -> list[str]:
+    text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"\S+\.(?:png|html|json|md)\b", " ", text)  # file names
+    text = re.sub(r"\b\d{4}-\d{2}-\d{2}(?:T[\d:.]+)?", " ", text)  # dates and timestamps
+    text = text.replace(str(ev.get("mlflow_run_id")), " ")
+    text = re.sub(r"\bv\d+\b", " ", text)  # model versions
+    text = re.sub(r"\bG\d+\b", " ", text)  # plot codes
+    words = re.findall(r"[A-Za-z][A-Za-z0-9]*(?:[_@%.×][A-Za-z0-9_@%.×]+)*", text)
+    # metric names, feature and model codes are identifiers (snake_case / name@k), not English prose
+    return sorted({w for w in words if not re.search(r"[_@]", w) and w.rstrip(".") not in ALLOWED_LATIN})
+
+
+def test_chinese_cards_have_no_stray_english(tmp_path, evaluation):
+    """Finding 4: table headers, labels, plot texts, status words and values in English on the Chinese
+    card (HTML and Markdown). Only standard names on the allow-list and identifiers remain."""
+    ev = _coverage_doc(_with_simulation_blocks(evaluation))
+    ev["oracle"]["definition"] = (
+        "true latent guardianship state (0-3) in the last complete month before the as-of date "
+        "+ 0.5 x maltreated that month + 0.25 x mean state over the 6 months up to it"
+    )
+    for label, doc in (("approved", ev), ("pending", {**ev, "approval": {"status": "pending"}, "simulation": False})):
+        paths = render_model_card(doc, tmp_path / label)
+        zh, md = _text(paths, "html"), _text(paths, "md")
+        assert _stray_english(_visible(zh), doc) == [], label
+        body = "\n".join(line for line in md.splitlines() if not line.startswith("#"))  # bilingual headings
+        assert _stray_english(body, doc) == [], label
+    assert "pending" not in _visible(zh) and "approved" not in _visible(zh) and "待审批" in zh
+    assert "保序回归" in _visible(zh) and "isotonic" in _text(paths, "html_en")
+
+
+def test_chinese_plot_texts_are_chinese():
+    for key, value in model_card.PLOT_TEXT["zh"].items():
+        texts = value if isinstance(value, tuple) else value.values() if isinstance(value, dict) else [value]
+        for t in texts:
+            assert not re.search(r"[A-Za-z]{3,}", t.replace("TPR", "")), (key, t)
+    assert set(model_card.FAMILY_LABELS["zh"]) == set(model_card.FAMILY_LABELS["en"])
+
+
+def test_plot_codes_unique_and_explained(tmp_path, evaluation, monkeypatch):
+    """Finding 5: G-codes were numbered per attribute, so G1 named a hukou type and a district. Codes are
+    now numbered once for the card, no two groups share one, and the card says what each means."""
+    monkeypatch.setattr(model_card, "find_cjk_font", lambda: None)
+    ev = copy.deepcopy(evaluation)
+    ev["fairness"].append({**ev["fairness"][-1], "group": "另一新区", "tpr_disparity": 0.99})
+    codes = model_card.group_codes(ev)
+    assert len(set(codes.values())) == len(codes)  # one code per group
+    assert sorted(codes.values(), key=lambda c: int(c[1:])) == [f"G{i}" for i in range(1, len(codes) + 1)]
+    # only groups without an English name are coded (known districts are romanized, hukou types translated)
+    assert codes == {("district", "某新区"): "G1", ("district", "另一新区"): "G2"}
+    labels = [
+        model_card._group_label(str(r["attribute"]), r["group"], codes.get(model_card._group_key(r["attribute"], r["group"])), "en", False)
+        for r in model_card._plotted_fairness(model_card.suppress_evaluation(ev))
+    ]  # fmt: skip
+    assert len(labels) == len(set(labels))  # no two plotted groups carry the same label
+    assert all(ord(ch) < 128 for label in labels for ch in label)
+    paths = render_model_card(ev, tmp_path)
+    zh, en, md = _text(paths, "html"), _text(paths, "html_en"), _text(paths, "md")
+    ctx = build_card_context(ev)
+    for text in (_visible(zh), _visible(en), md):
+        for code in codes.values():
+            assert code in text
+    assert "G1 = 区县：某新区" in _visible(zh) and "G2 = District: 另一新区" in _visible(en)
+    assert "District: Chun'an" not in zh  # named groups are not coded
+    # the tables carry the same code for the same group as the plot
+    for r in ctx["fairness_rows"]:
+        code = codes.get((r["attribute"], r["group"]))
+        if code:
+            assert r["plot_label"] == code
+    plotted = {model_card._group_key(r["attribute"], r["group"]) for r in model_card._plotted_fairness(ctx["ev"])}
+    assert set(codes) <= plotted
