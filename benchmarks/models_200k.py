@@ -81,23 +81,6 @@ def prepare(root: Path, children: int, seed: int) -> dict:
     return timings
 
 
-def lean_training_matrix(feats, labels, target: str):
-    """:func:`humiao.stages.training_matrix` (features ⨝ the target's cohort labels on child and as-of
-    date; same rows, order and columns) without its two full copies of the features, so that the
-    200,000-child run stays within ~8 GB. ``feats`` and ``labels`` carry ``as_of_date`` as dates."""
-    import numpy as np
-
-    cohort_col = "in_cohort_guardianship" if target == "guardianship_risk" else "in_cohort_left_behind"
-    lab = labels.loc[labels[cohort_col].astype(bool), ["child_token", "as_of_date", target, "label_knowledge_date"]]
-    keys = feats[["child_token", "as_of_date"]].copy()
-    keys["_row"] = np.arange(len(keys))
-    j = keys.merge(lab, on=["child_token", "as_of_date"], how="inner")  # the left (features) order
-    m = feats.take(j["_row"].to_numpy()).reset_index(drop=True)
-    m[target] = j[target].to_numpy()
-    m["label_knowledge_date"] = j["label_knowledge_date"].to_numpy()
-    return m
-
-
 def run_models(root: Path, n_boot: int, targets=("guardianship_risk", "left_behind_risk")) -> dict:
     """Both targets' cycles on the prepared city (no MLflow), with true outcomes and the oracle."""
     import gc
@@ -108,7 +91,7 @@ def run_models(root: Path, n_boot: int, targets=("guardianship_risk", "left_behi
     from features.labels import true_outcomes
     from humiao.config import load_config
     from humiao.plan import plan_from_dict
-    from humiao.stages import capacity_for, pseudonymizer_from_config
+    from humiao.stages import capacity_for, pseudonymizer_from_config, training_matrix
     from models.cycle import run_target_cycle
     from models.oracle import true_risk_score
     from models.train import splits_from_timechop
@@ -126,7 +109,7 @@ def run_models(root: Path, n_boot: int, targets=("guardianship_risk", "left_behi
         labelled["as_of_date"] = pd.to_datetime(labelled["as_of_date"]).dt.date
         labels = pd.read_parquet(root / "labels.parquet")
         labels["as_of_date"] = pd.to_datetime(labels["as_of_date"]).dt.date
-        m = lean_training_matrix(labelled, labels, target)
+        m = training_matrix(labelled, labels, target)
         capacity = capacity_for(cfg, labelled, target)
         del labelled, labels
         gc.collect()

@@ -46,7 +46,9 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     mlflow_tracking.setup()
     tags = {"dagster_run_id": context.run_id, "cycle": plan.cycle}
     dictionary = feature_dictionary()
-    labelled = features[pd.to_datetime(features["as_of_date"]).dt.date.isin(plan.training_as_of_dates)]
+    # no filtered copy of the features: training_matrix copies only the labelled rows it keeps (issue 8)
+    training_rows = pd.to_datetime(features["as_of_date"]).isin(pd.to_datetime(list(plan.training_as_of_dates)))
+    capacity_input = features.loc[training_rows.to_numpy(), ["as_of_date", "community", "registry_category"]]
     truth = load_truth_for(cfg)  # simulation only
     out = []
     with tracking.cycle_run(f"cycle {plan.cycle}", tags=tags, params={
@@ -56,9 +58,9 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     }):
         for target in TARGETS:
             t0 = time.perf_counter()
-            matrix = training_matrix(labelled, labels, target)
+            matrix = training_matrix(features, labels, target, as_of_dates=plan.training_as_of_dates)
             result = run_target_cycle(
-                matrix, target, dictionary, capacity_for(cfg, labelled, target), model_splits(plan),
+                matrix, target, dictionary, capacity_for(cfg, capacity_input, target), model_splits(plan),
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
                 one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
