@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -322,20 +322,33 @@ def build_feature_frames(cfg: Config, plan) -> tuple[pd.DataFrame, pd.DataFrame]
 
 def build_partition_frames(cfg: Config, dates: list[date]) -> tuple[dict, dict]:
     """Features and labels of the as-of dates ``dates``, split per date: ``({"YYYY-MM-DD": features},
-    {"YYYY-MM-DD": labels})`` (one DuckDB query per source covers every date). Labels are computed for
-    every date; those of a date whose window has not closed by the data horizon are partial."""
-    from features.build import build_features, build_labels
+    {"YYYY-MM-DD": labels})``, all in memory (the pipeline streams instead: :func:`iter_partition_frames`)."""
+    return dict(iter_partition_frames(cfg, dates)), build_partition_labels(cfg, dates)
 
-    pseudo = cfg.pseudonymized_dir
-    feats = build_features(pseudo, dates, label_timespan_days=cfg.time.label_timespan_days,
-                           rural_hukou_only=cfg.rural_hukou_only, engine=cfg.features.engine)
-    labels = build_labels(pseudo, dates, cfg.time.label_timespan_days, rural_hukou_only=cfg.rural_hukou_only)
 
-    def split(frame: pd.DataFrame) -> dict:
-        keys = pd.to_datetime(frame["as_of_date"]).dt.strftime("%Y-%m-%d")
-        return {k: g.reset_index(drop=True) for k, g in frame.groupby(keys, sort=True)}
+def iter_partition_frames(cfg: Config, dates: list[date]) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The features of the as-of dates ``dates`` one date at a time, ``("YYYY-MM-DD", frame)`` in date
+    order, computed chunk by chunk (:func:`features.build.iter_features`): the caller writes each frame
+    before the next chunk is built, so memory stays that of one chunk (issue 8), not of every date."""
+    from features.build import iter_features
 
-    return split(feats), split(labels)
+    for chunk in iter_features(cfg.pseudonymized_dir, dates, rural_hukou_only=cfg.rural_hukou_only,
+                               engine=cfg.features.engine):
+        keys = pd.to_datetime(chunk["as_of_date"]).dt.strftime("%Y-%m-%d")
+        for k, g in chunk.groupby(keys, sort=True):
+            yield k, g.reset_index(drop=True)
+        del chunk
+
+
+def build_partition_labels(cfg: Config, dates: list[date]) -> dict[str, pd.DataFrame]:
+    """Labels of the as-of dates ``dates`` per date (one query covers every date; labels are narrow).
+    Labels of a date whose window has not closed by the data horizon are partial."""
+    from features.build import build_labels
+
+    labels = build_labels(cfg.pseudonymized_dir, dates, cfg.time.label_timespan_days,
+                          rural_hukou_only=cfg.rural_hukou_only)
+    keys = pd.to_datetime(labels["as_of_date"]).dt.strftime("%Y-%m-%d")
+    return {k: g.reset_index(drop=True) for k, g in labels.groupby(keys, sort=True)}
 
 
 # ------------------------------------------------------------------------------------------ models

@@ -6,6 +6,7 @@ re-run can tell whether the stored output is still current (see humiao/stages.py
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import pandas as pd
@@ -49,6 +50,27 @@ def stored_fingerprint(path: Path | None) -> str | None:
         return None
 
 
+class StoredPartition(NamedTuple):
+    """A partition the asset already wrote with :func:`write_frame` (streamed, so that every as-of date
+    need not be held in memory at once): the IO manager checks it and does not write it again."""
+
+    path: Path
+    fingerprint: str
+    rows: int
+
+
+def stored_partition(frame: pd.DataFrame, path: Path) -> StoredPartition:
+    """Write one partition (atomic, fingerprint in the schema) and return its marker for the IO manager."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_frame(frame, path)
+    return StoredPartition(path, frame.attrs["fingerprint"], len(frame))
+
+
+def existing_partition(path: Path) -> StoredPartition:
+    """The marker of a partition already stored with a current fingerprint (reused, not read)."""
+    return StoredPartition(path, stored_fingerprint(path), pq.read_metadata(path).num_rows)
+
+
 class ParquetJsonIOManager(dg.ConfigurableIOManager):
     """Stores ``pd.DataFrame`` outputs as ``<base_dir>/<asset>.parquet`` and dict outputs as
     ``<base_dir>/<asset>.json``; writes go to a temporary file first and are renamed (atomic)."""
@@ -81,9 +103,9 @@ class ParquetJsonIOManager(dg.ConfigurableIOManager):
 
     @staticmethod
     def _handle_partitions(context: dg.OutputContext, folder: Path, obj) -> None:
-        """A partitioned output is ``{partition key: DataFrame}``, one Parquet per partition
-        (``<base_dir>/<asset>/<key>.parquet``); a partition whose stored fingerprint equals the new one is
-        not rewritten."""
+        """A partitioned output is ``{partition key: DataFrame or StoredPartition}``, one Parquet per
+        partition (``<base_dir>/<asset>/<key>.parquet``); a partition whose stored fingerprint equals the
+        new one is not rewritten, and a :class:`StoredPartition` is only checked."""
         keys = set(context.asset_partition_keys)
         if not isinstance(obj, dict) or set(obj) != keys:
             raise TypeError(f"{context.asset_key.to_user_string()}: a partitioned output must be a dict with "
@@ -91,6 +113,11 @@ class ParquetJsonIOManager(dg.ConfigurableIOManager):
         folder.mkdir(parents=True, exist_ok=True)
         for key, frame in obj.items():
             path = folder / f"{key}.parquet"
+            if isinstance(frame, StoredPartition):  # written by the asset itself
+                if frame.path != path or stored_fingerprint(path) != frame.fingerprint:
+                    raise RuntimeError(f"{context.asset_key.to_user_string()} {key}: the asset reported "
+                                       f"{frame.path} as written, but {path} does not hold that output")
+                continue
             fp = frame.attrs.get("fingerprint")
             if fp and path.exists() and stored_fingerprint(path) == fp:
                 continue

@@ -8,10 +8,15 @@ import pandas as pd
 
 from features.spine import person_spine as build_person_spine
 from humiao.plan import plan_cycle
-from humiao.stages import build_partition_frames, export_feedback, ingest_fingerprint
+from humiao.stages import build_partition_labels, export_feedback, ingest_fingerprint, iter_partition_frames
 from pipelines.assets.ingest import pseudonymized_specs
 from pipelines.cache import assets_dir, stage_fingerprint, stamp
-from pipelines.io_manager import read_output, stored_fingerprint
+from pipelines.io_manager import (
+    StoredPartition,
+    existing_partition,
+    stored_fingerprint,
+    stored_partition,
+)
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import HumiaoConfig
 
@@ -47,9 +52,10 @@ def person_spine(humiao: HumiaoConfig) -> pd.DataFrame:
 )
 def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig):
     """Features and labels of each as-of date (monthly partitions) in the run's range, in one DuckDB
-    query per source; a partition whose code, configuration, ingest and feedback are unchanged is reused.
-    Labels of an as-of date whose window has not closed are partial: models read only the plan's
-    training dates (pipelines.partitions)."""
+    query per source and chunk of dates; a partition whose code, configuration, ingest and feedback are
+    unchanged is reused (neither rebuilt nor read). Built partitions are written chunk by chunk as they
+    are computed, so memory stays that of one chunk (issue 8). Labels of an as-of date whose window has
+    not closed are partial: models read only the plan's training dates (pipelines.partitions)."""
     cfg = humiao.cfg
     keys = list(context.partition_keys)
     feedback = export_feedback(cfg)  # the review app's outcomes become labels (DESIGN §11.12)
@@ -57,28 +63,45 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig)
     ingest_fp = ingest_fingerprint(cfg)
     fps = {k: stage_fingerprint("features_and_labels", ("features",), cfg.fingerprint("time", "rural_hukou_only"),
                                 k, ingest_fp, feedback) for k in keys}
-    feats: dict[str, pd.DataFrame] = {}
-    labels: dict[str, pd.DataFrame] = {}
+    path = {name: {k: base / name / f"{k}.parquet" for k in keys} for name in ("features", "labels")}
+    feats: dict[str, StoredPartition] = {}
+    labels: dict[str, StoredPartition] = {}
     for k in keys:
-        f, lab = base / "features" / f"{k}.parquet", base / "labels" / f"{k}.parquet"
-        if stored_fingerprint(f) == fps[k] and stored_fingerprint(lab) == fps[k]:
-            feats[k], labels[k] = read_output(f), read_output(lab)
+        if stored_fingerprint(path["features"][k]) == fps[k] and stored_fingerprint(path["labels"][k]) == fps[k]:
+            feats[k], labels[k] = existing_partition(path["features"][k]), existing_partition(path["labels"][k])
     todo = [k for k in keys if k not in feats]
     if todo:
         context.log.info(f"building features and labels for {len(todo)} as-of dates ({todo[0]} … {todo[-1]})")
-        new_feats, new_labels = build_partition_frames(cfg, [date.fromisoformat(k) for k in todo])
+        dates = [date.fromisoformat(k) for k in todo]
+        new_labels = build_partition_labels(cfg, dates)
         for k in todo:
-            feats[k] = stamp(new_feats.get(k, _empty_like(new_feats)), fps[k])
-            labels[k] = stamp(new_labels.get(k, _empty_like(new_labels)), fps[k])
-    rows = {k: len(feats[k]) for k in keys}
+            labels[k] = stored_partition(stamp(new_labels.get(k, _empty_like(new_labels)), fps[k]), path["labels"][k])
+        del new_labels
+        columns = None
+        for k, frame in iter_partition_frames(cfg, dates):
+            feats[k] = stored_partition(stamp(frame, fps[k]), path["features"][k])
+            columns = frame.iloc[0:0].copy()
+        for k in todo:  # an as-of date with no child in either cohort
+            if k not in feats:
+                feats[k] = stored_partition(stamp(columns.copy() if columns is not None else pd.DataFrame(), fps[k]),
+                                            path["features"][k])
+    rows = {k: feats[k].rows for k in keys}
     context.add_output_metadata({"partitions": len(keys), "rebuilt": len(todo), "rows": sum(rows.values()),
                                  "rows_by_as_of_date": dg.MetadataValue.json(rows)}, "features")
-    prevalence = {k: {t: round(float(labels[k][t].astype("float").mean()), 5) if len(labels[k]) else None
-                      for t in ("guardianship_risk", "left_behind_risk")} for k in keys}
+    prevalence = {k: _prevalence(labels[k].path) for k in keys}
     context.add_output_metadata({"partitions": len(keys), "rebuilt": len(todo),
-                                 "rows": sum(len(v) for v in labels.values()),
+                                 "rows": sum(v.rows for v in labels.values()),
                                  "prevalence_by_as_of_date": dg.MetadataValue.json(prevalence)}, "labels")
-    return {k: feats[k] for k in keys}, {k: labels[k] for k in keys}
+    return feats, labels
+
+
+TARGET_COLUMNS = ("guardianship_risk", "left_behind_risk")
+
+
+def _prevalence(path) -> dict:
+    """Share of positive labels per target in one stored labels partition (None when it is empty)."""
+    lab = pd.read_parquet(path, columns=list(TARGET_COLUMNS))
+    return {t: round(float(lab[t].astype("float").mean()), 5) if len(lab) else None for t in TARGET_COLUMNS}
 
 
 def _empty_like(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

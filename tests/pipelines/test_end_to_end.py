@@ -145,19 +145,19 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
     raw = pd.read_csv(root / "raw" / "public_security" / "incidents.csv", dtype=str)
     raw_id = raw["涉及人员公民身份号码"].dropna().iloc[0]
 
-    original = stages.build_partition_frames
+    original = stages.iter_partition_frames
 
     def leaky(cfg_, dates):
-        feats, labels = original(cfg_, dates)
-        first = min(feats)
-        leaked = feats[first].copy()
-        leaked["note"] = ""
-        leaked.loc[leaked.index[0], "note"] = f"身份证{raw_id}"
-        return {**feats, first: leaked}, labels
+        for i, (key, frame) in enumerate(original(cfg_, dates)):
+            if i == 0:
+                frame = frame.copy()
+                frame["note"] = ""
+                frame.loc[frame.index[0], "note"] = f"身份证{raw_id}"
+            yield key, frame
 
     import pipelines.assets.features as fa
 
-    monkeypatch.setattr(fa, "build_partition_frames", leaky)
+    monkeypatch.setattr(fa, "iter_partition_frames", leaky)
     result = materialize_all(cfg, config_file=str(path))
     assert not result["success"]
     assert "features:no_raw_personal_information" in result["error"]
