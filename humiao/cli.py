@@ -14,30 +14,62 @@ assets call; nothing here computes on its own.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import sys
-import time
-from pathlib import Path
+import warnings
 
-import typer
-from rich.console import Console
+# PySpark (a dev dependency: the Spark feature engine) warns at import time that it does not yet fully
+# support pandas >= 3. Whenever pyspark is installed, pandera imports pyspark.pandas (ingest's output
+# validation) and mlflow imports pyspark.sql.connect (model signatures), so `humiao ingest` and
+# `humiao run` printed it. Silence exactly that warning (set before anything imports pyspark); every
+# other warning, of pyspark or anything else, is shown as usual.
+warnings.filterwarnings("ignore", message=r"PySpark does not yet fully support pandas >= 3",
+                        category=FutureWarning, module=r"pyspark(\.|$)")
 
-from humiao import config as _config
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from humiao import config as _config  # noqa: E402
+
+#: Exit code of every command when the configuration cannot be used (bad humiao.yaml, --config missing).
+EXIT_CONFIG_ERROR = 2
 
 
 def load_config(path: Path | None):
     """Load the configuration; an explicit --config is exported as HUMIAO_CONFIG so that every later
-    load (Dagster resources, the IO manager) reads the same file."""
-    import os
-
+    load (Dagster resources, the IO manager) reads the same file. A configuration that cannot be used
+    raises :class:`humiao.config.ConfigError`, which :class:`_HumiaoGroup` turns into a short message."""
+    cfg = _config.load_config(path)
     if path is not None:
         os.environ["HUMIAO_CONFIG"] = str(Path(path).resolve())
-    return _config.load_config(path)
+    return cfg
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="护苗 humiao — risk early warning for children in difficulty")
+
+class _HumiaoGroup(TyperGroup):
+    """The command group of ``humiao`` and its sub-commands: a configuration error, from whichever
+    command loaded the configuration, is printed as the bilingual message of
+    :meth:`humiao.config.ConfigError.render` (file, setting, what was expected) and exits with
+    :data:`EXIT_CONFIG_ERROR` instead of a Python traceback. Nothing else is caught."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _config.ConfigError as e:
+            console.print(e.render(), markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_CONFIG_ERROR) from None
+
+
+app = typer.Typer(cls=_HumiaoGroup, add_completion=False, no_args_is_help=True,
+                  help="护苗 humiao — risk early warning for children in difficulty")
 console = Console(stderr=True)
+# `humiao run` succeeded, but a target has no approved model, so no list was published (DESIGN.md §8)
+EXIT_AWAITING_APPROVAL = 3
 
 
 @app.command()
@@ -62,7 +94,10 @@ def run(
     config: Path = typer.Option(None, help="configuration file"),
     simulate_if_missing: bool = typer.Option(True, help="generate the default simulated city when raw_dir has no data"),
 ) -> None:
-    """Run the whole pipeline: raw → pseudonymized → features → models → cards → scores → visit lists."""
+    """Run the whole pipeline: raw → pseudonymized → features → models → cards → scores → visit lists.
+
+    Exit codes: 0 lists published; 1 a stage or a blocking check failed; 3 models trained but waiting
+    for a governance reviewer's approval (real exports, first cycle), so no list was published."""
     from humiao.runner import run_pipeline
 
     cfg = load_config(config)
@@ -71,6 +106,17 @@ def run(
     if not result["success"]:
         console.print(f"[red]run failed[/red]: {result.get('error', '')}")
         raise typer.Exit(1)
+    waiting = result.get("awaiting_approval") or []
+    if waiting:
+        console.print(
+            f"\n[yellow]模型已训练，等待治理审查；本周期名单未发布 / models trained and waiting for a governance "
+            f"reviewer; no visit list was published[/yellow] ({', '.join(waiting)}, "
+            f"{time.monotonic() - t0:.0f} s)\n"
+            f"  1. 审查员阅读待批模型卡 / the reviewer reads the pending cards: "
+            f"{Path(result['outputs']['model cards']) / 'versions'}\n"
+            "  2. humiao serve → 以治理审查员登录 → 治理审查 → 批准为 champion / sign in as reviewer, approve\n"
+            "  3. humiao run  （不重新训练，只打分并发布名单 / reuses the models, scores and publishes the lists）")
+        raise typer.Exit(EXIT_AWAITING_APPROVAL)
     console.print(f"\n[green]done in {time.monotonic() - t0:.0f} s[/green]")
     for label, path in result["outputs"].items():
         console.print(f"  {label}: {path}")
@@ -80,8 +126,9 @@ def run(
 def ingest(
     input_dir: Path = typer.Argument(..., help="folder of departmental exports (any file names; sub-folders allowed)"),
     report: Path = typer.Option(None, help="write the reconciliation report (JSON) here"),
-    mapping: Path = typer.Option(None, help="YAML pinning files (or sheets) to contract tables; default: "
-                                 "humiao_mapping.yaml in INPUT_DIR if present"),
+    mapping: Path = typer.Option(None, help="mapping file pinning files or sheets to contract tables "
+                                 "(format below; docs/ingest.md); default: humiao_mapping.yaml in INPUT_DIR "
+                                 "if present"),
     max_quarantine_share: float = typer.Option(None, help="fail a table whose quarantined share is larger "
                                                "(default: checks.max_quarantine_share)"),
     strict: bool = typer.Option(False, help="also fail on files not recognized as any table"),
@@ -93,14 +140,35 @@ def ingest(
 ) -> None:
     """Validate, normalize and pseudonymize one folder of exports without running the rest.
 
-    By default a check: everything is written to a temporary folder that is removed afterwards, so
-    the pipeline's stored data, vault and identity index are untouched (``--apply`` writes them).
-    Exit code 1 when a file or table failed; each error names the file, sheet, row and column in
-    Chinese and English. The report never holds a raw value."""
+    By default a check: everything is written to a temporary folder that is
+    removed afterwards, so the pipeline's stored data, vault and identity index
+    are untouched (--apply writes them). Exit code 1 when a file or table
+    failed (each error names file, sheet, row and column in Chinese and
+    English); 2 when the command cannot start (no such folder, bad
+    configuration, invalid mapping file, no export in the folder). The report
+    never holds a raw value.
+
+    Each file (or sheet) is recognized as a contract table from its headers.
+    A mapping file (humiao_mapping.yaml in INPUT_DIR, or --mapping FILE) pins
+    a file or a sheet to a table. Keys: a path relative to INPUT_DIR, a bare
+    file name or a glob (precedence in that order); values: a table name of
+    contracts/*.yaml, ignore, {table: NAME} or {sheets: {SHEET: NAME|ignore}}:
+
+        files:
+          民政导出0630.xlsx: child_registry
+          教育局/学籍名单.csv: student_enrollment
+          "卫健/*.csv": injury_visits
+          残联台账.xlsx:
+            sheets: {残疾人证: disability_certificates, 填表说明: ignore}
+          说明.csv: ignore
+
+    A mapping to an unknown table stops before anything is read.
+    Full reference: docs/ingest.md."""
     import tempfile
 
     from humiao.stages import run_ingest
     from privacy.ingest import IngestFailed, UndeclaredPersonalInformation
+    from privacy.recognize import MappingError
 
     cfg = load_config(config)
     if not input_dir.is_dir():
@@ -122,6 +190,13 @@ def ingest(
     except UndeclaredPersonalInformation as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(1) from None
+    except MappingError as e:  # before anything was read
+        console.print(f"[red]映射文件有误，未读取任何文件 / invalid mapping file, nothing was read[/red]: {e}",
+                      highlight=False)
+        raise typer.Exit(2) from None
+    except FileNotFoundError as e:  # run_ingest: the folder holds no departmental export
+        console.print(f"[red]{e}[/red]", highlight=False)
+        raise typer.Exit(2) from None
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -271,7 +346,7 @@ def purge(
                   f"(retention {report['retention_days']} days)")
 
 
-users_app = typer.Typer(no_args_is_help=True, help="accounts of the review app")
+users_app = typer.Typer(cls=_HumiaoGroup, no_args_is_help=True, help="accounts of the review app")
 app.add_typer(users_app, name="users")
 
 
@@ -299,10 +374,11 @@ def users_add(
 
     from serving.app.users import add_user
 
+    engine = _app_engine(config)  # a bad configuration is reported before the password is asked for
     password = os.environ.get("HUMIAO_APP_PASSWORD") or typer.prompt(
         "password", hide_input=True, confirmation_prompt=True)
     try:
-        add_user(_app_engine(config), username, password, role, community=community, township=township,
+        add_user(engine, username, password, role, community=community, township=township,
                  display_name=display_name)
     except ValueError as e:
         console.print(f"[red]{e}[/red]")
@@ -335,10 +411,11 @@ def users_password(username: str = typer.Argument(...), config: Path = typer.Opt
 
     from serving.app.users import set_password
 
+    engine = _app_engine(config)  # a bad configuration is reported before the password is asked for
     password = os.environ.get("HUMIAO_APP_PASSWORD") or typer.prompt(
         "password", hide_input=True, confirmation_prompt=True)
     try:
-        set_password(_app_engine(config), username, password)
+        set_password(engine, username, password)
     except ValueError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None

@@ -7,6 +7,10 @@ Loaded from one YAML file (``humiao.yaml`` at the repository root by default, or
 * ``HUMIAO_RAW_DIR``, ``HUMIAO_OUT_DIR``, ``HUMIAO_WORK_DIR`` — the main paths;
 * ``HUMIAO__<SECTION>__<FIELD>`` — any field, e.g. ``HUMIAO__SIMULATION__CHILDREN=2000``.
 
+A configuration that cannot be used (missing or unreadable file, YAML syntax error, unknown setting,
+wrong type or value, bad override) raises :class:`ConfigError`, naming the file, each setting (dotted
+path), what was expected and where the value came from; the CLI prints it and exits 2.
+
 Relative paths are resolved against the repository root (the folder holding ``humiao.yaml``), so the
 CLI, Dagster and tests agree wherever they are started from. Library packages never read this file:
 ``pipelines/`` and the CLI pass the values they need.
@@ -14,15 +18,18 @@ CLI, Dagster and tests agree wherever they are started from. Library packages ne
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "humiao.yaml"
@@ -207,10 +214,179 @@ class Config(_Section):
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _set_nested(d: dict, keys: list[str], value: str) -> None:
-    for k in keys[:-1]:
+# ------------------------------------------------------------------------------------------ errors
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the configuration: the setting (dotted path, ``""`` for the file as a
+    whole), what was expected (Chinese and English), the value found, and where it came from."""
+
+    setting: str
+    expected_zh: str
+    expected_en: str
+    got: str | None = None
+    source_zh: str | None = None  # e.g. "第 12 行" or "环境变量 HUMIAO__CAPACITY__X"
+    source_en: str | None = None
+
+    def line_zh(self) -> str:
+        where = f"设置项 {self.setting}" if self.setting else "整个文件"
+        if self.source_zh:
+            where += f"（{self.source_zh}）"
+        got = f"，实际为 {self.got}" if self.got is not None else ""
+        return f"{where}：应为{self.expected_zh}{got}"
+
+    def line_en(self) -> str:
+        where = f"setting {self.setting}" if self.setting else "the file"
+        if self.source_en:
+            where += f" ({self.source_en})"
+        got = f", got {self.got}" if self.got is not None else ""
+        return f"{where}: expected {self.expected_en}{got}"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used: unreadable or missing file, YAML syntax error, unknown setting,
+    wrong type or value. ``file`` names the configuration file, ``problems`` every setting at fault;
+    :meth:`render` gives the bilingual message a user sees (the CLI prints it and exits 2)."""
+
+    def __init__(self, file: Path | str, problems: list[ConfigProblem]):
+        self.file = str(file)
+        self.problems = list(problems)
+        super().__init__(f"configuration file {self.file}: " + "; ".join(p.line_en() for p in self.problems))
+
+    def render(self) -> str:
+        lines = [f"配置错误 / configuration error: {self.file}"]
+        for p in self.problems:
+            lines.append(f"  - {p.line_zh()}")
+            lines.append(f"    {p.line_en()}")
+        lines.append("请改正后重试（各设置项的说明见仓库根目录的 humiao.yaml）/ fix it and run again "
+                     "(humiao.yaml at the repository root documents every setting).")
+        return "\n".join(lines)
+
+    def __reduce__(self):  # picklable (a process pool or Dagster may carry it across processes)
+        return (self.__class__, (self.file, self.problems))
+
+
+class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
+    """An explicitly named configuration file (``--config`` or ``HUMIAO_CONFIG``) does not exist."""
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _known_settings(loc: tuple) -> list[str]:
+    """Field names of the section that ``loc`` (an unknown key's location) points into."""
+    model: type[BaseModel] | None = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        ann = field.annotation if field is not None else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if model is None:
+            return []
+    return [n for n in model.model_fields if n != "root"]
+
+
+def _expected(err: dict) -> tuple[str, str]:
+    """(Chinese, English) of what pydantic expected, in words a user of humiao.yaml understands."""
+    t, ctx = err["type"], err.get("ctx") or {}
+    if t == "extra_forbidden":
+        known = _known_settings(tuple(err["loc"]))
+        name = str(err["loc"][-1])
+        close = difflib.get_close_matches(name, known, n=1)
+        hint_zh = f"；是否想写 {close[0]}？" if close else ""
+        hint_en = f"; did you mean {close[0]}?" if close else ""
+        listed = ", ".join(known)
+        return (f"已知的设置项之一（{listed}）{hint_zh}" if known else "已知的设置项（这里不接受新的设置）",
+                f"one of the known settings ({listed}){hint_en}" if known else "a known setting")
+    table = {
+        "int_parsing": ("整数", "a whole number"), "int_type": ("整数", "a whole number"),
+        "int_from_float": ("整数（不带小数）", "a whole number (no fraction)"),
+        "float_parsing": ("数字", "a number"), "float_type": ("数字", "a number"),
+        "bool_parsing": ("true 或 false", "true or false"), "bool_type": ("true 或 false", "true or false"),
+        "string_type": ("文字", "text"), "path_type": ("路径", "a path"),
+        "missing": ("一个值（必填）", "a value (required)"),
+        "model_type": ("一组设置（“名称: 值”，写在下一级缩进中）", "a section of settings (name: value, indented)"),
+        "dict_type": ("一组“名称: 值”", "a mapping of name: value"),
+        "list_type": ("列表，例如 [a, b]", "a list, e.g. [a, b]"),
+        "tuple_type": ("列表，例如 [a, b]", "a list, e.g. [a, b]"),
+        "too_long": ("更短的列表", "a shorter list"),
+    }
+    if t in table:
+        return table[t]
+    if t == "literal_error":
+        expected = str(ctx.get("expected"))
+        return f"以下之一：{expected.replace(' or ', '、').replace(', ', '、')}", f"one of {expected}"
+    for key, zh, en in (("ge", "不小于", "≥"), ("gt", "大于", ">"), ("le", "不大于", "≤"), ("lt", "小于", "<")):
+        if key in ctx and t.startswith(("greater", "less")):
+            return f"{zh} {ctx[key]} 的数", f"a number {en} {ctx[key]}"
+    if t == "value_error":
+        why = str(ctx.get("error", err["msg"]))
+        return f"有效的值（{why}）", f"a valid value ({why})"
+    return f"有效的值（{err['msg']}）", err["msg"][0].lower() + err["msg"][1:]
+
+
+def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """1-based line of every mapping key in a YAML document, by its path of keys."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(node, prefix: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = (*prefix, str(k.value))
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+
+    with contextlib.suppress(yaml.YAMLError):  # a syntax error is reported by yaml.safe_load
+        walk(yaml.compose(text), ())
+    return out
+
+
+def _validation_problems(e: ValidationError, lines: dict[tuple[str, ...], int],
+                         origins: dict[tuple[str, ...], str]) -> list[ConfigProblem]:
+    problems = []
+    for err in e.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        zh, en = _expected(err)
+        src_zh = src_en = None
+        for n in range(len(loc), 0, -1):  # the innermost key that an override or a file line sets
+            if loc[:n] in origins:
+                src_zh, src_en = _origin(origins[loc[:n]])
+                break
+            if loc[:n] in lines:
+                src_zh, src_en = f"第 {lines[loc[:n]]} 行", f"line {lines[loc[:n]]}"
+                break
+        got = None if err["type"] in ("extra_forbidden", "missing") else _shown(err.get("input"))
+        problems.append(ConfigProblem(".".join(loc), zh, en, got, src_zh, src_en))
+    return problems
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def _origin(origin: str) -> tuple[str, str]:
+    """(Chinese, English) words for where an override came from."""
+    if origin.startswith("HUMIAO"):
+        return f"来自环境变量 {origin}", f"from the environment variable {origin}"
+    return f"来自 {origin}", f"from {origin}"
+
+
+def _set_nested(d: dict, keys: list[str], value: str, *, file: Path | str = "", origin: str = "",
+                parse: bool = True) -> None:
+    """Set ``d[k1][k2]…`` to ``value`` parsed as YAML (an environment override or a keyword override)."""
+    try:
+        parsed = yaml.safe_load(value) if parse else value
+    except yaml.YAMLError as e:
+        raise ConfigError(file, [ConfigProblem(".".join(keys), "可解析的 YAML 值", "a parsable YAML value",
+                                               _shown(value), *_origin(origin))]) from e
+    for i, k in enumerate(keys[:-1]):
         d = d.setdefault(k, {})
-    d[keys[-1]] = yaml.safe_load(value)
+        if not isinstance(d, dict):
+            where = ".".join(keys[: i + 1])
+            raise ConfigError(file, [ConfigProblem(where, "一组设置（“名称: 值”）", "a section of settings",
+                                                   _shown(d), *_origin(origin))])
+    d[keys[-1]] = parsed
 
 
 def load_config(path: Path | str | None = None, **overrides) -> Config:
@@ -218,28 +394,64 @@ def load_config(path: Path | str | None = None, **overrides) -> Config:
 
     Raises
     ------
-    FileNotFoundError
-        If an explicitly named file does not exist.
-    pydantic.ValidationError
-        On unknown keys or bad values (the message names the field).
+    ConfigFileNotFoundError
+        If an explicitly named file (``path`` or ``HUMIAO_CONFIG``) does not exist (a
+        :class:`ConfigError` and a :class:`FileNotFoundError`).
+    ConfigError
+        On an unreadable file, a YAML syntax error, unknown keys or bad values: ``.problems`` names
+        each setting (dotted path), what was expected and where the value came from (file line or
+        environment variable); the pydantic or YAML error is its ``__cause__``.
     """
     explicit = path or os.environ.get("HUMIAO_CONFIG")
     cfg_path = Path(explicit) if explicit else DEFAULT_CONFIG_FILE
     data: dict = {}
+    lines: dict[tuple[str, ...], int] = {}
+    origins: dict[tuple[str, ...], str] = {}
     if cfg_path.exists():
-        data = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+        try:
+            text = cfg_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(cfg_path, [ConfigProblem("", "可读取的 UTF-8 文本文件", "a readable UTF-8 text file",
+                                                       type(e).__name__)]) from e
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            what = " ".join(str(x) for x in (getattr(e, "context", None), getattr(e, "problem", None)) if x)
+            src = (f"第 {mark.line + 1} 行第 {mark.column + 1} 列", f"line {mark.line + 1}, column {mark.column + 1}"
+                   ) if mark is not None else (None, None)
+            raise ConfigError(cfg_path, [ConfigProblem("", "正确的 YAML 格式（YAML 语法错误：" + (what or str(e)) + "）",
+                                                       "valid YAML (syntax error: " + (what or str(e)) + ")",
+                                                       None, *src)]) from e
+        if not isinstance(data, dict):
+            raise ConfigError(cfg_path, [ConfigProblem("", "“设置项: 值”的映射（如 humiao.yaml）",
+                                                       "a mapping of setting: value (like humiao.yaml)",
+                                                       type(data).__name__)])
+        lines = _yaml_lines(text)
     elif explicit:
-        raise FileNotFoundError(f"configuration file not found: {cfg_path}")
+        via = "--config" if path else "HUMIAO_CONFIG"
+        raise ConfigFileNotFoundError(cfg_path, [ConfigProblem(
+            "", f"一个存在的配置文件（由 {via} 指定）", f"an existing configuration file (named by {via})",
+            None, "文件不存在", "file not found")])
     data.setdefault("root", str(cfg_path.resolve().parent if cfg_path.exists() else REPO_ROOT))
     if "HUMIAO_ENV" in os.environ:
         data["env"] = os.environ["HUMIAO_ENV"]
+        origins[("env",)] = "HUMIAO_ENV"
     for var, key in (("HUMIAO_RAW_DIR", "raw_dir"), ("HUMIAO_OUT_DIR", "out_dir"),
                      ("HUMIAO_WORK_DIR", "work_dir"), ("HUMIAO_TRUTH_DIR", "truth_dir")):
         if var in os.environ:
-            data.setdefault("paths", {})[key] = os.environ[var]
+            _set_nested(data, ["paths", key], os.environ[var], file=cfg_path, origin=var, parse=False)
+            origins[("paths", key)] = var
     for var, value in os.environ.items():
         if var.startswith("HUMIAO__"):
-            _set_nested(data, [p.lower() for p in var[len("HUMIAO__"):].split("__")], value)
+            keys = [p.lower() for p in var[len("HUMIAO__"):].split("__")]
+            _set_nested(data, keys, value, file=cfg_path, origin=var)
+            origins[tuple(keys)] = var
     for k, v in overrides.items():
-        _set_nested(data, k.split("."), json.dumps(v) if not isinstance(v, str) else v)
-    return Config.model_validate(data)
+        _set_nested(data, k.split("."), json.dumps(v) if not isinstance(v, str) else v, file=cfg_path,
+                    origin=f"load_config({k}=…)")
+        origins[tuple(k.split("."))] = f"load_config({k}=…)"
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(cfg_path, _validation_problems(e, lines, origins)) from e

@@ -15,6 +15,10 @@ turns the two score tables of a cycle (``guardianship_risk`` and ``left_behind_r
 
     Sheet ``说明`` explains in plain Chinese what the list is and is not. Names of places are made
     file-system safe with :func:`serving._files.safe_filename`.
+
+    Children with no registered residence are placed in :data:`UNPLACED` (``（未定位）``): that
+    workbook is not a director's visit list but the data team's work list, so it has no capacity — it
+    lists **every** unplaced child, ranked, and its 说明 sheet says so.
 ``<out_dir>/<cycle>/<district>/<township>/乡镇汇总_<township>.xlsx``
     The township child supervisor's (儿童督导员) summary: counts per community by risk level, every
     count below 10 shown as ``"<10"`` with complementary suppression so that no suppressed cell can
@@ -66,7 +70,18 @@ ALERT = "event_alert"
 
 UNPLACED = "（未定位）"
 """The place of a child with no registered residence at the as-of date (features.build.UNPLACED): their
-list goes to the bureau's data team, who locate the child and pass them on to the community."""
+list goes to the bureau's data team, who locate the child and pass them on to the community. No
+director visits a （未定位） list, so the visit capacity does not apply: every unplaced child is listed
+(its ``capacity`` is the number of children listed)."""
+
+UNPLACED_SECTION_TITLES = {  # the （未定位） workbook: everyone, no capacity (same section names as SECTION_TITLES)
+    GUARDIANSHIP: "{n}、监护风险走访名单——全部 {k} 名尚未定位的儿童，按监护风险排序，不设名额；请优先核实排在前面的儿童",
+    LEFT_BEHIND: "{n}、疑似未登记留守儿童（请核实并登记）——全部 {k} 名尚未定位的儿童，按留守可能性排序，不设名额",
+}
+
+
+def _is_unplaced(place: Sequence[object]) -> bool:
+    return UNPLACED in tuple(str(p) for p in place)
 
 SECTION_ORDER = {ALERT: 0, GUARDIANSHIP: 1, LEFT_BEHIND: 2}
 SECTION_TITLES = {  # numbered when written ({n}): a community without alerts starts at 一
@@ -265,9 +280,13 @@ def _section_rows(scores: pd.DataFrame, section: str, data_as_of: dt.date, cycle
         _neg=-pd.to_numeric(scores["score"]), **{k: scores[k].astype(str) for k in keys}
     ).sort_values([*keys, "rank_in_community", "_neg", "child_token"], kind="mergesort")
     position = ordered.groupby(keys, sort=False).cumcount() + 1
-    listed = ordered.assign(_rank=position)[position <= pd.to_numeric(ordered["capacity"])]
+    unplaced = ordered[keys].eq(UNPLACED).any(axis=1)  # the data team's list: everyone, no capacity
+    ordered = ordered.assign(_rank=position,
+                             _listed_k=ordered.groupby(keys, sort=False)["child_token"].transform("size"))
+    listed = ordered[unplaced | (position <= pd.to_numeric(ordered["capacity"]))]
     rows: list[dict] = []
     for rec in listed.to_dict("records"):
+        is_unplaced = _is_unplaced((rec["district"], rec["township"], rec["community"]))
         rows.append(
             {
                 "cycle": cycle,
@@ -289,7 +308,7 @@ def _section_rows(scores: pd.DataFrame, section: str, data_as_of: dt.date, cycle
                 "last_visit_date": _as_date(rec["last_visit_date"]),
                 "registry_category": _as_str(rec["registry_category"]),
                 "flags": _as_list(rec["flags"]),
-                "capacity": int(rec["capacity"]),
+                "capacity": int(rec["_listed_k"] if is_unplaced else rec["capacity"]),
                 "as_of_date": _as_date(rec["as_of_date"]),
                 "data_as_of": data_as_of,
             }
@@ -527,12 +546,16 @@ def _write_community_workbook(
         bold=True, size=14
     )
     ws.merge_cells(f"A1:{last}1")
+    unplaced = _is_unplaced(place)
     ws.cell(
         2,
         1,
-        f"数据截至 {data_as_of.isoformat()}；监护风险名单名额 {capacities[GUARDIANSHIP]} 人；"
-        f"疑似未登记留守名额 {capacities[LEFT_BEHIND]} 人。本名单是上门走访的提示，不是对任何家庭的评判；"
-        "请先阅读“说明”页。",
+        (f"数据截至 {data_as_of.isoformat()}；这是全部尚未定位的儿童（监护风险 {capacities[GUARDIANSHIP]} 人，"
+         f"疑似未登记留守 {capacities[LEFT_BEHIND]} 人），供区/市民政局数据组核实居住地，不设走访名额；"
+         "请先阅读“说明”页。") if unplaced else
+        (f"数据截至 {data_as_of.isoformat()}；监护风险名单名额 {capacities[GUARDIANSHIP]} 人；"
+         f"疑似未登记留守名额 {capacities[LEFT_BEHIND]} 人。本名单是上门走访的提示，不是对任何家庭的评判；"
+         "请先阅读“说明”页。"),
     ).alignment = Alignment(wrap_text=True, vertical="center")
     ws.merge_cells(f"A2:{last}2")
     ws.row_dimensions[2].height = 30
@@ -548,7 +571,8 @@ def _write_community_workbook(
     shown = [sec for sec in (ALERT, GUARDIANSHIP, LEFT_BEHIND) if sec != ALERT or sections[sec]]
     for number, section in enumerate(shown):
         rows = sections[section]
-        title = SECTION_TITLES[section].format(n=CHINESE_NUMERALS[number], k=capacities.get(section, ""))
+        titles = UNPLACED_SECTION_TITLES if unplaced and section in UNPLACED_SECTION_TITLES else SECTION_TITLES
+        title = titles[section].format(n=CHINESE_NUMERALS[number], k=capacities.get(section, ""))
         banner = ws.cell(r, 1, title)
         banner.font = Font(bold=True)
         banner.fill = _BANNER_FILL
@@ -650,33 +674,50 @@ def _explanation_paragraphs(
     n_alerts: int = 0,
 ) -> list[tuple[str, str]]:
     """The 说明 sheet's paragraphs; the sections are named as the list sheet numbers them (a community
-    without alerts this cycle has no 紧急核查 section, so its lists start at 一)."""
+    without alerts this cycle has no 紧急核查 section, so its lists start at 一). For the （未定位）
+    workbook ``capacities`` are the numbers of children listed (everyone: it has no capacity)."""
     district, township, community = place
     first = 1 if n_alerts else 0
     g_part, lb_part = CHINESE_NUMERALS[first], CHINESE_NUMERALS[first + 1]
     alerts_text = (f"本期有 {n_alerts} 条“紧急核查”（第一部分）：数据比对中发现的事件（例如监护人住院、家庭变故），"
                    "请尽快核实，不占走访名额。" if n_alerts else
                    "本期本村(社区)没有需要紧急核查的事件；如有，会列在名单最前面的“紧急核查”部分。")
-    unplaced = [
-        ("h", "这份名单给谁"),
-        (
-            "p",
-            "名单上的儿童在各部门共享的数据中没有可用的居住地登记（户籍、居住证和困境儿童台账都没有），"
-            "因此无法分给某个村(社区)。请区/市民政局数据组核实他们现在的居住地（可向公安户籍、学校、社区了解），"
-            "核实后转交所在村(社区)儿童主任走访，并在“不同意原因”列注明核实到的村(社区)；同时更正来源部门的登记。",
-        ),
-    ] if UNPLACED in (district, township, community) else []
+    if _is_unplaced(place):
+        unplaced_alerts = (f"另有 {n_alerts} 条“紧急核查”（第一部分）：数据比对中发现的事件，请尽快定位并转交核实。"
+                           if n_alerts else "")
+        lb_text = (f"疑似未登记留守儿童部分列出其中全部 {capacities[LEFT_BEHIND]} 名，按留守可能性排序。"
+                   if capacities[LEFT_BEHIND] else "本期没有尚未定位的疑似未登记留守儿童。")
+        what = [
+            ("h", "这份名单给谁"),
+            (
+                "p",
+                "名单上的儿童在各部门共享的数据中没有可用的居住地登记（户籍、居住证和困境儿童台账都没有），"
+                "因此无法分给某个村(社区)。请区/市民政局数据组核实他们现在的居住地（可向公安户籍、学校、社区了解），"
+                "核实后转交所在村(社区)儿童主任走访，并在“不同意原因”列注明核实到的村(社区)；同时更正来源部门的登记。",
+            ),
+            ("h", "这份名单是什么"),
+            (
+                "p",
+                f"这不是某个村(社区)的走访名单，而是本期（{cycle}）全部尚未定位的儿童的核实清单，不设走访名额："
+                f"按各部门共享的数据（截至 {data_as_of.isoformat()}）一个不少地列出全部 {capacities[GUARDIANSHIP]} 名"
+                f"尚未定位的儿童，按监护风险从高到低排序，请优先核实排在前面的儿童；{lb_text}" + unplaced_alerts,
+            ),
+        ]
+    else:
+        what = [
+            ("h", "这份名单是什么"),
+            (
+                "p",
+                f"这是提示您本期（{cycle}）优先上门走访哪些儿童的名单。名单由各部门共享的数据"
+                f"（截至 {data_as_of.isoformat()}）计算排序，按您所在村(社区)的走访能力只列出前 "
+                f"{capacities[GUARDIANSHIP]} 名；疑似未登记留守儿童另列前 {capacities[LEFT_BEHIND]} 名。"
+                + alerts_text,
+            ),
+        ]
     return [
-        ("title", f"说明：{district} {township} {community} {cycle} 儿童走访名单"),
-        *unplaced,
-        ("h", "这份名单是什么"),
-        (
-            "p",
-            f"这是提示您本期（{cycle}）优先上门走访哪些儿童的名单。名单由各部门共享的数据"
-            f"（截至 {data_as_of.isoformat()}）计算排序，按您所在村(社区)的走访能力只列出前 "
-            f"{capacities[GUARDIANSHIP]} 名；疑似未登记留守儿童另列前 {capacities[LEFT_BEHIND]} 名。"
-            + alerts_text,
-        ),
+        ("title", f"说明：{district} {township} {community} {cycle} "
+                  + ("尚未定位儿童核实清单" if _is_unplaced(place) else "儿童走访名单")),
+        *what,
         ("h", "这份名单不是什么"),
         (
             "p",
@@ -979,6 +1020,11 @@ def write_visit_lists(
     by_place: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         by_place.setdefault((r["district"], r["township"], r["community"]), []).append(r)
+    for place in all_places:  # the data team's list has no capacity: its "K" is everyone listed
+        if _is_unplaced(place):
+            mine = by_place.get(place, [])
+            cap_g[place] = sum(r["section"] == GUARDIANSHIP for r in mine)
+            cap_l[place] = sum(r["section"] == LEFT_BEHIND for r in mine)
     summary_counts = _summary_counts(gs, rows, all_places, cap_g)
 
     workbooks: list[Path] = []

@@ -303,3 +303,61 @@ def test_unplaced_children_have_an_owner():
     assert "没有可用的居住地登记" in text and "民政局数据组" in text
     placed = "".join(t for _, t in _explanation_paragraphs(("区", "镇", "村"), "2026-01", dt.date(2025, 12, 31), caps))
     assert "数据组" not in placed
+
+
+def _with_unplaced(scores: pd.DataFrame, n: int, capacity: int = 10) -> pd.DataFrame:
+    """``scores`` plus ``n`` children in the （未定位） pseudo-place, with the capacity the pipeline gives a
+    community without registered children (one director × 10 visits)."""
+    from serving.visit_lists import UNPLACED
+
+    extra = scores.head(1).loc[[scores.index[0]] * n].reset_index(drop=True)
+    extra = extra.assign(
+        child_token=[token(5000 + i) for i in range(n)],
+        district=UNPLACED, township=UNPLACED, community=UNPLACED,
+        rank_in_community=range(1, n + 1), score=[round(0.95 - i / 100, 4) for i in range(n)],
+        capacity=capacity,
+    )
+    return pd.concat([scores, extra], ignore_index=True)
+
+
+def test_unplaced_list_holds_every_unplaced_child_and_says_so(tmp_path, guardianship_scores, left_behind_scores):
+    """The （未定位） workbook's 说明 said "只列出前 10 名；疑似未登记留守儿童另列前 0 名": a director's capacity
+    on a list no director visits. It is the data team's list of every child not yet placed."""
+    from serving.visit_lists import UNPLACED
+
+    gs = _with_unplaced(guardianship_scores, 25)
+    result = write_visit_lists(gs, left_behind_scores, tmp_path, CYCLE, data_as_of=AS_OF)
+    folder = tmp_path / CYCLE / UNPLACED / UNPLACED
+    wb = load_workbook(folder / f"{UNPLACED}.xlsx")
+
+    note = "".join(str(r[0]) for r in _rows(wb["说明"]) if r[0])
+    assert "前 0 名" not in note and "前 10 名" not in note  # no capacity on this list
+    assert "全部 25 名尚未定位的儿童" in note and "不设走访名额" in note
+    assert "民政局数据组" in note and "没有可用的居住地登记" in note
+    assert "本期没有尚未定位的疑似未登记留守儿童" in note  # instead of "另列前 0 名"
+    assert "尚未定位儿童核实清单" in note
+
+    ws = wb["走访名单"]
+    banner = str(ws.cell(2, 1).value)
+    assert "名额 10 人" not in banner and "全部尚未定位的儿童" in banner and "监护风险 25 人" in banner
+    section = _section(ws, "监护风险走访名单")
+    assert [r[0] for r in section] == list(range(1, 26))  # every unplaced child, ranked
+    values = [r[0] for r in _rows(ws)]
+    assert any(isinstance(v, str) and "全部 25 名尚未定位的儿童" in v and "不设名额" in v for v in values)
+
+    table = pq.read_table(result["parquet"]).to_pandas()
+    un = table[table["community"] == UNPLACED]
+    assert len(un) == 25 and (un["capacity"] == 25).all() and sorted(un["rank"]) == list(range(1, 26))
+    placed = table[(table["community"] == "光明村") & (table["section"] == "guardianship_risk")]
+    assert len(placed) == 3  # a real community keeps its capacity
+    assert result["counts"]["guardianship_listed"] == 3 + 2 + 4 + 25
+
+    summary = load_workbook(folder / f"乡镇汇总_{UNPLACED}.xlsx")["乡镇汇总"]
+    header = [c.value for c in summary[3]]
+    row = [c.value for c in summary[4]]
+    assert row[header.index("走访名额K")] == 25 and row[header.index("本期监护风险名单")] == 25
+
+    # a placed community's explanation is unchanged: its capacity, no data-team paragraph
+    placed_note = "".join(str(r[0]) for r in _rows(load_workbook(
+        tmp_path / CYCLE / "临安区" / "於潜镇" / "光明村.xlsx")["说明"]) if r[0])
+    assert "只列出前 3 名" in placed_note and "数据组" not in placed_note

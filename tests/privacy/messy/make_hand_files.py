@@ -111,6 +111,37 @@ def main() -> None:
                                                  [K[0].translate(str.maketrans("0123456789", "０１２３４５６７８９")), "２０２５年３月１日", "跌倒", "市一医院"],
                                                  ["", "", "", ""], [K[1], "2025/3/2", "烧烫伤", "市一医院"]]))
 
+    audit_files()
+
+
+def rid_x(area: str, birth: str) -> str:
+    """A checksum-valid ID whose check character is X."""
+    for seq in range(100, 1000):
+        body = f"{area}{birth}{seq:03d}"
+        if ric_check_char(body) == "X":
+            return body + "X"
+    raise AssertionError("no X check character")  # pragma: no cover
+
+
+FW = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                   "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+                   "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ")
+KX = [rid_x("330106", f"20160{m}2{m}") for m in range(1, 4)]
+
+
+def audit_files() -> None:
+    """Cases of issue 7 the other files did not cover (the audit of 2026-11-30)."""
+    # the encoding is detected from the bytes, never from the name: GBK bytes in a file named UTF8
+    rp = ["姓名", "身份证号", "居住地址", "区县", "街道", "社区", "户籍地", "登记日期", "注销日期"]
+    write("h25_居住证_UTF8.csv", csv_text([rp] + [[NAMES[6 + i], A[6 + i], f"西湖区文三路{i}号", "西湖区", "文新街道",
+                                                   "文新社区", "安徽省", "2024/5/1", ""] for i in range(4)]), "gbk")
+    # full-width letters: 学籍号 Ｇ…, check character Ｘ and ｘ (full-width, upper and lower case)
+    se = ["学籍号", "姓名", "公民身份号码", "学校", "学籍状态", "状态变动日期"]
+    write("h26_学籍_全角字母.csv", csv_text([se,
+                                           [("G" + KX[0]).translate(FW), NAMES[0], KX[0].translate(FW), "二小", "在读", "2025-02-17"],
+                                           ["Ｇ" + KX[1], NAMES[1], KX[1][:-1] + "ｘ", "二小", "在读", "2025-02-17"],
+                                           ["ｇ" + KX[2], NAMES[2], KX[2][:-1].translate(FW) + "ｘ", "二小", "在读", "2025-02-17"]]))
+
 
 if __name__ == "__main__":
     main()
