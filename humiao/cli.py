@@ -14,28 +14,18 @@ assets call; nothing here computes on its own.
 
 from __future__ import annotations
 
-import warnings
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
 
-# PySpark (a dev dependency: the Spark feature engine) warns at import time that it does not yet fully
-# support pandas >= 3. Whenever pyspark is installed, pandera imports pyspark.pandas (ingest's output
-# validation) and mlflow imports pyspark.sql.connect (model signatures), so `humiao ingest` and
-# `humiao run` printed it. Silence exactly that warning (set before anything imports pyspark); every
-# other warning, of pyspark or anything else, is shown as usual.
-warnings.filterwarnings("ignore", message=r"PySpark does not yet fully support pandas >= 3",
-                        category=FutureWarning, module=r"pyspark(\.|$)")
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
 
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from typer.core import TyperGroup  # noqa: E402
-
-from humiao import config as _config  # noqa: E402
+from humiao import config as _config  # humiao/__init__.py silences the PySpark/pandas warning
 
 #: Exit code of every command when the configuration cannot be used (bad humiao.yaml, --config missing).
 EXIT_CONFIG_ERROR = 2

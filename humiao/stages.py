@@ -145,8 +145,10 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     )
     d = report.to_dict()
     if not any(t.get("rows_passed", 0) for t in d["tables"].values()):
+        from privacy.ingest import IngestFailed, message
+
         shutil.rmtree(staging, ignore_errors=True)
-        raise ValueError(f"没有识别出任何数据表 / no table was recognized in {raw_dir}: nothing was changed")
+        raise IngestFailed([*report.errors, message("NOTHING_RECOGNIZED", file=str(raw_dir))], report)
     # a delivery lacking a table the stored data has would replace that table (and the identities only
     # it held) by nothing: refuse, change nothing (fail closed)
     previous = work / "pseudonymized"

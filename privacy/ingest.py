@@ -331,6 +331,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{where}：本期没有收到这张表的文件。",
         "{where}: no file for this table was delivered this period.",
     ),
+    "NOTHING_RECOGNIZED": (
+        "{where}：没有一个文件被识别为数据表（表头与任何数据合同都不符），本次导入未做任何更改。请核对文件的表头，"
+        "或用 humiao_mapping.yaml 指定文件对应的表（见 docs/ingest.md）。",
+        "{where}: no file was recognized as a table (no header matches a contract); nothing was changed. "
+        "Check the files' headers, or pin files to tables with humiao_mapping.yaml (see docs/ingest.md).",
+    ),
     "DELIVERY_INCOMPLETE": (
         "{where}：上次入库时有这张表，本期没有收到它的文件。为免覆盖已有数据，本次导入未做任何更改；"
         "请把各部门的全部导出（未变化的表也照常提交）放在同一文件夹后重新导入。",

@@ -181,15 +181,16 @@ def test_the_library_raises_a_config_error_with_the_cause_kept(tmp_path):
     assert issubclass(ConfigFileNotFoundError, ConfigError)
 
 
-def test_cli_output_has_no_pyspark_pandas_future_warning(tmp_path):
+@pytest.mark.parametrize("entry", ["humiao.cli", "pipelines.definitions"])
+def test_cli_output_has_no_pyspark_pandas_future_warning(tmp_path, entry):
     """pandera imports pyspark.pandas (ingest's validation) and mlflow pyspark.sql.connect (signature
-    inference); both warn about pandas >= 3 on every ingest and run. humiao.cli silences exactly that
-    warning; other FutureWarnings still show."""
+    inference); both warn about pandas >= 3 on every ingest and run. Both entry points (the CLI and the
+    Dagster definitions `make ui` loads) silence exactly that warning; other FutureWarnings still show."""
     pytest.importorskip("pyspark")
     script = tmp_path / "probe.py"  # a file, not `python -c`: pyspark exits early under -c (doctest guard)
     script.write_text(
         "import warnings\n"
-        "import humiao.cli  # noqa: F401\n"
+        f"import {entry}  # noqa: F401\n"
         "import pandera.pandas  # noqa: F401\n"
         "from mlflow.types.utils import _is_spark_df\n"
         "assert _is_spark_df(object()) is False\n"
@@ -203,7 +204,25 @@ def test_cli_output_has_no_pyspark_pandas_future_warning(tmp_path):
     assert "an unrelated future change" in res.stderr  # not a blanket ignore
 
     control = tmp_path / "control.py"  # without humiao.cli the warning is there: the test tests something
-    control.write_text(script.read_text(encoding="utf-8").replace("import humiao.cli  # noqa: F401\n", ""),
+    control.write_text(script.read_text(encoding="utf-8").replace(f"import {entry}  # noqa: F401\n", ""),
                        encoding="utf-8")
     res = subprocess.run([sys.executable, str(control)], capture_output=True, text=True, timeout=300)
     assert "PySpark does not yet fully support pandas" in res.stderr
+
+
+def test_ingest_of_a_folder_with_no_recognizable_file_explains_and_changes_nothing(tmp_path, monkeypatch):
+    """A folder whose files match no contract: the report names each unrecognized file, the message says
+    what to do (headers, humiao_mapping.yaml), exit 1, no traceback, nothing stored."""
+    monkeypatch.setenv("HUMIAO__PATHS__WORK_DIR", str(tmp_path / "work"))
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "会议纪要.csv").write_text("议题,负责人\n年度计划,办公室\n", encoding="utf-8")
+    report = tmp_path / "report.json"
+    res = runner.invoke(app, ["ingest", str(folder), "--report", str(report), "--apply"])
+    assert res.exit_code == 1, res.output
+    out = res.output.replace("\n", "")  # the console wraps long lines
+    assert "Traceback" not in out and isinstance(res.exception, SystemExit)
+    assert "没有一个文件被识别为数据表" in out and "humiao_mapping.yaml" in out
+    rep = json.loads(report.read_text(encoding="utf-8"))
+    assert any("会议纪要.csv" in json.dumps(f, ensure_ascii=False) for f in rep.get("files", []))
+    assert not (tmp_path / "work" / "pseudonymized").exists()
