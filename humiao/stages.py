@@ -576,7 +576,7 @@ def _level_ranges(cfg: Config) -> dict[str, tuple[int, int]]:
     return out
 
 
-def write_lists(cfg: Config, scores: pd.DataFrame, features: pd.DataFrame, plan) -> dict:
+def write_lists(cfg: Config, scores: pd.DataFrame, plan) -> dict:
     """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18)."""
     from features.alerts import alert_counts, event_alerts, for_visit_lists
     from features.timechop import add_months

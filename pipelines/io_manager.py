@@ -136,7 +136,8 @@ class ParquetJsonIOManager(dg.ConfigurableIOManager):
     def _load_partitions(self, context: dg.InputContext, name: str) -> pd.DataFrame:
         """The partitions a consumer needs, concatenated: a partitioned consumer (an asset check) gets the
         run's partitions; an unpartitioned one (Dagster asks for *every* partition) gets those its cycle
-        plan names (pipelines.partitions.plan_partition_keys)."""
+        plan names, narrowed by the input's ``as_of_dates`` metadata (pipelines.partitions.
+        plan_partition_keys: a scoring step reads one date, not the cycle's 25)."""
         from pipelines.partitions import plan_partition_keys
 
         keys = list(context.asset_partition_keys)
@@ -145,7 +146,8 @@ class ParquetJsonIOManager(dg.ConfigurableIOManager):
             if plan_path is None:
                 raise FileNotFoundError("no stored cycle_plan: materialize cycle_plan before reading "
                                         f"the partitions of {name}")
-            keys = plan_partition_keys(name, read_output(plan_path))
+            selection = (context.definition_metadata or {}).get("as_of_dates", "cycle")
+            keys = plan_partition_keys(name, read_output(plan_path), selection)
         return read_partitions(Path(self.base_dir) / name, keys, name)
 
 

@@ -36,21 +36,34 @@ def _training_dates(plan: dict) -> list[str]:
     return sorted(out)
 
 
-def plan_partition_keys(asset: str, plan: dict) -> list[str]:
+AS_OF_SELECTIONS = ("cycle", "scoring", "monitoring")
+"""Which of a cycle's as-of dates an unpartitioned consumer reads (input metadata ``as_of_dates``):
+``cycle`` every date the plan uses (training, test and scoring: the models), ``scoring`` the scoring date
+only (risk scores), ``monitoring`` the newest labelled date and the scoring date (drift, decay)."""
+
+
+def plan_partition_keys(asset: str, plan: dict, selection: str = "cycle") -> list[str]:
     """Partition keys of ``asset`` that a cycle plan uses: ``features`` — every training and test as-of
-    date and the scoring date; ``labels`` — the training and test as-of dates.
+    date and the scoring date; ``labels`` — the training and test as-of dates. ``selection`` narrows
+    them (:data:`AS_OF_SELECTIONS`): ``scoring`` → the scoring date (features only), ``monitoring`` → the
+    newest training date (and, for features, the scoring date).
 
     Raises
     ------
     KeyError
-        For an asset that is not partitioned by as-of date.
+        For an asset that is not partitioned by as-of date, or a selection it has no dates for.
     """
     training = _training_dates(plan)
-    if asset == "features":
-        return sorted({*training, plan["scoring_as_of_date"]})
-    if asset == "labels":
-        return training
-    raise KeyError(f"{asset} is not partitioned by as-of date")
+    if asset not in ("features", "labels"):
+        raise KeyError(f"{asset} is not partitioned by as-of date")
+    scoring = [plan["scoring_as_of_date"]] if asset == "features" else []
+    if selection == "cycle":
+        return sorted({*training, *scoring})
+    if selection == "scoring" and asset == "features":
+        return scoring
+    if selection == "monitoring":
+        return sorted({training[-1], *scoring})
+    raise KeyError(f"{asset}: no as-of dates for selection {selection!r} (one of {AS_OF_SELECTIONS})")
 
 
 def cycle_range(plan: dict) -> tuple[str, str]:

@@ -52,7 +52,8 @@ def _serving_versions(cfg) -> dict:
     return {t: (c or {}).get("version") for t, c in champions(cfg).items()}
 
 
-@dg.asset(group_name="serving", kinds={"lightgbm", "parquet"})
+@dg.asset(group_name="serving", kinds={"lightgbm", "parquet"},
+          ins={"features": dg.AssetIn(metadata={"as_of_dates": "scoring"})})
 def risk_scores(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_tracking: MlflowTracking,
                 features: pd.DataFrame, cycle_plan: dict, model_guardianship_risk: dict,
                 model_left_behind_risk: dict) -> pd.DataFrame:
@@ -80,7 +81,7 @@ def risk_scores(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_
 
 @dg.asset(group_name="serving", kinds={"excel", "parquet"})
 def visit_lists(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_tracking: MlflowTracking,
-                risk_scores: pd.DataFrame, features: pd.DataFrame, cycle_plan: dict) -> dict:
+                risk_scores: pd.DataFrame, cycle_plan: dict) -> dict:
     """One workbook per community (ranked list + 疑似未登记留守儿童 section), township summaries, and one
     Parquet of every list, under out/visit_lists/<cycle>/. ``{"published": False, "awaiting_approval":
     [targets]}`` and nothing written while a target has no approved model."""
@@ -97,11 +98,13 @@ def visit_lists(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_
     cached = reuse(assets_dir(cfg), ["visit_lists"], fp)
     if cached:
         return cached[0]
-    res = write_lists(cfg, risk_scores, features, plan_from_dict(cycle_plan))
+    res = write_lists(cfg, risk_scores, plan_from_dict(cycle_plan))
     return stamp({**res, "published": True, "_files": [res["parquet"], *res["workbooks"]]}, fp)
 
 
-@dg.asset(group_name="monitoring", kinds={"parquet"})
+@dg.asset(group_name="monitoring", kinds={"parquet"},
+          ins={"features": dg.AssetIn(metadata={"as_of_dates": "monitoring"}),
+               "labels": dg.AssetIn(metadata={"as_of_dates": "monitoring"})})
 def drift(humiao: HumiaoConfig, mlflow_tracking: MlflowTracking, features: pd.DataFrame, labels: pd.DataFrame,
           risk_scores: pd.DataFrame, cycle_plan: dict, model_guardianship_risk: dict,
           model_left_behind_risk: dict) -> dg.Output[dict]:

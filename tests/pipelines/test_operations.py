@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from privacy.checks import fresh_enough
 
@@ -77,5 +78,11 @@ def test_partition_keys_follow_the_plan():
     assert plan_partition_keys("features", plan) == ["2024-01-01", "2024-02-01", "2025-07-01", "2026-01-01"]
     assert plan_partition_keys("labels", plan) == ["2024-01-01", "2024-02-01", "2025-07-01"]
     assert label_window_closed("2025-07-01", plan, 180) and not label_window_closed("2025-08-01", plan, 180)
+    # narrowed for the steps that need fewer dates (issue 8: a scoring step reads one date, not all)
+    assert plan_partition_keys("features", plan, "scoring") == ["2026-01-01"]
+    assert plan_partition_keys("features", plan, "monitoring") == ["2025-07-01", "2026-01-01"]
+    assert plan_partition_keys("labels", plan, "monitoring") == ["2025-07-01"]
+    with pytest.raises(KeyError):
+        plan_partition_keys("labels", plan, "scoring")  # the scoring date has no labels yet
     keys = AS_OF_PARTITIONS.get_partition_keys()
     assert "2026-01-01" in keys and keys[0] == "2018-01-01"
