@@ -390,9 +390,8 @@ def training_matrix(features: pd.DataFrame, labels: pd.DataFrame, target: str,
     j = keys.merge(lab, on=["child_token", "as_of_date"], how="inner").sort_values("_row", kind="stable")
     m = features.take(j["_row"].to_numpy()).reset_index(drop=True)
     m["as_of_date"] = j["as_of_date"].dt.date.to_numpy()
-    m[target] = j[target].reset_index(drop=True)
-    m["label_knowledge_date"] = j["label_knowledge_date"].reset_index(drop=True)
-    return m
+    label_columns = j[[target, "label_knowledge_date"]].reset_index(drop=True)
+    return pd.concat([m, label_columns], axis=1)  # not two inserts into a frame of many blocks
 
 
 def model_splits(plan) -> list:

@@ -29,10 +29,11 @@ def read_output(path: Path):
     """Load a stored output, restoring its fingerprint (DataFrame ``attrs['fingerprint']``)."""
     if path.suffix == ".parquet":
         table = pq.read_table(path)
-        df = table.to_pandas()
-        fp = (table.schema.metadata or {}).get(FP_KEY)
+        fp = _fingerprint_of(table)
+        df = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
         if fp:
-            df.attrs["fingerprint"] = fp.decode()
+            df.attrs["fingerprint"] = fp
         return df
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -178,9 +179,42 @@ def read_partitions(folder: Path, keys: list[str], name: str) -> pd.DataFrame:
         raise FileNotFoundError(
             f"{name}: partitions {missing} are not materialized; materialize the cycle's range "
             f"(`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
-    frames = [read_output(folder / f"{k}.parquet") for k in keys]
-    fps = [f.attrs.get("fingerprint") for f in frames]
-    non_empty = [f for f in frames if len(f)]
-    out = pd.concat(non_empty or frames[:1], ignore_index=True)
+    # concatenated as Arrow and converted once, freeing the Arrow buffers as it goes: the peak is about
+    # one copy of the data instead of two (every partition frame and their pandas concat; issue 8)
+    tables = [pq.read_table(folder / f"{k}.parquet") for k in keys]
+    fps = [_fingerprint_of(t) for t in tables]
+    non_empty = [t for t in tables if t.num_rows] or tables[:1]
+    if all(t.schema.equals(non_empty[0].schema) for t in non_empty[1:]):
+        table = pa.concat_tables(non_empty)
+        del tables, non_empty
+        out = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
+    else:  # a partition typed a column differently (e.g. all-null): let pandas reconcile the types
+        frames = [t.to_pandas() for t in non_empty]
+        del tables, non_empty
+        out = pd.concat(frames, ignore_index=True)
     out.attrs["fingerprint"] = fingerprint(name, keys, fps)
     return out
+
+
+def partitions_fingerprint(folder: Path, keys: list[str], name: str) -> str:
+    """The fingerprint :func:`read_partitions` would give the same partitions, read from the files'
+    schemas only (a stage that is reused need not load its inputs to know it).
+
+    Raises
+    ------
+    FileNotFoundError
+        As :func:`read_partitions`.
+    """
+    from humiao.stages import fingerprint
+
+    missing = [k for k in keys if not (folder / f"{k}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(f"{name}: partitions {missing} are not materialized; materialize the cycle's "
+                                f"range (`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+    return fingerprint(name, keys, [stored_fingerprint(folder / f"{k}.parquet") for k in keys])
+
+
+def _fingerprint_of(table: pa.Table) -> str | None:
+    fp = (table.schema.metadata or {}).get(FP_KEY)
+    return fp.decode() if fp else None

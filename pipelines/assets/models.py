@@ -2,10 +2,10 @@
 (one parent run per training cycle, child runs per target × split; DESIGN.md §7, §11.10)."""
 
 
+import gc
 import time
 
 import dagster as dg
-import pandas as pd
 
 from features.dictionary import feature_dictionary
 from humiao.plan import plan_from_dict
@@ -22,33 +22,40 @@ from humiao.stages import (
 from models import tracking
 from models.cycle import run_target_cycle
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
+from pipelines.io_manager import partitions_fingerprint, read_partitions
+from pipelines.partitions import plan_partition_keys
 from pipelines.resources import HumiaoConfig, MlflowTracking
 
 
 @dg.multi_asset(
     outs={f"model_{t}": dg.AssetOut(kinds={"lightgbm", "mlflow"}) for t in TARGETS},
-    group_name="models", can_subset=False,
+    deps=["features", "labels"], group_name="models", can_subset=False,
 )
 def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_tracking: MlflowTracking,
-           features: pd.DataFrame, labels: pd.DataFrame, cycle_plan: dict):
+           cycle_plan: dict):
     """Train, select, calibrate, evaluate and register one model per target; the value of each asset is
     its evaluation document (the source of the model card). Simulated input is approved automatically
-    (alias ``champion``); real input waits for a governance reviewer."""
+    (alias ``champion``); real input waits for a governance reviewer.
+
+    The features and labels partitions of the plan's training dates are read per target and dropped once
+    the target's training matrix is built, so that only the matrix is in memory while a model trains
+    (issue 8); when the stage is reused, nothing is read (the fingerprint comes from the files' schemas)."""
     cfg = humiao.cfg
     plan = plan_from_dict(cycle_plan)
     simulated = is_simulated(cfg)
+    base = assets_dir(cfg)
+    training_keys = [d.isoformat() for d in plan.training_as_of_dates]
+    inputs = [partitions_fingerprint(base / "features", plan_partition_keys("features", cycle_plan), "features"),
+              partitions_fingerprint(base / "labels", plan_partition_keys("labels", cycle_plan), "labels")]
     fp = stage_fingerprint("models", ("models", "features"), [cfg.fingerprint("models", "capacity", "time"),
-                           simulated], features, labels, cycle_plan)
-    cached = reuse(assets_dir(cfg), [f"model_{t}" for t in TARGETS], fp)
+                           simulated], *inputs, cycle_plan)
+    cached = reuse(base, [f"model_{t}" for t in TARGETS], fp)
     if cached:
         context.log.info("models reused: code, configuration and inputs unchanged (no new MLflow runs)")
         return tuple(cached)
     mlflow_tracking.setup()
     tags = {"dagster_run_id": context.run_id, "cycle": plan.cycle}
     dictionary = feature_dictionary()
-    # no filtered copy of the features: training_matrix copies only the labelled rows it keeps (issue 8)
-    training_rows = pd.to_datetime(features["as_of_date"]).isin(pd.to_datetime(list(plan.training_as_of_dates)))
-    capacity_input = features.loc[training_rows.to_numpy(), ["as_of_date", "community", "registry_category"]]
     truth = load_truth_for(cfg)  # simulation only
     out = []
     with tracking.cycle_run(f"cycle {plan.cycle}", tags=tags, params={
@@ -58,15 +65,21 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     }):
         for target in TARGETS:
             t0 = time.perf_counter()
-            matrix = training_matrix(features, labels, target, as_of_dates=plan.training_as_of_dates)
+            features = read_partitions(base / "features", training_keys, "features")
+            labels = read_partitions(base / "labels", training_keys, "labels")
+            capacity = capacity_for(cfg, features[["as_of_date", "community", "registry_category"]], target)
+            matrix = training_matrix(features, labels, target)
+            del features, labels
+            gc.collect()
             result = run_target_cycle(
-                matrix, target, dictionary, capacity_for(cfg, capacity_input, target), model_splits(plan),
+                matrix, target, dictionary, capacity, model_splits(plan),
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
                 one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
                 negative_sample_rate=cfg.models.negative_sample_rate,
                 **simulation_evaluation_inputs(cfg, truth, matrix, target),
             )
+            del matrix
             ev = result.evaluation
             m = ev["metrics"]["model"]
             context.add_output_metadata({
@@ -80,4 +93,6 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
             }, f"model_{target}")
             ev["_files"] = [str(cfg.mlflow_dir / "mlflow.db")]
             out.append(stamp(ev, fp))
+            del result
+            gc.collect()
     return tuple(out)
