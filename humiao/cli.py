@@ -45,13 +45,32 @@ class _HumiaoGroup(TyperGroup):
     """The command group of ``humiao`` and its sub-commands: a configuration error, from whichever
     command loaded the configuration, is printed as the bilingual message of
     :meth:`humiao.config.ConfigError.render` (file, setting, what was expected) and exits with
-    :data:`EXIT_CONFIG_ERROR` instead of a Python traceback. Nothing else is caught."""
+    :data:`EXIT_CONFIG_ERROR` instead of a Python traceback. So are the other setup errors an operator
+    fixes outside humiao: keys (:class:`privacy.keys.KeyConfigurationError`: missing, too short, in the
+    repository, the same key twice, no session secret for the app) and the data contracts
+    (:class:`privacy.contracts.ContractError`: e.g. ``paths.contracts_dir`` pointing at a folder without
+    contracts). Nothing else is caught."""
 
     def invoke(self, ctx):
+        from privacy.contracts import ContractError
+        from privacy.keys import KeyConfigurationError
+
         try:
             return super().invoke(ctx)
         except _config.ConfigError as e:
             console.print(e.render(), markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        except KeyConfigurationError as e:
+            console.print(f"密钥配置错误 / key configuration error: {e}\n"
+                          "密钥的设置方法见 README“Pointing it at real departmental exports”第 2 步 / how to set "
+                          "the keys: README, “Pointing it at real departmental exports”, step 2.",
+                          markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_CONFIG_ERROR) from None
+        except ContractError as e:
+            console.print(f"数据合同错误 / data contract error: {e}\n"
+                          "请检查配置中的 paths.contracts_dir（相对路径按配置文件所在文件夹解析）/ check "
+                          "paths.contracts_dir in the configuration (relative paths are resolved against "
+                          "the configuration file's folder).", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_CONFIG_ERROR) from None
 
 
@@ -86,11 +105,21 @@ def run(
 ) -> None:
     """Run the whole pipeline: raw → pseudonymized → features → models → cards → scores → visit lists.
 
-    Exit codes: 0 lists published; 1 a stage or a blocking check failed; 3 models trained but waiting
+    Exit codes: 0 lists published; 1 a stage or a blocking check failed; 2 the configuration, the keys
+    or the input folder cannot be used (checked before anything runs); 3 models trained but waiting
     for a governance reviewer's approval (real exports, first cycle), so no list was published."""
     from humiao.runner import run_pipeline
+    from humiao.stages import pseudonymizer_from_config, raw_files, vault_key_from_config
 
     cfg = load_config(config)
+    raw_dir = cfg.path("raw_dir")
+    if not simulate_if_missing and not (raw_dir.is_dir() and raw_files(raw_dir)):
+        console.print(f"输入文件夹不存在或没有部门导出文件 / the input folder does not exist or holds no "
+                      f"departmental export: {raw_dir} (paths.raw_dir, HUMIAO_RAW_DIR); nothing was changed",
+                      markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG_ERROR)
+    pseudonymizer_from_config(cfg)  # keys first: a missing or bad key stops here, not inside a step
+    vault_key_from_config(cfg)
     t0 = time.monotonic()
     result = run_pipeline(cfg, simulate_if_missing=simulate_if_missing, console=console)
     if not result["success"]:
@@ -115,7 +144,10 @@ def run(
 @app.command()
 def ingest(
     input_dir: Path = typer.Argument(..., help="folder of departmental exports (any file names; sub-folders allowed)"),
-    report: Path = typer.Option(None, help="write the reconciliation report (JSON) here"),
+    report: Path = typer.Option(None, help="write the reconciliation report (JSON) here; its folder must "
+                                "exist"),
+    json_out: bool = typer.Option(False, "--json", help="also print the whole report (JSON) to standard "
+                                  "output (the console always gets the short bilingual summary)"),
     mapping: Path = typer.Option(None, help="mapping file pinning files or sheets to contract tables "
                                  "(format below; docs/ingest.md); default: humiao_mapping.yaml in INPUT_DIR "
                                  "if present"),
@@ -153,6 +185,11 @@ def ingest(
           说明.csv: ignore
 
     A mapping to an unknown table stops before anything is read.
+
+    The console gets a short summary in Chinese and English: the tables
+    delivered, files not recognized, tables with no file, files merged into
+    one table, quarantined rows per table. The whole report is JSON: --report
+    FILE writes it to a file, --json prints it to standard output.
     Full reference: docs/ingest.md."""
     import tempfile
 
@@ -161,8 +198,18 @@ def ingest(
     from privacy.recognize import MappingError
 
     cfg = load_config(config)
+    if input_dir.exists() and not input_dir.is_dir():
+        console.print(f"[red]输入路径是文件而不是文件夹 / the input path is a file, not a folder[/red]: {input_dir}"
+                      "（请给出存放导出文件的文件夹 / give the folder that holds the exports）",
+                      highlight=False)
+        raise typer.Exit(2)
     if not input_dir.is_dir():
-        console.print(f"[red]输入文件夹不存在 / input folder not found[/red]: {input_dir}")
+        console.print(f"[red]输入文件夹不存在 / input folder not found[/red]: {input_dir}", highlight=False)
+        raise typer.Exit(2)
+    if report is not None and (report.is_dir() or not report.parent.is_dir()):
+        what = ("报告路径是一个文件夹 / the report path is a folder" if report.is_dir() else
+                "报告所在的文件夹不存在 / the report's folder does not exist")
+        console.print(f"[red]{what}[/red]: {report}（未导入任何内容 / nothing was ingested）", highlight=False)
         raise typer.Exit(2)
     scratch = None
     if not apply:
@@ -194,15 +241,45 @@ def ingest(
     text = json.dumps(rep, ensure_ascii=False, indent=2, default=str)
     if report:
         report.write_text(text, encoding="utf-8")
-        tables = rep.get("tables") or {}
-        passed = sum(t.get("rows_passed", 0) or 0 for t in tables.values())
-        quarantined = sum(t.get("rows_quarantined", 0) or 0 for t in tables.values())
-        where = (f"stored in {cfg.path('work_dir')}" if apply
-                 else "check only: nothing was stored (--apply stores it)")
-        console.print(f"{len(tables)} table(s): {passed:,} rows passed, {quarantined:,} quarantined; "
-                      f"report: {report}; {where}")
-    else:
+    if json_out:
         print(text)
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def names(items: list[str], most: int = 20) -> str:
+        return ", ".join(items[:most]) + (f" (+{len(items) - most})" if len(items) > most else "")
+
+    tables = rep.get("tables") or {}
+    delivered = [n for n, t in tables.items() if t.get("status") != "missing"]
+    missing = [n for n, t in tables.items() if t.get("status") == "missing"]
+    passed = sum(t.get("rows_passed", 0) or 0 for t in tables.values())
+    quarantined = sum(t.get("rows_quarantined", 0) or 0 for t in tables.values())
+    duplicates = sum(t.get("rows_duplicate", 0) or 0 for t in tables.values())
+    unrecognized = [f["file"] + (f"#{f['sheet']}" if f.get("sheet") else "")
+                    for f in rep.get("files") or [] if f.get("status") in ("unrecognized", "ambiguous")]
+    say(f"已收到 {len(delivered)} 张表的文件（数据约定共 {len(tables)} 张表）；通过 {passed:,} 行，隔离 "
+        f"{quarantined:,} 行，重复 {duplicates:,} 行 / tables delivered: {len(delivered)} (of {len(tables)} "
+        f"contract tables); {passed:,} rows passed, {quarantined:,} quarantined, {duplicates:,} duplicates")
+    if unrecognized:
+        say(f"  无法识别的文件 / files not recognized ({len(unrecognized)}): {names(unrecognized)}")
+    if missing:
+        say(f"  没有收到文件的表 / tables with no file ({len(missing)}): {names(missing)}")
+    for n, t in tables.items():
+        files = list(dict.fromkeys(f.split("#")[0] for f in t.get("files") or []))
+        if len(files) > 1:
+            say(f"  多个文件合并为表 {n} / files merged into table {n}: {' + '.join(files)} "
+                f"（重复 {t.get('rows_duplicate', 0)} 行 / {t.get('rows_duplicate', 0)} duplicate rows）")
+    per_table = [f"{n} {t['rows_quarantined']:,}" for n, t in tables.items() if t.get("rows_quarantined")]
+    if per_table:
+        say(f"  各表隔离行数 / quarantined rows per table: {names(per_table)}")
+    conflicts = (rep.get("conflicts") or {}).get("count", 0)
+    if conflicts:
+        say(f"  记录冲突 / conflicts recorded: {conflicts}（详见报告 / see the report）")
+    where = (f"已保存到 / stored in {cfg.path('work_dir')}" if apply
+             else "仅检查，未保存任何内容 / check only: nothing was stored (--apply stores it)")
+    say(f"  {where}" + (f"; 报告 / report: {report}" if report else
+                        "; 完整报告 / full report: --report FILE 或 / or --json"))
     if failed is not None:
         for err in failed.errors:
             console.print(f"[red]{err.get('message_zh', '')}[/red]\n  {err.get('message_en', '')}")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = REPO_ROOT / "humiao.yaml"
@@ -74,13 +74,13 @@ class Time(_Section):
     """Temporal settings in triage's vocabulary (DESIGN.md §6). Dates are ISO strings; ``None`` values
     are derived from the data's last complete month (DESIGN §11.6)."""
 
-    label_timespan_days: int = 180
+    label_timespan_days: int = Field(180, ge=1)
     feature_start_time: str | None = None
-    model_update_frequency_months: int = 6
-    training_as_of_date_frequency_months: int = 1
-    max_training_history_months: int = 12
-    test_duration_months: int = 1
-    n_splits: int = 2
+    model_update_frequency_months: int = Field(6, ge=1)
+    training_as_of_date_frequency_months: int = Field(1, ge=1)
+    max_training_history_months: int = Field(12, ge=1)
+    test_duration_months: int = Field(1, ge=1)
+    n_splits: int = Field(2, ge=1)
     scoring_as_of_date: str | None = None
 
 
@@ -89,23 +89,31 @@ class Capacity(_Section):
     children_per_director)) (Hangzhou 2025 No. 70 §(六): more directors above 30 children);
     K = directors × visits_per_director_per_cycle; the left-behind section has its own K (§11.8)."""
 
-    children_per_director: int = 30
-    visits_per_director_per_cycle: int = 10
-    left_behind_per_community: int = 3
+    children_per_director: int = Field(30, ge=1)
+    visits_per_director_per_cycle: int = Field(10, ge=1)
+    left_behind_per_community: int = Field(3, ge=0)
     exploration_share: float = Field(0.0, ge=0, le=0.5)
-    recent_visit_days: int = 30  # a listed child visited this recently is marked 近期已走访 (not dropped)
+    recent_visit_days: int = Field(30, ge=0)  # a listed child visited this recently is marked 近期已走访 (not dropped)
 
 
 class RiskLevels(_Section):
     """Ventile → level mapping (DESIGN.md §7): lower bound of each level's ventile range."""
 
-    极危: int = 19
-    高危: int = 16
-    中危: int = 11
-    低危: int = 1
+    极危: int = Field(19, ge=1, le=20)
+    高危: int = Field(16, ge=1, le=20)
+    中危: int = Field(11, ge=1, le=20)
+    低危: int = Field(1, ge=1, le=20)
 
     def as_dict(self) -> dict[str, int]:
         return {"极危": self.极危, "高危": self.高危, "中危": self.中危, "低危": self.低危}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskLevels:
+        """The lower bounds must rise from 低危 (1: every ventile has a level) to 极危."""
+        if not (self.低危 == 1 and self.低危 < self.中危 < self.高危 < self.极危):
+            raise ValueError("lower bounds must satisfy 低危 = 1 < 中危 < 高危 < 极危 (ventiles 1–20), got "
+                             f"低危 {self.低危}, 中危 {self.中危}, 高危 {self.高危}, 极危 {self.极危}")
+        return self
 
 
 class Checks(_Section):
@@ -114,10 +122,10 @@ class Checks(_Section):
 
     guardianship_prevalence: tuple[float, float] = (0.002, 0.15)
     left_behind_prevalence: tuple[float, float] = (0.0002, 0.05)
-    max_quarantine_share: float = 0.05  # a table with a larger share of quarantined rows fails the ingest
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)  # a table with a larger share of quarantined rows fails the ingest
     max_quarantine_share_by_table: dict[str, float] = Field(default_factory=dict)
-    min_cohort_children: int = 100
-    max_staleness_days: int = 62  # a source whose newest fact is older than this at the cycle's as-of date warns
+    min_cohort_children: int = Field(100, ge=0)
+    max_staleness_days: int = Field(62, ge=1)  # a source whose newest fact is older than this at the cycle's as-of date warns
     staleness_days_by_table: dict[str, int] = Field(default_factory=lambda: {
         # sparse sources: months may pass without a record in a small town
         "detention_records": 400, "disability_certificates": 400, "subsistence_allowance": 400,
@@ -131,23 +139,23 @@ class Monitoring(_Section):
     scores between the latest labelled as-of date and the current cycle. PSI ≥ 0.25 is the usual
     "significant shift" threshold (Siddiqi 2006, Credit Risk Scorecards)."""
 
-    psi_threshold: float = 0.25
-    max_drifted_share: float = 0.2  # warn (and suggest retraining) when more features than this drift
-    max_precision_drop: float = 0.03  # performance decay: precision@capacity_abs lost since training
+    psi_threshold: float = Field(0.25, gt=0)
+    max_drifted_share: float = Field(0.2, ge=0, le=1)  # warn (and suggest retraining) when more features than this drift
+    max_precision_drop: float = Field(0.03, ge=0, le=1)  # performance decay: precision@capacity_abs lost since training
 
 
 class Models(_Section):
     """Model search settings (DESIGN.md §7)."""
 
     seed: int = 7
-    num_threads: int = 2
+    num_threads: int = Field(2, ge=1)
     grid: list[dict] = Field(
         default_factory=lambda: [
             {"num_leaves": 15, "learning_rate": 0.05, "n_estimators": 200, "min_child_samples": 50},
             {"num_leaves": 31, "learning_rate": 0.05, "n_estimators": 300, "min_child_samples": 100},
         ]
     )
-    bootstrap_samples: int = 200
+    bootstrap_samples: int = Field(200, ge=10)
     # share of negative training rows kept (weighted back by 1/rate; models.train.negative_sample_mask):
     # 1.0 trains on every row; city-scale runs (issue 8) may lower it
     negative_sample_rate: float = Field(1.0, gt=0, le=1)

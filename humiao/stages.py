@@ -71,9 +71,10 @@ def pseudonymizer_from_config(cfg: Config):
 
 def vault_key_from_config(cfg: Config) -> bytes:
     """The Fernet key of the vault and the scanner index (separate from the pseudonym key)."""
-    from privacy.keys import load_vault_key
+    from privacy.keys import load_pseudonym_key, load_vault_key
 
-    key, _source = load_vault_key(cfg.env, cfg.root, cfg.path("secrets_dir"))
+    pseudonym_key, _version, _src = load_pseudonym_key(cfg.env, cfg.root, cfg.path("secrets_dir"))
+    key, _source = load_vault_key(cfg.env, cfg.root, cfg.path("secrets_dir"), pseudonym_key=pseudonym_key)
     return key
 
 
@@ -111,6 +112,9 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
         (bilingual messages naming file, sheet, row and column) was written first. Also when the
         delivery lacks a table that the stored data has (``DELIVERY_INCOMPLETE``): nothing is changed
         (the refused report is ``<work_dir>/ingest_report_refused.json``).
+
+    The quarantine files are staged like the pseudonymized tables (beside ``quarantine_dir``) and
+    swapped in only on success; a refused or failed ingest leaves ``quarantine_dir`` byte-identical.
     """
     from privacy.ingest import ingest_folder
 
@@ -132,22 +136,32 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     if not any(p.suffix.lower() in {".csv", ".xlsx", ".xls", ".txt", ".tsv"} for p in raw_files(raw_dir)):
         raise FileNotFoundError(f"输入文件夹中没有部门导出文件 / no departmental exports in {raw_dir}: "
                                 "nothing was changed")
-    # Ingest into a staging folder; the previous pseudonymized tables, vault and scanner index are
-    # replaced only when the whole ingest succeeded (a failed or partial ingest changes nothing).
+    # Ingest into staging folders; the previous pseudonymized tables, vault, scanner index and
+    # quarantine files are replaced only when the whole ingest succeeded (a failed, refused or partial
+    # ingest changes nothing: the quarantine folder stays byte-identical).
     staging = work / "_staging"
-    if staging.exists():
-        shutil.rmtree(staging)
-    report = ingest_folder(
-        raw_dir, cfg.path("contracts_dir"), pseudonymizer=pseudonymizer_from_config(cfg),
-        vault_key=vault_key_from_config(cfg), out_dir=staging, quarantine_dir=cfg.path("quarantine_dir"),
-        as_of=ingest_as_of(cfg), mapping=mapping, fail_on_unrecognized=strict,
-        max_quarantine_share=_quarantine_limits(cfg, default_share, shares),
-    )
+    quarantine = cfg.path("quarantine_dir")
+    q_staging = quarantine.parent / f".{quarantine.name}.staging"  # same file system: swapped by a rename
+    for folder in (staging, q_staging):
+        if folder.exists():
+            shutil.rmtree(folder)
+    try:
+        report = ingest_folder(
+            raw_dir, cfg.path("contracts_dir"), pseudonymizer=pseudonymizer_from_config(cfg),
+            vault_key=vault_key_from_config(cfg), out_dir=staging, quarantine_dir=q_staging,
+            as_of=ingest_as_of(cfg), mapping=mapping, fail_on_unrecognized=strict,
+            max_quarantine_share=_quarantine_limits(cfg, default_share, shares),
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(q_staging, ignore_errors=True)
+        raise
     d = report.to_dict()
     if not any(t.get("rows_passed", 0) for t in d["tables"].values()):
         from privacy.ingest import IngestFailed, message
 
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(q_staging, ignore_errors=True)
         raise IngestFailed([*report.errors, message("NOTHING_RECOGNIZED", file=str(raw_dir))], report)
     # a delivery lacking a table the stored data has would replace that table (and the identities only
     # it held) by nothing: refuse, change nothing (fail closed)
@@ -158,12 +172,14 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
         from privacy.ingest import IngestFailed, message
 
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(q_staging, ignore_errors=True)
         errors = [message("DELIVERY_INCOMPLETE", file=d["tables"][n].get("file") or n) for n in sorted(lost)]
         d["errors"] = [*d.get("errors", []), *errors]
         (work / "ingest_report_refused.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
                                                          encoding="utf-8")
-        raise IngestFailed(errors)
-    _swap_in(staging, work)
+        report.errors = [*report.errors, *errors]
+        raise IngestFailed(errors, report)
+    _swap_in(staging, work, quarantine=quarantine, quarantine_staging=q_staging)
     d["fingerprint"] = fp
     report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
     history = work / "ingest_history"  # one report per distinct input, for data-quality trends
@@ -173,9 +189,25 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     return d
 
 
-def _swap_in(staging: Path, work: Path) -> None:
+def _swap_in(staging: Path, work: Path, *, quarantine: Path | None = None,
+             quarantine_staging: Path | None = None) -> None:
     """Replace the pseudonymized folder and the identity stores by the staged ones (renames on one
-    file system); the staging folder is removed."""
+    file system); the staging folder is removed. With ``quarantine``, the quarantine folder is
+    replaced by ``quarantine_staging`` the same way (an empty owner-only folder when the run
+    quarantined nothing); its files stay private (0600) and the folder owner-only (0700)."""
+    import os
+
+    if quarantine is not None:
+        q_new = quarantine_staging or quarantine.parent / f".{quarantine.name}.staging"
+        q_new.mkdir(parents=True, exist_ok=True)  # nothing quarantined: the old files go too
+        os.chmod(q_new, 0o700)
+        q_old = quarantine.parent / f".{quarantine.name}.previous"
+        if q_old.exists():
+            shutil.rmtree(q_old)
+        if quarantine.exists():
+            quarantine.rename(q_old)
+        q_new.rename(quarantine)
+        shutil.rmtree(q_old, ignore_errors=True)
     old_dir = work / "_previous_pseudonymized"
     if old_dir.exists():
         shutil.rmtree(old_dir)

@@ -26,6 +26,7 @@ from pipelines.assets.serving import (
 from pipelines.checks import checks
 from pipelines.io_manager import ParquetJsonIOManager
 from pipelines.jobs import jobs
+from pipelines.loggers import humiao_console_logger
 from pipelines.resources import HumiaoConfig, MlflowTracking, PrivacyKeys
 from pipelines.schedules import schedules
 from pipelines.sensors import sensors
@@ -50,6 +51,7 @@ def build_definitions(config_file: str | None = None) -> dg.Definitions:
             "io_manager": ParquetJsonIOManager(base_dir=str(cfg.path("work_dir") / "assets")),
         },
         executor=dg.in_process_executor,
+        loggers={"console": humiao_console_logger},
     )
 
 

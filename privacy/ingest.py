@@ -149,6 +149,8 @@ FILE_WARNING_CODES = (
     "CONFLICT_BIRTH_DATE",
     "CONFLICT_SEX",
     "CONFLICT_NAME",
+    "CONFLICT_RECORD",
+    "TABLE_SEVERAL_FILES",
     PHONE_INVALID,
     PHONE_SERVICE_NUMBER,
     ID_LEGACY_15,
@@ -363,6 +365,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "one ID number ({detail}) carries different names in different records (possibly a typo); linked as "
         "one person, conflict recorded.",
     ),
+    "CONFLICT_RECORD": (
+        "同一记录编号（{detail}）在同一张表的多个文件中内容不同；只保留按文件路径排序最先的那一行，其余计为重复行，"
+        "冲突已记录，请核对哪份是正确的。",
+        "one record number ({detail}) has different contents in several files of the same table; the row of "
+        "the first file in path order was kept, the others were counted as duplicates; conflict recorded — "
+        "check which one is right.",
+    ),
+    "TABLE_SEVERAL_FILES": (
+        "{where}：这 {expected} 个文件都被识别为表“{header}”，已合并为一张表。“{key}”相同的行只保留一次"
+        "（跨文件重复 {dups} 行，其中内容不一致 {conflicts} 行）。如果其中一个只是另存的副本，请只提交一份。",
+        "{where}: these {expected} files were all recognized as table “{header}” and merged into one table. "
+        "Rows with the same “{key}” are kept once ({dups} duplicate row(s) across files, {conflicts} of them "
+        "with different contents). If one is only a re-saved copy, deliver just one of them.",
+    ),
 }
 
 
@@ -395,8 +411,12 @@ def message(
     column: str | None = None,
     expected: str = "",
     detail: str = "",
+    **extra: object,
 ) -> dict:
     """A bilingual message for a reason code (:data:`MESSAGES`), naming file, sheet, row and column.
+
+    ``extra`` fills further placeholders of a template (e.g. ``{key}``, ``{dups}``); a placeholder not
+    given is left empty.
 
     Returns
     -------
@@ -412,9 +432,18 @@ def message(
         "row": row,
         "column": column,
         "header": header,
-        "message_zh": zh_t.format(where=wz, header=header or column or "", expected=expected, detail=detail),
-        "message_en": en_t.format(where=we, header=header or column or "", expected=expected, detail=detail),
+        "message_zh": zh_t.format_map(_Placeholders(extra, where=wz, header=header or column or "",
+                                                    expected=expected, detail=detail)),
+        "message_en": en_t.format_map(_Placeholders(extra, where=we, header=header or column or "",
+                                                    expected=expected, detail=detail)),
     }
+
+
+class _Placeholders(dict):
+    """Template values; a placeholder not given is empty (never a KeyError while reporting)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 _SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
@@ -494,6 +523,9 @@ class FileReport:
     rows_passed: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
+    #: of ``rows_duplicate``: rows whose record number (the contract's ``keyed`` column) was already
+    #: passed from an earlier file of the same table (a re-saved copy: same record, other cell types)
+    rows_duplicate_record: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     reasons_by_column: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
@@ -987,6 +1019,7 @@ class IngestSession:
         self.vault_frames: list[pd.DataFrame] = []
         self._row_hashes: dict[str, set] = {}
         self.conflict_rows: list[tuple] = []
+        self.record_conflicts: list[dict] = []  # same record number, different contents, across files
         self.name_frames: list[pd.DataFrame] = []
         self.max_quarantine_share = max_quarantine_share
         self.max_listed_rows = max_listed_rows
@@ -1412,6 +1445,94 @@ class IngestSession:
             return float(m)
         return None
 
+    def _cross_source_records(self, table: Table, ps: list[_Pending]) -> tuple[int, int]:
+        """Several sources of one table (a workbook and the same sheet re-saved as CSV, two monthly
+        files that overlap): a passed row whose record number (the contract's ``keyed`` column,
+        normalized and tokenized) was already passed from an earlier source is a duplicate — removed
+        and counted in ``rows_duplicate`` — whether its normalized contents are equal (a copy) or not
+        (a conflict: the earlier source's row is kept, the conflict is recorded). Sources are taken in
+        plan order (file path, then sheet), so the choice is deterministic. Within one source nothing
+        is changed here. Returns (duplicates, conflicts)."""
+        keyed = [c for c in table.columns if c.keyed]
+        if not keyed or len(ps) < 2:
+            return 0, 0
+        key = keyed[0].name
+        # one record number can cover several people (one 警情编号, every person involved): a record is
+        # the record number *and* the row's subject (the table's first resident-ID token column)
+        subject = next((c.pseudonym for c in table.columns if c.type == "resident_id" and c.is_token_source), None)
+        seen: dict[str, list[tuple[int, tuple]]] = {}  # key token → [(content hash, (file, sheet, row))]
+        dups = conflicts = 0
+        dropped: set[tuple] = set()
+        for p in ps:
+            f = p.frame
+            if not len(f) or key not in f.columns:
+                continue
+            content = [c for c in f.columns if c not in ("source_file", "source_row")]
+            hashes = pd.util.hash_pandas_object(f[content].astype(str), index=False).to_numpy()
+            keys = f[key].astype(object).where(f[key].notna(), None).to_numpy(dtype=object)
+            if subject is not None and subject in f.columns:
+                person = f[subject].astype(object).where(f[subject].notna(), "").to_numpy(dtype=object)
+                keys = np.array([None if k is None else f"{k}|{s}" for k, s in zip(keys, person, strict=True)],
+                                dtype=object)
+            rows = f["source_row"].to_numpy()
+            fr = p.file_report
+            where = (fr.file, fr.sheet)
+            drop = np.zeros(len(f), dtype=bool)
+            for i, (k, h) in enumerate(zip(keys, hashes, strict=True)):
+                prev = seen.get(k) if k is not None else None
+                if prev is None:
+                    continue
+                drop[i] = True
+                if all(ph != h for ph, _ in prev):
+                    conflicts += 1
+                    first = prev[0][1]
+                    self.record_conflicts.append({
+                        "code": "CONFLICT_RECORD", "token": k, "field": "record",
+                        "records": [
+                            {"file": first[0], "sheet": first[1], "row": int(first[2]),
+                             "department": table.department},
+                            {"file": where[0], "sheet": where[1], "row": int(rows[i]),
+                             "department": table.department},
+                        ],
+                    })
+            for k, h, r in zip(keys[~drop], hashes[~drop], rows[~drop], strict=True):
+                if k is not None:
+                    seen.setdefault(k, []).append((h, (*where, r)))
+            n = int(drop.sum())
+            if not n:
+                continue
+            dups += n
+            dropped.update((*where, int(r)) for r in rows[drop])
+            keep = ~drop
+            p.frame = f[keep].reset_index(drop=True)
+            for k in list(p.unique_values):
+                p.unique_values[k] = p.unique_values[k][keep]
+            if p.raw_ok is not None:
+                p.raw_ok = p.raw_ok[keep]
+            fr.rows_passed -= n
+            fr.rows_duplicate += n
+            fr.rows_duplicate_record += n
+        if dropped:  # person-attribute conflicts of removed rows would be counted twice
+            self.conflict_rows = [c for c in self.conflict_rows if (c[2], c[3], c[4]) not in dropped]
+            frames = []
+            for nf in self.name_frames:
+                m = np.fromiter(((a, b, int(c)) not in dropped for a, b, c in
+                                 zip(nf["file"], nf["sheet"], nf["row"], strict=True)), dtype=bool, count=len(nf))
+                frames.append(nf[m])
+            self.name_frames = frames
+        return dups, conflicts
+
+    def _several_files_warning(self, table: Table, ps: list[_Pending], dups: int, conflicts: int) -> None:
+        files = list(dict.fromkeys(p.file_report.file for p in ps))
+        if len(files) < 2:
+            return
+        keyed = [c for c in table.columns if c.keyed]
+        key = keyed[0].header if keyed else "、".join(c.header for c in table.columns if c.privacy == DIRECT)
+        self.report.warnings.append(message(
+            "TABLE_SEVERAL_FILES", file="、".join(files), header=table.name, expected=str(len(files)),
+            detail=", ".join(files), key=key if keyed else "整行 / whole row", dups=dups, conflicts=conflicts,
+        ))
+
     def _cross_source_unique(self, table: Table, ps: list[_Pending]) -> None:
         """A unique key passed in two sources of the same table: quarantine it everywhere (DUPLICATE_KEY)."""
         for col in (c for c in table.columns if c.unique):
@@ -1570,7 +1691,7 @@ class IngestSession:
         rep.seconds = round(sum(f.seconds for f in frs), 3)
 
     def _conflicts(self, max_items: int = 200) -> dict:
-        items: list[dict] = []
+        items: list[dict] = [dict(c) for c in self.record_conflicts]
         for code, tok, rel, sheet, row, dept in self.conflict_rows:
             items.append({"code": code, "token": tok, "field": code.removeprefix("CONFLICT_").lower(),
                           "records": [{"file": rel, "sheet": sheet, "row": row, "department": dept}]})
@@ -1615,6 +1736,8 @@ class IngestSession:
             table, rep = ps[0].table, self.report.tables[name]
             path = pseudo_dir / f"{name}.parquet"
             if len(ps) > 1:
+                dups, conflicts = self._cross_source_records(table, ps)
+                self._several_files_warning(table, ps, dups, conflicts)
                 self._cross_source_unique(table, ps)
             for p in ps:
                 self._scan_extra(scanner, p)

@@ -228,10 +228,8 @@ def load_vault_key(
             _create_secret(p, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"))
             log.warning("demo mode: created a new vault key at %s (owner-only)", p)
             key, source = _fernet_key(p.read_text(encoding="ascii"), str(p)), f"demo:created {p}"
-    if (
-        pseudonym_key is not None
-        and base64.urlsafe_b64decode(key) == pseudonym_key[:32]
-        and len(pseudonym_key) == 32
-    ):
-        raise KeyConfigurationError("the vault key must differ from the pseudonym key (DESIGN §5)")
+    if pseudonym_key is not None and base64.urlsafe_b64decode(key) == pseudonym_key[:32]:
+        raise KeyConfigurationError(
+            "保险库密钥不能与假名化密钥相同：请生成两把不同的密钥 / the vault key must differ from the pseudonym "
+            "key: generate two different keys (DESIGN §5)")
     return key, source

@@ -210,17 +210,20 @@ def load_mapping(spec: Path | Mapping | None, tables: Mapping[str, Table]) -> di
         try:
             spec = yaml.safe_load(Path(spec).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as e:
-            raise MappingError(f"{where}: cannot be read ({type(e).__name__}: {e})") from None
+            raise MappingError(f"{where}：无法读取（{type(e).__name__}: {e}） / {where}: cannot be read "
+                               f"({type(e).__name__}: {e})") from None
     if not isinstance(spec, Mapping):
-        raise MappingError(f"{where}: expected a mapping of file → table")
+        raise MappingError(f"{where}：应为“文件 → 表名”的映射 / {where}: expected a mapping of file → table")
     files = spec.get("files", spec) if "files" in spec else spec
     out: dict[str, object] = {}
 
     def check(name: object, key: str) -> str:
         name = str(name)
         if name != IGNORE and name not in tables:
+            known = ", ".join(sorted(tables))
             raise MappingError(
-                f"{where}: {key!r} is mapped to unknown table {name!r}; known tables: {sorted(tables)}"
+                f"{where}：{key!r} 对应的表 {name!r} 不存在；已知的表：{known} / "
+                f"{where}: {key!r} is mapped to unknown table {name!r}; known tables: {known}"
             )
         return name
 
@@ -232,7 +235,8 @@ def load_mapping(spec: Path | Mapping | None, tables: Mapping[str, Table]) -> di
             elif "table" in val:
                 out[key] = check(val["table"], key)
             else:
-                raise MappingError(f"{where}: {key!r}: expected a table name, {{table: …}} or {{sheets: …}}")
+                raise MappingError(f"{where}：{key!r} 的值应为表名、{{table: …}} 或 {{sheets: …}} / "
+                                   f"{where}: {key!r}: expected a table name, {{table: …}} or {{sheets: …}}")
         else:
             out[key] = check(val, key)
     return out

@@ -226,3 +226,71 @@ def test_ingest_of_a_folder_with_no_recognizable_file_explains_and_changes_nothi
     rep = json.loads(report.read_text(encoding="utf-8"))
     assert any("会议纪要.csv" in json.dumps(f, ensure_ascii=False) for f in rep.get("files", []))
     assert not (tmp_path / "work" / "pseudonymized").exists()
+
+
+# ------------------------------------------------------------------------------ ingest console (new-user findings)
+def _ingest_rid(i: int) -> str:
+    from privacy.identifiers import ric_check_char
+
+    body = f"330106201501{i:02d}{i:03d}"[:17]
+    return body + ric_check_char(body)
+
+
+def _ingest_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = [[_ingest_rid(i), "2025-03-01", "跌倒", "市一医院"] for i in range(1, 31)]
+    rows[0][1] = "2025年2月30日"  # one quarantined row
+    head = ["公民身份号码", "就诊日期", "伤害类型", "就诊医院"]
+    pd.DataFrame(rows, columns=head).to_csv(folder / "伤害就诊.csv", index=False)
+    pd.DataFrame(rows[20:], columns=head).to_csv(folder / "伤害就诊_补报.csv", index=False)  # merged
+    (folder / "会议纪要.csv").write_text("议题,负责人\n年度计划,办公室\n", encoding="utf-8")  # unrecognized
+    return folder
+
+
+def test_ingest_prints_a_short_bilingual_summary_not_the_json(tmp_path, monkeypatch):
+    """`humiao ingest FOLDER` printed the whole JSON report (or, with --report, one line hiding the
+    unrecognized files and the tables with no file): now a short summary; JSON only with --json."""
+    monkeypatch.setenv("HUMIAO__PATHS__WORK_DIR", str(tmp_path / "work"))
+    folder = _ingest_folder(tmp_path)
+    res = runner.invoke(app, ["ingest", str(folder)])
+    assert res.exit_code == 0, res.output
+    assert '"tables"' not in res.output and "{" not in res.stdout  # no JSON without --json
+    out = res.output
+    assert "已收到 1 张表的文件" in out and "tables delivered: 1 (of 14 contract tables)" in out
+    assert "无法识别的文件 / files not recognized (1): 会议纪要.csv" in out
+    assert "没有收到文件的表 / tables with no file (13):" in out and "child_registry" in out
+    assert "files merged into table injury_visits: 伤害就诊.csv + 伤害就诊_补报.csv" in out
+    assert "各表隔离行数 / quarantined rows per table: injury_visits 1" in out
+    assert "nothing was stored" in out
+
+    res = runner.invoke(app, ["ingest", str(folder), "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["tables"]["injury_visits"]["rows_quarantined"] == 1 and rep["mode"] == "check"
+    report = tmp_path / "r.json"
+    res = runner.invoke(app, ["ingest", str(folder), "--report", str(report)])
+    assert res.exit_code == 0 and "会议纪要.csv" in res.output and "tables with no file (13)" in res.output
+    assert json.loads(report.read_text(encoding="utf-8"))["tables"]["injury_visits"]["rows_passed"] == 29
+    assert "--json" in runner.invoke(app, ["ingest", "--help"]).output
+
+
+def test_ingest_refuses_a_report_in_a_missing_folder_before_ingesting(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUMIAO__PATHS__WORK_DIR", str(tmp_path / "work"))
+    folder = _ingest_folder(tmp_path)
+    res = runner.invoke(app, ["ingest", str(folder), "--report", str(tmp_path / "nowhere" / "r.json"), "--apply"])
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit) and "Traceback" not in res.output
+    assert "报告所在的文件夹不存在" in res.output and "does not exist" in res.output
+    assert not (tmp_path / "work").exists() and not (tmp_path / "nowhere").exists()  # nothing ingested
+
+
+def test_ingest_of_a_file_says_it_is_a_file_not_a_folder(tmp_path):
+    f = tmp_path / "伤害就诊.csv"
+    f.write_text("公民身份号码,就诊日期\n", encoding="utf-8")
+    res = runner.invoke(app, ["ingest", str(f)])
+    assert res.exit_code == 2
+    assert "输入路径是文件而不是文件夹" in res.output and "is a file, not a folder" in res.output
+    assert "not found" not in res.output
+    res = runner.invoke(app, ["ingest", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "input folder not found" in res.output

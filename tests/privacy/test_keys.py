@@ -86,3 +86,20 @@ def test_vault_key_must_differ(tmp_path):
         load_vault_key(
             "demo", tmp_path, tmp_path / "s", {"HUMIAO_VAULT_KEY": HEX}, pseudonym_key=bytes.fromhex(HEX)
         )
+
+
+def test_the_same_key_file_for_both_uses_is_refused(tmp_path, monkeypatch):
+    """New-user finding: HUMIAO_VAULT_KEY_FILE pointing at the pseudonym key file was accepted."""
+    from humiao.config import load_config
+    from humiao.stages import vault_key_from_config
+
+    key_file = tmp_path / "one.key"
+    key_file.write_text(HEX, encoding="ascii")
+    key_file.chmod(0o600)
+    monkeypatch.setenv("HUMIAO_PSEUDONYM_KEY_FILE", str(key_file))
+    monkeypatch.setenv("HUMIAO_VAULT_KEY_FILE", str(key_file))
+    monkeypatch.delenv("HUMIAO_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("HUMIAO_VAULT_KEY", raising=False)
+    cfg = load_config(None, **{"paths.secrets_dir": str(tmp_path / "s")})
+    with pytest.raises(KeyConfigurationError, match="differ"):
+        vault_key_from_config(cfg)
