@@ -65,6 +65,7 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     }):
         for target in TARGETS:
             t0 = time.perf_counter()
+            serving = tracking.champion_state(target)  # what keeps serving while this model waits (the card)
             features = read_partitions(base / "features", training_keys, "features")
             labels = read_partitions(base / "labels", training_keys, "labels")
             capacity = capacity_for(cfg, features[["as_of_date", "community", "registry_category"]], target)
@@ -77,10 +78,12 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
                 one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
                 negative_sample_rate=cfg.models.negative_sample_rate,
+                extra_params={"exploration_share": cfg.capacity.exploration_share},
                 **simulation_evaluation_inputs(cfg, truth, matrix, target),
             )
             del matrix
             ev = result.evaluation
+            ev["previous_champion"] = serving["version"] if serving else None
             m = ev["metrics"]["model"]
             context.add_output_metadata({
                 "mlflow_run_id": ev.get("mlflow_run_id") or "",
