@@ -220,6 +220,7 @@ PARAM_LABELS: dict[str, dict[str, str]] = {
         "column": "依据列", "severity": "严重程度顺序", "version": "版本", "written": "编写日期",
         "n_indicators": "指标个数", "missing_features": "缺少的特征", "k_factors": "名额倍数",
         "city_pcts": "全市前百分比", "variance_penalty": "方差惩罚系数",
+        "exploration_share": "随机名额比例", "capacity": "走访名额设置",
     },
     "en": {
         "lightgbm": "LightGBM parameters", "objective": "Objective", "boosting_type": "Boosting type",
@@ -243,6 +244,7 @@ PARAM_LABELS: dict[str, dict[str, str]] = {
         "ties_headline": "Tie handling of the headline metrics", "label_timespan_days": "Label window (days)",
         "calibration_holdout": "Calibration hold-out", "calibration_method": "Calibration method",
         "baselines": "Baselines", "name": "Name", "prevalence": "Prevalence", "feature": "Feature",
+        "exploration_share": "Share of list places given at random", "capacity": "Capacity settings",
         "direction": "Direction", "column": "Column", "severity": "Severity order", "version": "Version",
         "written": "Written", "n_indicators": "Indicators", "missing_features": "Missing features",
         "k_factors": "Capacity multiples", "city_pcts": "City-wide top percentages",
@@ -1032,6 +1034,33 @@ def _metric_cell(block: Any) -> dict[str, str]:
     return {"value": fmt(block.get("value")), "ci": fmt_ci(block.get("ci95"))}
 
 
+def _previous_champion(ev: Mapping[str, Any]) -> tuple[bool, str]:
+    """(known, version) of the approved model that serves while this one is not approved.
+
+    The evaluation document may say so in ``previous_champion`` (top level or in ``approval``): a
+    version, or null/"" for "none was ever approved" (a first cycle). ``known`` is False when the
+    document does not say: the card then words it conditionally instead of claiming a model exists.
+    """
+    for block in (ev.get("approval") or {}, ev):
+        if isinstance(block, Mapping) and "previous_champion" in block:
+            v = block.get("previous_champion")
+            return True, "" if v in (None, "", 0, "0") else str(v)
+    return False, ""
+
+
+def _fallback_text(ev: Mapping[str, Any]) -> tuple[str, str]:
+    """What serves while this model is not approved: never claims an earlier model that does not exist."""
+    known, version = _previous_champion(ev)
+    if known and version:
+        return (f"继续由已批准的第{version}版模型服务。",
+                f"the approved version {version} keeps serving.")
+    if known:
+        return ("目前没有更早的已批准模型，因此在批准之前本周期不发布名单。",
+                "no earlier model was ever approved, so no lists are published this cycle until one is.")
+    return ("若已有批准的模型则继续由其服务；否则本周期不发布名单。",
+            "if an earlier model was approved it keeps serving; otherwise no lists are published this cycle.")
+
+
 def _approval(ev: Mapping[str, Any]) -> dict[str, Any]:
     a = ev.get("approval") or {}
     status = str(a.get("status") or "pending").lower()
@@ -1056,14 +1085,13 @@ def _approval(ev: Mapping[str, Any]) -> dict[str, Any]:
             warning_zh = "警告：真实数据的模型不得自动批准，请由算法治理审查员人工审批。"
             warning_en = "Warning: a model trained on real data must not be approved automatically; a reviewer must approve it."
     elif status == "rejected":
-        zh = f"未获批准：审批人 {by}，时间 {at}。本模型不发布名单，继续由上一个已批准的模型服务。"
-        en = f"Rejected by {by} at {at}. This model publishes no lists; the previous champion keeps serving."
+        fb_zh, fb_en = _fallback_text(ev)
+        zh = f"未获批准：审批人 {by}，时间 {at}。本模型不发布名单；{fb_zh}"
+        en = f"Rejected by {by} at {at}. This model publishes no lists; {fb_en}"
     else:
-        zh = "待审批：算法治理审查员批准本模型卡之前，本模型不发布名单，继续由上一个已批准的模型服务。"
-        en = (
-            "Pending review: until a governance reviewer approves this card, the model publishes no lists "
-            "and the previous champion keeps serving."
-        )
+        fb_zh, fb_en = _fallback_text(ev)
+        zh = f"待审批：算法治理审查员批准本模型卡之前，本模型不发布名单；{fb_zh}"
+        en = f"Pending review: until a governance reviewer approves this card, the model publishes no lists; {fb_en}"
     if note:
         zh += f" 备注：{value_text(str(note), 'zh')}"
         en += f" Note: {note}"
@@ -1079,6 +1107,44 @@ def _approval(ev: Mapping[str, Any]) -> dict[str, Any]:
         "warning_zh": warning_zh,
         "warning_en": warning_en,
     }
+
+
+def _exploration(ev: Mapping[str, Any]) -> dict[str, Any]:
+    """The share of list places given at random to unvisited children (``capacity.exploration_share``,
+    DESIGN §6 selective labels), as the evaluation document records it, and what the card may say.
+
+    Looked up as ``exploration_share`` at the top level, in ``params`` or in ``params.capacity``. The
+    card claims random places only when a share > 0 is recorded; otherwise it says plainly that no
+    places are reserved (default 0) and what that means for selective labels.
+    """
+    params = ev.get("params") if isinstance(ev.get("params"), Mapping) else {}
+    capacity = params.get("capacity") if isinstance(params.get("capacity"), Mapping) else {}
+    raw = next((b["exploration_share"] for b in (ev, params, capacity)
+                if isinstance(b, Mapping) and b.get("exploration_share") is not None), None)
+    share = _num(raw)
+    if share is not None and share > 0:
+        pct = fmt_pct(share, 0 if round(share * 100, 6).is_integer() else 1)
+        return {
+            "share": share, "recorded": True, "reserved": True,
+            "zh": f"每个村(社区)的名额中有 {pct}（capacity.exploration_share = {share:g}）随机分给近期未被走访的儿童，"
+                  "名单上标注“随机抽选”，以减少选择性标签。",
+            "en": f"In each community {pct} of the places (capacity.exploration_share = {share:g}) go to children "
+                  "chosen at random among those not visited recently, marked 随机抽选 on the list, to reduce "
+                  "selective labels.",
+        }
+    meaning_zh = ("名单全部按风险排序，排不到前面的儿童仍然很少被走访、很少得到标签，"
+                  "选择性标签没有通过随机名额来减少（只能靠标签覆盖率报告和群体审计发现）。")
+    meaning_en = ("every place goes by rank, so children who never rank high are still rarely visited and "
+                  "rarely labelled: selective labels are not reduced by random places (only the label-coverage "
+                  "report and the group audit show them).")
+    if share is not None:
+        return {"share": share, "recorded": True, "reserved": False,
+                "zh": f"不保留随机名额（capacity.exploration_share = {share:g}）：{meaning_zh}",
+                "en": f"No list places are given at random (capacity.exploration_share = {share:g}): {meaning_en}"}
+    return {"share": None, "recorded": False, "reserved": False,
+            "zh": f"评估文件未记录随机名额比例；按默认配置（capacity.exploration_share = 0）不保留随机名额：{meaning_zh}",
+            "en": "The evaluation does not record a share of random places; with the default configuration "
+                  f"(capacity.exploration_share = 0) none are reserved: {meaning_en}"}
 
 
 def _retain_until(ev: Mapping[str, Any]) -> str:
@@ -1424,6 +1490,7 @@ def build_card_context(evaluation: Mapping[str, Any]) -> dict[str, Any]:
         },
         "param_rows": {lang: param_rows(ev.get("params") or {}, lang) for lang in ("zh", "en")},
         "approval": _approval(ev),
+        "exploration": _exploration(ev),
         "owner": _owner(ev),
         "retain_until": _retain_until(ev),
         "n_rows_total": fmt_int((n_train or 0) + (n_test or 0)) if (n_train or n_test) else "—",

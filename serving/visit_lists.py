@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from serving._files import safe_filename, save_workbook_deterministic
+from serving.app.db import ASSESSMENTS
 
 __all__ = [
     "AGREEMENT_CHOICES",
@@ -95,7 +97,10 @@ SECTION_LABELS = {ALERT: "紧急核查", GUARDIANSHIP: "监护风险", LEFT_BEHI
 RISK_LEVELS = ("极危", "高危", "中危", "低危")
 DEFAULT_LEVEL_BOUNDS: dict[str, int] = {"极危": 19, "高危": 16, "中危": 11, "低危": 1}
 RISK_FILLS = {"极危": "F4B6B6", "高危": "F9CB9C", "中危": "FFE699", "低危": "E2EFDA"}
-VISIT_OUTCOMES = ("监护良好", "监护一般", "监护不当", "监护缺失", "未见到儿童")
+#: The 走访结果 drop-down: the review app's 监护评估 choices (:data:`serving.app.db.ASSESSMENTS`, the
+#: visit_records contract's 良好/一般/监护不当/监护缺失 plus 未见到儿童), so that the Excel list, its 说明
+#: sheet and the app name the same outcome the same way.
+VISIT_OUTCOMES: tuple[str, ...] = tuple(ASSESSMENTS)
 AGREEMENT_CHOICES = ("同意", "不同意")
 SMALL_CELL_THRESHOLD = 10
 #: Shown for a count of 10 or more hidden only so that a "<10" cell cannot be derived from a total.
@@ -467,6 +472,7 @@ _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
 _BANNER_FILL = PatternFill("solid", fgColor="EDEDED")
 _DATE_FMT = "yyyy-mm-dd"
+_DATE_ALIGN = Alignment(horizontal="center", vertical="top", wrap_text=True)
 
 
 def _register_styles(wb: Workbook) -> None:
@@ -474,7 +480,8 @@ def _register_styles(wb: Workbook) -> None:
     base = {"border": _BORDER, "alignment": _WRAP_TOP}
     styles = [
         NamedStyle(name="hm_cell", **base),
-        NamedStyle(name="hm_date", number_format=_DATE_FMT, **base),
+        # dates and the text 无记录 in one column: both centred (dates would go right, text left)
+        NamedStyle(name="hm_date", number_format=_DATE_FMT, border=_BORDER, alignment=_DATE_ALIGN),
         NamedStyle(
             name="hm_header", font=Font(bold=True), fill=_HEADER_FILL, alignment=_CENTER, border=_BORDER
         ),
@@ -747,7 +754,7 @@ def _explanation_paragraphs(
         ("h", "如何记录走访结果"),
         (
             "p",
-            "走访后在同一行填写：走访日期；走访结果（下拉选择：监护良好 / 监护一般 / 监护不当 / 监护缺失 / 未见到儿童）；"
+            f"走访后在同一行填写：走访日期；走访结果（下拉选择：{' / '.join(VISIT_OUTCOMES)}）；"
             "是否同意排序（同意 / 不同意），不同意时写明原因。您的判断会回到系统中，用来改进以后的名单。"
             "发现儿童遭受或疑似遭受侵害的，依法履行强制报告义务，立即报告公安机关和民政部门，不必等待名单。",
         ),
@@ -776,19 +783,50 @@ def _write_explanation_sheet(
     bounds: Mapping[str, int],
     n_alerts: int = 0,
 ) -> None:
-    ws.column_dimensions["A"].width = 110
     paragraphs = _explanation_paragraphs(place, cycle, data_as_of, capacities, bounds, n_alerts=n_alerts)
+    _write_text_sheet(ws, paragraphs)
+
+
+#: Width (characters) of the one text column of a 说明 sheet. It must fit A4 portrait at 100 %: "fit to
+#: one page wide" cannot shrink a sheet of a single column (one column is always "one page wide", so
+#: LibreOffice prints it unscaled and cuts off what lies past the margin). 64 fits with the margins of
+#: :func:`_print_setup` in Excel (Calibri) and in LibreOffice (whose fallback font is wider).
+TEXT_SHEET_WIDTH = 64
+_TEXT_FONTS = {"title": Font(bold=True, size=14), "h": Font(bold=True, size=12), "p": Font(size=11)}
+
+
+def _text_units(text: str) -> float:
+    """Display width of ``text`` in column-width units: a Chinese (wide) character takes about two."""
+    return sum(2.1 if unicodedata.east_asian_width(ch) in ("W", "F") else 1.0 for ch in text)
+
+
+def _wrapped_lines(text: str, width: float, size: float = 11) -> int:
+    """Lines ``text`` needs in a wrapped cell ``width`` characters wide (font ``size`` points)."""
+    usable = max(1.0, (width - 1.5) * 11 / size)  # a little padding; larger fonts hold fewer characters
+    return sum(max(1, math.ceil(_text_units(part) / usable)) for part in str(text).split("\n"))
+
+
+def _wrapped_height(text: str, width: float, size: float = 11) -> float:
+    """Row height (points) for ``text`` wrapped in a cell ``width`` wide: Chinese lines need ~1.5 × size."""
+    return round(_wrapped_lines(text, width, size) * size * 1.5 + 5, 1)
+
+
+def _write_text_sheet(ws: Worksheet, paragraphs: Sequence[tuple[str, str]]) -> None:
+    """A 说明 sheet: one wrapped column, each row as high as its text, A4 portrait, one page wide.
+
+    Row heights are computed (Excel and LibreOffice do not grow a row for wrapped text on their own
+    when printing), counting a Chinese character as two columns, so no paragraph is cut off.
+    """
+    ws.column_dimensions["A"].width = TEXT_SHEET_WIDTH
     for i, (kind, text) in enumerate(paragraphs, start=1):
         c = ws.cell(i, 1, text)
-        if kind == "title":
-            c.font = Font(bold=True, size=14)
-        elif kind == "h":
-            c.font = Font(bold=True, size=12)
-        else:
-            c.alignment = Alignment(wrap_text=True, vertical="top")
-            ws.row_dimensions[i].height = 17 * max(1, math.ceil(len(text) / 52))
+        font = _TEXT_FONTS.get(kind, _TEXT_FONTS["p"])
+        c.font = font
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.row_dimensions[i].height = _wrapped_height(text, TEXT_SHEET_WIDTH, font.sz or 11)
     _print_setup(ws, None)
     ws.page_setup.orientation = "portrait"
+    ws.page_setup.fitToHeight = 1  # one sheet of paper: shrink a little rather than run onto a second page
 
 
 def _summary_counts(
@@ -854,9 +892,13 @@ def _write_township_summary(
     ).alignment = Alignment(wrap_text=True, vertical="center")
     ws.merge_cells(f"A2:{last}2")
     ws.row_dimensions[2].height = 32
+    widths = [22 if j == 1 else 13 for j in range(1, ncol + 1)]
     for j, name in enumerate(SUMMARY_HEADERS, start=1):
         ws.cell(HEADER_ROW, j, name).style = "hm_header"
-        ws.column_dimensions[get_column_letter(j)].width = 22 if j == 1 else 12
+        ws.column_dimensions[get_column_letter(j)].width = widths[j - 1]
+    # headers such as 本期疑似未登记留守 wrap to two lines: make the row high enough to show them whole
+    ws.row_dimensions[HEADER_ROW].height = max(
+        _wrapped_height(name, width) for name, width in zip(SUMMARY_HEADERS, widths, strict=True))
     ws.freeze_panes = ws.cell(HEADER_ROW + 1, 2).coordinate
     shown = counts.astype(object).copy()
     for i, label in enumerate(counts.index, start=HEADER_ROW + 1):
@@ -872,10 +914,7 @@ def _write_township_summary(
             shown.at[label, col] = value
             ws.cell(i, j, value).style = "hm_count_total" if label == "合计" else "hm_count"
     _print_setup(ws, f"{HEADER_ROW}:{HEADER_ROW}")
-    note = wb.create_sheet("说明")
-    note.column_dimensions["A"].width = 100
-    for i, text in enumerate(
-        [
+    texts = [
             "说明",
             "本表供乡镇(街道)儿童督导员了解各村(社区)本期名单的规模和风险分布，不含任何儿童编号或姓名。",
             "“评分儿童数”为参与监护风险评分的儿童数；极危/高危/中危/低危为其风险等级分布（全市统一的 1–20 分档）。",
@@ -883,14 +922,8 @@ def _write_township_summary(
             "少于10名儿童的统计格显示为“<10”；当一行或一列只有一个格子被隐去时，会再隐去一个最小的格子（显示为“—”，"
             "表示不少于10），使被隐去的数字无法由合计推算出来。",
             "名单是上门走访的提示，不是对家庭的评判。各村(社区)名单的具体儿童，请通过护苗审核系统按权限查看（留痕审计）。",
-        ],
-        start=1,
-    ):
-        c = note.cell(i, 1, text)
-        c.alignment = Alignment(wrap_text=True, vertical="top")
-        if i == 1:
-            c.font = Font(bold=True, size=14)
-    _print_setup(note, None)
+    ]
+    _write_text_sheet(wb.create_sheet("说明"), [("title", texts[0]), *(("p", t) for t in texts[1:])])
     save_workbook_deterministic(wb, path, timestamp)
     return {"path": path, "table": shown}
 

@@ -533,6 +533,18 @@ def create_app(settings: AppSettings) -> FastAPI:
         rel = f"versions/{target}/v{version}/{target}.html"
         return f"/cards/{rel}" if (settings.model_cards_dir / rel).is_file() else None
 
+    def _approval_zh(approval: dict) -> dict:
+        """The approval block as shown to the reviewer: the automatic approver of simulated input and its
+        note in Chinese (the registry keeps the English tags)."""
+        from models.cycle import AUTO_APPROVER
+
+        shown = dict(approval)
+        if shown.get("by") == AUTO_APPROVER:
+            shown["by"] = GOVERNANCE_AUTO_APPROVER_ZH
+        note = str(shown.get("note") or "")
+        shown["note"] = GOVERNANCE_NOTES_ZH.get(note, note)
+        return shown
+
     def registered_models() -> list[dict]:
         client = _mlflow_client()
         if client is None:
@@ -545,14 +557,21 @@ def create_app(settings: AppSettings) -> FastAPI:
                 continue
             aliases = dict(m.aliases or {})
             versions = sorted(client.search_model_versions(f"name='{m.name}'"), key=lambda v: int(v.version))
+            target = m.name.removeprefix(MODEL_PREFIX)
+            champion = str(aliases.get("champion", ""))
             out.append({
-                "name": m.name, "target": m.name.removeprefix(MODEL_PREFIX),
-                "champion": str(aliases.get("champion", "")), "challenger": str(aliases.get("challenger", "")),
+                "name": m.name, "target": target, "label": _model_label(m.name),
+                "champion": champion, "challenger": str(aliases.get("challenger", "")),
+                "champion_run_id": next((v.run_id for v in versions if str(v.version) == champion), None),
                 "versions": [{"version": str(v.version), "run_id": v.run_id,
-                              "card": version_card_url(m.name.removeprefix(MODEL_PREFIX), v.version),
-                              "approval": approval_of(m.name, v.version),
+                              "card": version_card_url(target, v.version),
+                              "approval": _approval_zh(approval_of(m.name, v.version)),
                               "cycle": (v.tags or {}).get("cycle", ""),
-                              "aliases": [a for a, ver in aliases.items() if str(ver) == str(v.version)]}
+                              "aliases": [a for a, ver in aliases.items() if str(ver) == str(v.version)],
+                              # an approved challenger is no longer 待审批: show only 正在使用
+                              "alias_names": [GOVERNANCE_ALIASES_ZH.get(a, a) for a, ver in aliases.items()
+                                              if str(ver) == str(v.version)
+                                              and not (a == "challenger" and str(ver) == champion)]}
                              for v in reversed(versions)],
             })
         return out
@@ -563,10 +582,21 @@ def create_app(settings: AppSettings) -> FastAPI:
 
         cards = list_model_cards(settings.model_cards_dir)
         models = registered_models()
+        by_target = {m["target"]: m for m in models}
+        for c in cards:  # a card rendered before the latest approval still shows the earlier model
+            m = by_target.get(c["target"])
+            c["stale"] = bool(m and m["champion_run_id"] and c.get("run_id")
+                              and not m["champion_run_id"].startswith(c["run_id"]))
+            c["champion"] = m["champion"] if m else ""
+        carded = {c["target"] for c in cards if not c["stale"]}
+        awaiting_run = [m for m in models if m["champion"] and m["target"] not in carded]
         rates = {t: override_rate(engine, target=t) for t in ("guardianship_risk", "left_behind_risk")}
         rates["全部"] = override_rate(engine)
         return render(request, "governance.html", ctx, cards=cards, models=models, rates=rates,
-                      audit=audit_summary(settings.audit_log_path), done=done, error=error)
+                      audit=audit_summary(settings.audit_log_path), done=_done_message(done),
+                      error=error, error_message=GOVERNANCE_ERRORS.get(error, f"操作未成功（{error}）。" if error else ""),
+                      registry=settings.mlflow_tracking_uri is not None,
+                      any_champion=any(m["champion"] for m in models), awaiting_run=awaiting_run)
 
     @app.post("/governance/approve")
     def approve(ctx: Reviewer, csrf_token: str = Form(""), model: str = Form(""),
@@ -601,8 +631,8 @@ def create_app(settings: AppSettings) -> FastAPI:
         _mlflow_client()
         try:
             now = do_rollback(model, by=ctx.user.username, note=note.strip()[:500])
-        except ValueError:
-            return RedirectResponse("/governance?error=rollback", status_code=303)
+        except ValueError:  # the only refusal: no earlier approved version in the champion history
+            return RedirectResponse("/governance?error=no_earlier_version", status_code=303)
         return RedirectResponse(f"/governance?done=rolled_back:{model}:{now}", status_code=303)
 
     @app.get("/cards/{filename}")
@@ -659,6 +689,37 @@ def create_app(settings: AppSettings) -> FastAPI:
                       counts=counts, cards=list_model_cards(settings.model_cards_dir))
 
     return app
+
+
+#: Registry aliases as the governance page names them.
+GOVERNANCE_ALIASES_ZH = {"champion": "正在使用", "challenger": "待审批"}
+#: The automatic approver of simulated input (models.cycle.AUTO_APPROVER) and its note, in Chinese.
+GOVERNANCE_AUTO_APPROVER_ZH = "护苗系统（模拟数据自动批准）"
+GOVERNANCE_NOTES_ZH = {"simulated input: approved automatically": "模拟数据自动批准", "first approval": "首次批准"}
+GOVERNANCE_MODEL_NAMES = {"guardianship_risk": "监护风险模型", "left_behind_risk": "疑似未登记留守模型"}
+GOVERNANCE_ERRORS = {
+    "note": "批准或回滚需要填写审查意见。",
+    "approve": "批准未成功：模型登记库没有完成操作，请稍后再试；仍不成功请联系数据专班。",
+    "no_earlier_version": "未回滚：没有更早的已批准版本可回滚，正在使用的版本不变。",
+    "rollback": "未回滚：没有更早的已批准版本可回滚，正在使用的版本不变。",
+}
+_NEXT_RUN = "名单和正在使用的模型卡将在下一次运行（humiao run）时按该版本生成并发布。"
+
+
+def _model_label(name: str) -> str:
+    """``humiao_guardianship_risk`` → 监护风险模型 (unknown names as they are)."""
+    return GOVERNANCE_MODEL_NAMES.get(name.removeprefix("humiao_"), name)
+
+
+def _done_message(done: str) -> str:
+    """The governance page's success message from the redirect's code, as a sentence."""
+    kind, _, rest = done.partition(":")
+    model, _, version = rest.rpartition(":")
+    if kind == "approved" and model and version:
+        return f"已批准 {_model_label(model)} 第{version}版为 champion（正在使用）。{_NEXT_RUN}"
+    if kind == "rolled_back" and model and version:
+        return f"已回滚：{_model_label(model)} 现在使用第{version}版。{_NEXT_RUN}"
+    return "已完成。" if done else ""
 
 
 def _jsonable(row: dict) -> dict:

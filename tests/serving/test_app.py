@@ -444,3 +444,90 @@ def test_audit_log_json_lines_hold_no_identities(app, env):
     for ident in env.identities.values():
         assert ident["name"] not in text and ident["id_number"] not in text
     assert all(json.loads(x)["hash"] for x in text.splitlines())
+
+
+# ---------------------------------------------------------------------------------------------------
+# governance page wording (new-user findings)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _visible_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_governance_page_speaks_plainly_after_approval(mlflow_env):
+    """After approving, the page said 尚无已批准的模型 (the cards change only with the next run), the
+    message was a raw code, the table showed ``champion = v—`` and English alias names."""
+    app = create_app(mlflow_env.settings)
+    c = login(app, "reviewer")
+    page = c.get("/governance").text
+    text = _visible_text(page)
+    assert "champion = v" not in text and "challenger、champion" not in text
+    assert "正在使用：第1版" in text and "待审批：第2版" in text
+    assert "尚无已批准的模型" not in text  # v1 is approved in the registry
+    name = "humiao_guardianship_risk"
+    r = c.post("/governance/approve", data={"csrf_token": csrf_of(page), "model": name, "version": "2",
+                                            "note": "模型卡已审阅"})
+    page = c.get(r.headers["location"]).text
+    text = _visible_text(page)
+    assert "已完成：approved:" not in text and "approved:humiao" not in text
+    assert "已批准 监护风险模型 第2版为 champion" in text and "下一次运行（humiao run）" in text
+    assert "尚无已批准的模型" not in text
+    assert "监护风险模型已批准第2版（正在使用）" in text  # the published card is still the earlier run's
+    assert "正在使用：第2版" in text
+    row = re.search(r"<tr class=\"approval-approved\">.*?</tr>", page, re.S).group(0)
+    assert "正在使用" in row and "champion" not in _visible_text(row)
+    assert "待审批、正在使用" not in row  # approved: no longer awaiting review
+
+
+def test_governance_without_an_approved_model_says_so(mlflow_env):
+    from mlflow import MlflowClient
+
+    app = create_app(mlflow_env.settings)
+    c = login(app, "reviewer")
+    c.get("/governance")  # points MLflow at the test registry
+    client = MlflowClient()
+    name = "humiao_guardianship_risk"
+    client.delete_registered_model_alias(name, "champion")
+    text = _visible_text(c.get("/governance").text)
+    assert "尚无已批准的模型：名单在审查员批准模型之前不会发布" in text
+    assert "正在使用：尚无" in text
+
+
+def test_rollback_without_an_earlier_version_says_why(mlflow_env):
+    app = create_app(mlflow_env.settings)
+    c = login(app, "reviewer")
+    page = c.get("/governance").text
+    r = c.post("/governance/rollback", data={"csrf_token": csrf_of(page), "model": "humiao_guardianship_risk",
+                                             "note": "试试回滚"})
+    assert r.status_code == 303
+    text = _visible_text(c.get(r.headers["location"]).text)
+    assert "没有更早的已批准版本可回滚" in text
+    assert "操作未成功（rollback）" not in text
+
+
+def test_automatic_approval_is_shown_in_chinese(mlflow_env):
+    from models import tracking
+    from models.cycle import AUTO_APPROVER
+
+    app = create_app(mlflow_env.settings)
+    c = login(app, "reviewer")
+    c.get("/governance")
+    tracking.approve("humiao_guardianship_risk", "2", by=AUTO_APPROVER, note="simulated input: approved automatically")
+    text = _visible_text(c.get("/governance").text)
+    assert "automatic: simulated input" not in text and "approved automatically" not in text
+    assert "模拟数据自动批准" in text
+
+
+def test_governance_table_stacks_on_a_phone(mlflow_env):
+    """On a 390px phone the six-column table squeezed 审批状态 to one character a line: below 640px the
+    rows are stacked label–value blocks."""
+    app = create_app(mlflow_env.settings)
+    c = login(app, "reviewer")
+    page = c.get("/governance").text
+    assert 'class="grid stacked"' in page
+    for label in ("版本", "周期", "别名", "审批状态", "审批人 / 时间 / 意见", "操作"):
+        assert f'data-label="{label}"' in page
+    css = c.get("/static/app.css").text
+    block = css[css.index("@media (max-width: 640px)"):]
+    assert "table.stacked thead { display: none; }" in block and "attr(data-label)" in block

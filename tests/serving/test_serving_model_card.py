@@ -656,3 +656,63 @@ def test_plot_codes_unique_and_explained(tmp_path, evaluation, monkeypatch):
             assert r["plot_label"] == code
     plotted = {model_card._group_key(r["attribute"], r["group"]) for r in model_card._plotted_fairness(ctx["ev"])}
     assert set(codes) <= plotted
+
+
+# ----------------------------------------------------------------------------------------------
+# new-user findings: a safeguard claimed while switched off; a previous model claimed in a first cycle
+# ----------------------------------------------------------------------------------------------
+
+
+def _render(tmp_path, doc, name):
+    paths = render_model_card(doc, tmp_path / name)
+    return {k: _text(paths, k) for k in ("html", "html_en", "md")}
+
+
+def test_card_states_the_exploration_share_it_was_run_with(tmp_path, evaluation):
+    """Section E said 保留随机名额以减少选择性标签 while capacity.exploration_share was 0.0, and the card
+    never stated the share: claim random places only when a share > 0 is recorded."""
+    for where in ("top", "params", "capacity"):
+        doc = copy.deepcopy(evaluation)
+        if where == "top":
+            doc["exploration_share"] = 0.0
+        elif where == "params":
+            doc["params"]["exploration_share"] = 0.0
+        else:
+            doc["params"]["capacity"] = {"exploration_share": 0.0}
+        ctx = build_card_context(doc)["exploration"]
+        assert ctx["recorded"] and not ctx["reserved"] and ctx["share"] == 0.0, where
+    off = _render(tmp_path, {**copy.deepcopy(evaluation), "exploration_share": 0.0}, "off")
+    for text in off.values():
+        assert "保留随机名额以减少选择性标签" not in text and "并可把少量名额随机分给" not in text
+    assert "不保留随机名额（capacity.exploration_share = 0）" in off["html"]
+    assert "选择性标签没有通过随机名额来减少" in off["html"] and "不保留随机名额" in off["md"]
+    assert "random list places reduce selective labels" not in off["html_en"]
+    assert "No list places are given at random (capacity.exploration_share = 0)" in off["html_en"]
+
+    on = _render(tmp_path, {**copy.deepcopy(evaluation), "exploration_share": 0.1}, "on")
+    assert "有 10%（capacity.exploration_share = 0.1）随机分给近期未被走访的儿童" in on["html"]
+    assert "In each community 10% of the places (capacity.exploration_share = 0.1)" in on["html_en"]
+
+    unknown = _render(tmp_path, copy.deepcopy(evaluation), "unknown")  # the document does not say
+    assert "保留随机名额以减少选择性标签" not in unknown["html"]
+    assert "评估文件未记录随机名额比例" in unknown["html"] and "does not record a share" in unknown["html_en"]
+
+
+def test_pending_card_claims_no_previous_model_that_does_not_exist(evaluation):
+    """The first cycle's pending card said 继续由上一个已批准的模型服务 although none was ever approved."""
+    doc = copy.deepcopy(evaluation)
+    doc["simulation"] = False
+    for status in ("pending", "rejected"):
+        doc["approval"] = {"status": status, "by": "reviewer_wang", "at": "2025-06-05", "note": ""}
+        a = build_card_context(doc)["approval"]  # the document does not say: conditional wording
+        assert "继续由上一个已批准的模型服务" not in a["zh"] and "previous champion keeps serving" not in a["en"]
+        assert "若已有批准的模型则继续由其服务；否则本周期不发布名单" in a["zh"]
+        assert "otherwise no lists are published this cycle" in a["en"]
+        doc["previous_champion"] = None  # the document says: none
+        a = build_card_context(doc)["approval"]
+        assert "没有更早的已批准模型" in a["zh"] and "继续由" not in a["zh"]
+        assert "no earlier model was ever approved" in a["en"]
+        doc["approval"]["previous_champion"] = "3"  # … or names the serving version
+        a = build_card_context(doc)["approval"]
+        assert "继续由已批准的第3版模型服务" in a["zh"] and "approved version 3 keeps serving" in a["en"]
+        del doc["previous_champion"]

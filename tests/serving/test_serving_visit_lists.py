@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
+import re
 
 import pandas as pd
 import pyarrow as pa
@@ -361,3 +363,116 @@ def test_unplaced_list_holds_every_unplaced_child_and_says_so(tmp_path, guardian
     placed_note = "".join(str(r[0]) for r in _rows(load_workbook(
         tmp_path / CYCLE / "临安区" / "於潜镇" / "光明村.xlsx")["说明"]) if r[0])
     assert "只列出前 3 名" in placed_note and "数据组" not in placed_note
+
+
+# ----------------------------------------------------------------------------------------------
+# printing (new-user findings: the 说明 sheet lost its right-hand text on paper, summary headers were
+# cut, 上次走访日期 mixed right-aligned dates with a left-aligned 无记录)
+# ----------------------------------------------------------------------------------------------
+
+
+def _text_sheets(root):
+    """(path, sheet) of every 说明 sheet of a cycle's workbooks."""
+    for path in sorted(root.rglob("*.xlsx")):
+        yield path, load_workbook(path)["说明"]
+
+
+def test_explanation_sheets_are_laid_out_for_a4_portrait(written):
+    """One narrow wrapped column (a single column too wide for the page is never scaled down by "fit
+    to width": it is cut off), each row as high as its wrapped text with Chinese characters counted
+    as two columns."""
+    from serving.visit_lists import _text_units
+
+    root, _ = written
+    for path, ws in _text_sheets(root / CYCLE):
+        width = ws.column_dimensions["A"].width
+        assert width <= 70, path  # fits A4 portrait at 100 % in Excel and LibreOffice
+        assert ws.page_setup.orientation == "portrait" and int(ws.page_setup.paperSize) == 9
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and int(ws.page_setup.fitToWidth) == 1
+        for row in ws.iter_rows(min_col=1, max_col=1):
+            c = row[0]
+            if not c.value:
+                continue
+            assert c.alignment.wrap_text, (path, c.coordinate)
+            size = c.font.sz or 11
+            lines = math.ceil(_text_units(str(c.value)) / (width - 1.5) * size / 11)
+            assert ws.row_dimensions[c.row].height >= lines * size * 1.3, (path, c.coordinate, c.value[:20])
+
+
+def test_township_summary_headers_have_room(written):
+    root, _ = written
+    ws = load_workbook(root / CYCLE / "临安区" / "於潜镇" / "乡镇汇总_於潜镇.xlsx")["乡镇汇总"]
+    height = ws.row_dimensions[3].height
+    assert height is not None and height >= 2 * 11 * 1.3  # 本期疑似未登记留守 wraps to two lines
+    from openpyxl.utils import get_column_letter
+
+    for j, c in enumerate(ws[3], start=1):
+        assert ws.column_dimensions[get_column_letter(j)].width * 2 >= len(c.value), c.value  # ≤ 2 lines each
+
+
+def test_last_visit_column_is_aligned_consistently(written):
+    _, result = written
+    col = [h for h, _ in LIST_HEADERS].index("上次走访日期") + 1
+    cells = []
+    for path in result["workbooks"]:
+        ws = load_workbook(path)["走访名单"]
+        cells += [ws.cell(r, col) for r in range(4, ws.max_row + 1) if isinstance(ws.cell(r, 1).value, int)]
+    texts = [c for c in cells if c.value == "无记录"]
+    dates = [c for c in cells if isinstance(c.value, dt.datetime)]
+    assert texts and dates  # the fixture has both
+    aligns = {c.alignment.horizontal for c in cells}
+    assert len(aligns) == 1 and aligns != {None} and aligns != {"general"}, aligns
+
+
+def test_outcome_choices_are_the_apps_assessments(written):
+    """The 说明 sheet and the drop-down said 监护良好/监护一般 while the app said 良好/一般: one constant."""
+    from serving.app.db import ASSESSMENTS
+
+    assert tuple(ASSESSMENTS) == VISIT_OUTCOMES
+    root, _ = written
+    note = "".join(str(c.value) for c in load_workbook(root / CYCLE / "临安区" / "於潜镇" / "光明村.xlsx")["说明"]["A"]
+                   if c.value)
+    assert "下拉选择：" + " / ".join(ASSESSMENTS) in note
+    assert "监护良好" not in note
+
+
+def _soffice() -> str | None:
+    import shutil
+
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(_soffice() is None or __import__("shutil").which("pdftotext") is None,
+                    reason="LibreOffice (soffice) and pdftotext are needed to print the workbooks")
+def test_printed_workbooks_show_every_paragraph_in_full(tmp_path, guardianship_scores, left_behind_scores, alerts):
+    """Print (soffice → PDF) a community workbook, the （未定位） list and a township summary; every
+    paragraph of their 说明 sheets and every summary header must be on paper in full."""
+    import subprocess
+
+    from serving.visit_lists import SUMMARY_HEADERS, UNPLACED
+
+    gs = _with_unplaced(guardianship_scores, 12)
+    write_visit_lists(gs, left_behind_scores, tmp_path / "lists", CYCLE, data_as_of=AS_OF, alerts=alerts)
+    root = tmp_path / "lists" / CYCLE
+    books = [root / "临安区" / "於潜镇" / "光明村.xlsx", root / UNPLACED / UNPLACED / f"{UNPLACED}.xlsx",
+             root / "临安区" / "於潜镇" / "乡镇汇总_於潜镇.xlsx"]
+    pdf_dir = tmp_path / "pdf"
+    subprocess.run([_soffice(), f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(pdf_dir), *map(str, books)],
+                   check=True, capture_output=True, timeout=240)
+
+    def squash(text: str) -> str:
+        return re.sub(r"\s+", "", text)
+
+    for book in books:
+        pdf = pdf_dir / f"{book.stem}.pdf"
+        assert pdf.exists(), f"soffice did not print {book.name}"
+        printed = squash(subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
+                                        text=True).stdout)
+        paragraphs = [str(c.value) for c in load_workbook(book)["说明"]["A"] if c.value]
+        assert len(paragraphs) >= 5
+        for text in paragraphs:
+            assert squash(text) in printed, f"{book.name}: cut off on paper: {text[:30]}…"
+        if book.stem.startswith("乡镇汇总"):
+            for header in SUMMARY_HEADERS:
+                assert squash(header) in printed, f"summary header cut off: {header}"
