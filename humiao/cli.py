@@ -112,6 +112,9 @@ def run(
     from humiao.stages import pseudonymizer_from_config, raw_files, vault_key_from_config
 
     cfg = load_config(config)
+    from privacy.contracts import load_contracts
+
+    load_contracts(cfg.path("contracts_dir"))  # a misplaced contracts folder stops here, before any work
     raw_dir = cfg.path("raw_dir")
     if not simulate_if_missing and not (raw_dir.is_dir() and raw_files(raw_dir)):
         console.print(f"输入文件夹不存在或没有部门导出文件 / the input folder does not exist or holds no "
@@ -212,6 +215,7 @@ def ingest(
         console.print(f"[red]{what}[/red]: {report}（未导入任何内容 / nothing was ingested）", highlight=False)
         raise typer.Exit(2)
     scratch = None
+    stored = cfg.pseudonymized_dir  # a check refuses an incomplete delivery exactly as --apply would
     if not apply:
         scratch = Path(tempfile.mkdtemp(prefix="humiao-ingest-check-"))
         os.chmod(scratch, 0o700)
@@ -220,7 +224,7 @@ def ingest(
     failed = None
     try:
         rep = run_ingest(cfg, input_dir, force=True, mapping=mapping, max_quarantine_share=max_quarantine_share,
-                         strict=strict)
+                         strict=strict, stored_dir=stored)
     except IngestFailed as e:
         failed = e
         rep = e.report.to_dict() if e.report is not None else {"errors": e.errors}
@@ -276,7 +280,8 @@ def ingest(
     conflicts = (rep.get("conflicts") or {}).get("count", 0)
     if conflicts:
         say(f"  记录冲突 / conflicts recorded: {conflicts}（详见报告 / see the report）")
-    where = (f"已保存到 / stored in {cfg.path('work_dir')}" if apply
+    where = ("未保存任何内容 / nothing was stored" if failed is not None
+             else f"已保存到 / stored in {cfg.path('work_dir')}" if apply
              else "仅检查，未保存任何内容 / check only: nothing was stored (--apply stores it)")
     say(f"  {where}" + (f"; 报告 / report: {report}" if report else
                         "; 完整报告 / full report: --report FILE 或 / or --json"))

@@ -111,7 +111,8 @@ class RiskLevels(_Section):
     def _ordered(self) -> RiskLevels:
         """The lower bounds must rise from 低危 (1: every ventile has a level) to 极危."""
         if not (self.低危 == 1 and self.低危 < self.中危 < self.高危 < self.极危):
-            raise ValueError("lower bounds must satisfy 低危 = 1 < 中危 < 高危 < 极危 (ventiles 1–20), got "
+            raise ValueError("各等级下限应满足 低危 = 1 < 中危 < 高危 < 极危（风险分 1–20）/ lower bounds must "
+                             "satisfy 低危 = 1 < 中危 < 高危 < 极危 (ventiles 1–20), got "
                              f"低危 {self.低危}, 中危 {self.中危}, 高危 {self.高危}, 极危 {self.极危}")
         return self
 
@@ -122,6 +123,16 @@ class Checks(_Section):
 
     guardianship_prevalence: tuple[float, float] = (0.002, 0.15)
     left_behind_prevalence: tuple[float, float] = (0.0002, 0.05)
+
+    @field_validator("guardianship_prevalence", "left_behind_prevalence")
+    @classmethod
+    def _bounds(cls, v: tuple[float, float]) -> tuple[float, float]:
+        """[low, high] shares of positive labels: 0 ≤ low ≤ high ≤ 1."""
+        lo, hi = v
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(f"应为 [下限, 上限]，0 ≤ 下限 ≤ 上限 ≤ 1 / expected [low, high] with 0 ≤ low ≤ high ≤ 1, "
+                             f"got [{lo}, {hi}]")
+        return v
     max_quarantine_share: float = Field(0.05, ge=0, le=1)  # a table with a larger share of quarantined rows fails the ingest
     max_quarantine_share_by_table: dict[str, float] = Field(default_factory=dict)
     min_cohort_children: int = Field(100, ge=0)
@@ -199,9 +210,13 @@ class Config(_Section):
 
     # ------------------------------------------------------------------ derived
     def path(self, name: str) -> Path:
-        """An absolute path from ``paths``: relative ones are resolved against ``root``."""
+        """An absolute path from ``paths``: relative ones are resolved against ``root`` (the configuration
+        file's folder), except ``contracts_dir``: the data contracts ship with the code, so a relative
+        one is resolved against the repository (a copy of humiao.yaml elsewhere still finds them)."""
         p = Path(getattr(self.paths, name))
-        return p if p.is_absolute() else (self.root / p)
+        if p.is_absolute():
+            return p
+        return (REPO_ROOT / p) if name == "contracts_dir" else (self.root / p)
 
     @property
     def pseudonymized_dir(self) -> Path:

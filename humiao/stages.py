@@ -94,8 +94,13 @@ def raw_files(raw_dir: Path) -> list[Path]:
 
 
 def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False, mapping: Path | None = None,
-               max_quarantine_share: float | None = None, strict: bool = False) -> dict:
+               max_quarantine_share: float | None = None, strict: bool = False,
+               stored_dir: Path | None = None) -> dict:
     """Validate, normalize and pseudonymize every contract table in ``raw_dir`` (DESIGN.md §4–§5).
+
+    ``stored_dir`` is the folder of pseudonymized tables a delivery is compared with for completeness
+    (default ``<work_dir>/pseudonymized``); `humiao ingest`'s check, which works in a scratch folder,
+    passes the live one so that it refuses what ``--apply`` would refuse.
 
     Returns the reconciliation report (``ingest_report.json``) with ``fingerprint`` and ``reused``.
 
@@ -165,7 +170,7 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
         raise IngestFailed([*report.errors, message("NOTHING_RECOGNIZED", file=str(raw_dir))], report)
     # a delivery lacking a table the stored data has would replace that table (and the identities only
     # it held) by nothing: refuse, change nothing (fail closed)
-    previous = work / "pseudonymized"
+    previous = Path(stored_dir) if stored_dir is not None else work / "pseudonymized"
     lost = [name for name, t in d["tables"].items()
             if t.get("status") == "missing" and (previous / f"{name}.parquet").exists()]
     if lost:

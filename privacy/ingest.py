@@ -1453,23 +1453,29 @@ class IngestSession:
         (a conflict: the earlier source's row is kept, the conflict is recorded). Sources are taken in
         plan order (file path, then sheet), so the choice is deterministic. Within one source nothing
         is changed here. Returns (duplicates, conflicts)."""
-        keyed = [c for c in table.columns if c.keyed]
-        if not keyed or len(ps) < 2:
+        if len(ps) < 2:
             return 0, 0
-        key = keyed[0].name
+        keyed = [c for c in table.columns if c.keyed]
+        # a table without a record number: a row whose *normalized* contents equal a row passed from an
+        # earlier source is a copy (an xlsx date and the same date re-saved as CSV text normalize alike)
+        key = keyed[0].name if keyed else None
         # one record number can cover several people (one 警情编号, every person involved): a record is
         # the record number *and* the row's subject (the table's first resident-ID token column)
-        subject = next((c.pseudonym for c in table.columns if c.type == "resident_id" and c.is_token_source), None)
+        subject = next((c.pseudonym for c in table.columns if c.type == "resident_id" and c.is_token_source),
+                       None) if keyed else None
         seen: dict[str, list[tuple[int, tuple]]] = {}  # key token → [(content hash, (file, sheet, row))]
         dups = conflicts = 0
         dropped: set[tuple] = set()
         for p in ps:
             f = p.frame
-            if not len(f) or key not in f.columns:
+            if not len(f) or (key is not None and key not in f.columns):
                 continue
             content = [c for c in f.columns if c not in ("source_file", "source_row")]
             hashes = pd.util.hash_pandas_object(f[content].astype(str), index=False).to_numpy()
-            keys = f[key].astype(object).where(f[key].notna(), None).to_numpy(dtype=object)
+            if key is None:
+                keys = hashes.astype(str).astype(object)
+            else:
+                keys = f[key].astype(object).where(f[key].notna(), None).to_numpy(dtype=object)
             if subject is not None and subject in f.columns:
                 person = f[subject].astype(object).where(f[subject].notna(), "").to_numpy(dtype=object)
                 keys = np.array([None if k is None else f"{k}|{s}" for k, s in zip(keys, person, strict=True)],

@@ -77,8 +77,35 @@ def test_contracts_folder_without_contracts(tmp_path, monkeypatch):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.csv").write_text("x\n1\n", encoding="utf-8")
     path = tmp_path / "humiao.yaml"
-    path.write_text(yaml.safe_dump({"paths": {"contracts_dir": "contracts"}}), encoding="utf-8")
+    path.write_text(yaml.safe_dump({"paths": {"contracts_dir": str(tmp_path / "contracts")}}), encoding="utf-8")
     res = runner.invoke(app, ["ingest", str(tmp_path / "in"), "--config", str(path)])
     assert res.exit_code == EXIT_CONFIG_ERROR, res.output
     out = _clean(res.output)
     assert "数据合同错误" in out and "paths.contracts_dir" in out and "Traceback" not in out
+
+
+def test_run_with_a_contracts_folder_without_contracts_stops_before_simulating(tmp_path):
+    """A contracts folder without contracts: `humiao run` used to simulate a whole city first and fail
+    afterwards (new-user finding)."""
+    (tmp_path / "contracts").mkdir()
+    path = _config(tmp_path)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["paths"]["contracts_dir"] = str(tmp_path / "contracts")
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    res = runner.invoke(app, ["run", "--config", str(path)])
+    assert res.exit_code == EXIT_CONFIG_ERROR, res.output
+    assert "数据合同错误" in _clean(res.output)
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "secrets").exists()
+
+
+def test_a_copy_of_the_configuration_elsewhere_finds_the_shipped_contracts(tmp_path):
+    """New-user finding: HUMIAO_CONFIG pointing at a copy of humiao.yaml in another folder looked for
+    contracts/ beside the copy."""
+    from humiao.config import REPO_ROOT, load_config
+
+    path = tmp_path / "elsewhere" / "humiao.yaml"
+    path.parent.mkdir()
+    path.write_text((REPO_ROOT / "humiao.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    cfg = load_config(path)
+    assert cfg.path("contracts_dir") == REPO_ROOT / "contracts"
+    assert cfg.path("work_dir") == path.parent / "data" / "work"  # other paths: beside the configuration

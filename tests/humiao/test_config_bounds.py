@@ -35,6 +35,8 @@ def _restore_humiao_config():
     ("risk_levels", {"极危": 1, "低危": 19}, "risk_levels"),
     ("risk_levels", {"极危": 21}, "risk_levels.极危"),
     ("risk_levels", {"高危": 19}, "risk_levels"),  # 高危 = 极危: no ventile would be 高危
+    ("checks", {"guardianship_prevalence": [0.15, 0.002]}, "checks.guardianship_prevalence"),
+    ("checks", {"left_behind_prevalence": [0.0, 1.5]}, "checks.left_behind_prevalence"),
 ])
 def test_unworkable_values_are_configuration_errors(tmp_path, section, values, setting):
     path = tmp_path / "humiao.yaml"

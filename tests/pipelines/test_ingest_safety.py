@@ -80,3 +80,15 @@ def test_cli_ingest_checks_without_storing_unless_applied(town_config, make_conf
     assert res.exit_code == 0, res.output
     assert json.loads(report.read_text(encoding="utf-8"))["mode"] == "apply"
     assert len(list((work / "pseudonymized").glob("*.parquet"))) == 15 and (work / "vault.bin").exists()
+
+    # the check refuses what --apply would refuse: a delivery lacking a stored table (new-user finding)
+    partial = tmp_path / "partial"
+    shutil.copytree(root / "raw", partial, ignore=shutil.ignore_patterns("attendance*"))
+    before = {p.name: p.stat().st_mtime_ns for p in (work / "pseudonymized").glob("*.parquet")}
+    for extra in ([], ["--apply"]):
+        res = CliRunner().invoke(app, ["ingest", str(partial), "--config", str(path), *extra])
+        out = res.output.replace("\n", "")
+        assert res.exit_code == 1, res.output
+        assert "DELIVERY_INCOMPLETE" in json.dumps(res.output) or "没有收到" in out
+        assert "stored in" not in out and "nothing was stored" in out
+    assert {p.name: p.stat().st_mtime_ns for p in (work / "pseudonymized").glob("*.parquet")} == before

@@ -101,6 +101,29 @@ def test_one_incident_number_for_several_people_across_files_keeps_every_person(
     assert not [i for i in rep.conflicts["items"] if i["code"] == "CONFLICT_RECORD"]
 
 
+def test_a_table_without_record_numbers_delivered_twice_is_stored_once(tmp_path):
+    """残疾人证 has no record number: the workbook (dates as Excel dates) and its sheet re-saved as CSV
+    (dates as text) normalize to the same rows, so the copy is dropped (new-user finding)."""
+    head = ["残疾人证号", "姓名", "公民身份号码", "残疾类别", "残疾等级", "发证日期"]
+    rows = [[f"33010620150101{i:03d}41", f"王{'一二三四五六七八九十'[i % 10]}", rid(i), "肢体", "二级",
+             f"2019-0{i % 9 + 1}-1{i % 9}"] for i in range(1, 9)]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(head)
+    for r in rows:
+        ws.append([*r[:5], pd.Timestamp(r[5]).to_pydatetime()])
+        ws.cell(ws.max_row, 3).number_format = "@"
+    src = tmp_path / "src"
+    src.mkdir()
+    wb.save(src / "disability_certificates.xlsx")
+    pd.DataFrame(rows, columns=head).to_csv(src / "残疾人证另存.csv", index=False, encoding="utf-8-sig")
+    rep = ingest_files(tmp_path, [src / "disability_certificates.xlsx", src / "残疾人证另存.csv"])
+    t = rep.tables["disability_certificates"]
+    assert t.rows_read == 16 and t.rows_passed == 8 and t.rows_duplicate == 8 and t.reconciled
+    warn = [w for w in rep.warnings if w["code"] == "TABLE_SEVERAL_FILES"]
+    assert len(warn) == 1 and "8" in warn[0]["message_en"]
+
+
 # ------------------------------------------------------------------------------ quarantine staging
 
 
