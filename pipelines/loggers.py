@@ -2,13 +2,14 @@
 
 A data clerk reading the console needs the failing step and its message (they name the file, row and
 column, in Chinese and English), not Python stack frames: at INFO and above the stack frames of a
-step failure are dropped from the console. The event log (Dagster UI) keeps the whole error, and
+step failure, and the lines of every step skipped because of it, are dropped from the console. The event log (Dagster UI) keeps the whole error, and
 ``HUMIAO_LOG_LEVEL=DEBUG`` prints it on the console too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import dagster as dg
@@ -34,9 +35,16 @@ def without_stack_frames(message: str) -> str:
     return "\n".join(out)
 
 
+SKIPPED_DOWNSTREAM = re.compile(r"Dependencies for step \S+ failed:")
+"""Dagster's ERROR line for every step downstream of a failure (one per asset and check: 33 lines for
+one failed ingest); the failure itself is reported once, and the event log keeps these lines."""
+
+
 class _DropStackFrames(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if SKIPPED_DOWNSTREAM.search(message):
+            return False
         if STACK_HEADER in message:
             record.msg, record.args = without_stack_frames(message), ()
         return True

@@ -16,9 +16,14 @@ def failing():
     raise ValueError(MESSAGE)
 
 
+@dg.asset(deps=[failing])
+def downstream():
+    return 1
+
+
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
 def test_step_failure_on_the_console(capfd, tmp_path, level):
-    job = dg.Definitions(assets=[failing], loggers={"console": humiao_console_logger}).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(assets=[failing, downstream], loggers={"console": humiao_console_logger}).resolve_implicit_global_asset_job_def()
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         run_config={"loggers": {"console": {"config": {"log_level": level}}}})
@@ -29,8 +34,9 @@ def test_step_failure_on_the_console(capfd, tmp_path, level):
     assert MESSAGE in err and "STEP_FAILURE" in err
     if level == "INFO":
         assert 'File "' not in err and "HUMIAO_LOG_LEVEL=DEBUG" in err
+        assert "Dependencies for step downstream failed" not in err  # consequences of the one failure
     else:
-        assert 'File "' in err
+        assert 'File "' in err and "Dependencies for step downstream failed" in err
 
 
 def test_cause_lines_stay():
