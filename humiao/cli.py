@@ -68,9 +68,9 @@ class _HumiaoGroup(TyperGroup):
             raise typer.Exit(EXIT_CONFIG_ERROR) from None
         except ContractError as e:
             console.print(f"数据合同错误 / data contract error: {e}\n"
-                          "请检查配置中的 paths.contracts_dir（相对路径按配置文件所在文件夹解析）/ check "
-                          "paths.contracts_dir in the configuration (relative paths are resolved against "
-                          "the configuration file's folder).", markup=False, highlight=False, soft_wrap=True)
+                          "请检查配置中的 paths.contracts_dir（相对路径按代码仓库解析）/ check "
+                          "paths.contracts_dir in the configuration (a relative path is resolved against "
+                          "the repository).", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_CONFIG_ERROR) from None
 
 
@@ -136,7 +136,7 @@ def run(
             f"{time.monotonic() - t0:.0f} s)\n"
             f"  1. 审查员阅读待批模型卡 / the reviewer reads the pending cards: "
             f"{Path(result['outputs']['model cards']) / 'versions'}\n"
-            "  2. humiao serve → 以治理审查员登录 → 治理审查 → 批准为 champion / sign in as reviewer, approve\n"
+            "  2. humiao serve → 以治理审查员登录 → 治理审查 → 批准为正在使用 / sign in as reviewer, approve\n"
             "  3. humiao run  （不重新训练，只打分并发布名单 / reuses the models, scores and publishes the lists）")
         raise typer.Exit(EXIT_AWAITING_APPROVAL)
     console.print(f"\n[green]done in {time.monotonic() - t0:.0f} s[/green]")

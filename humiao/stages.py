@@ -158,15 +158,13 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
             max_quarantine_share=_quarantine_limits(cfg, default_share, shares),
         )
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(q_staging, ignore_errors=True)
+        _discard(staging, q_staging)
         raise
     d = report.to_dict()
     if not any(t.get("rows_passed", 0) for t in d["tables"].values()):
         from privacy.ingest import IngestFailed, message
 
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(q_staging, ignore_errors=True)
+        _discard(staging, q_staging)
         raise IngestFailed([*report.errors, message("NOTHING_RECOGNIZED", file=str(raw_dir))], report)
     # a delivery lacking a table the stored data has would replace that table (and the identities only
     # it held) by nothing: refuse, change nothing (fail closed)
@@ -176,15 +174,14 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     if lost:
         from privacy.ingest import IngestFailed, message
 
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(q_staging, ignore_errors=True)
+        _discard(staging, q_staging)
         errors = [message("DELIVERY_INCOMPLETE", file=d["tables"][n].get("file") or n) for n in sorted(lost)]
         d["errors"] = [*d.get("errors", []), *errors]
         (work / "ingest_report_refused.json").write_text(json.dumps(d, ensure_ascii=False, indent=1),
                                                          encoding="utf-8")
         report.errors = [*report.errors, *errors]
         raise IngestFailed(errors, report)
-    _swap_in(staging, work, quarantine=quarantine, quarantine_staging=q_staging)
+    _swap_in(staging, work, quarantine, q_staging)
     d["fingerprint"] = fp
     report_path.write_text(json.dumps(d, ensure_ascii=False, indent=1), encoding="utf-8")
     history = work / "ingest_history"  # one report per distinct input, for data-quality trends
@@ -194,25 +191,28 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
     return d
 
 
-def _swap_in(staging: Path, work: Path, *, quarantine: Path | None = None,
-             quarantine_staging: Path | None = None) -> None:
+def _discard(*staging: Path) -> None:
+    """Remove staging folders of an ingest that will not be swapped in (nothing stored changes)."""
+    for folder in staging:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _swap_in(staging: Path, work: Path, quarantine: Path, quarantine_staging: Path) -> None:
     """Replace the pseudonymized folder and the identity stores by the staged ones (renames on one
-    file system); the staging folder is removed. With ``quarantine``, the quarantine folder is
-    replaced by ``quarantine_staging`` the same way (an empty owner-only folder when the run
-    quarantined nothing); its files stay private (0600) and the folder owner-only (0700)."""
+    file system); the staging folder is removed. The quarantine folder is replaced by
+    ``quarantine_staging`` the same way (an empty owner-only folder when the run quarantined nothing);
+    its files stay private (0600) and the folder owner-only (0700)."""
     import os
 
-    if quarantine is not None:
-        q_new = quarantine_staging or quarantine.parent / f".{quarantine.name}.staging"
-        q_new.mkdir(parents=True, exist_ok=True)  # nothing quarantined: the old files go too
-        os.chmod(q_new, 0o700)
-        q_old = quarantine.parent / f".{quarantine.name}.previous"
-        if q_old.exists():
-            shutil.rmtree(q_old)
-        if quarantine.exists():
-            quarantine.rename(q_old)
-        q_new.rename(quarantine)
-        shutil.rmtree(q_old, ignore_errors=True)
+    quarantine_staging.mkdir(parents=True, exist_ok=True)  # nothing quarantined: the old files go too
+    os.chmod(quarantine_staging, 0o700)
+    q_old = quarantine.parent / f".{quarantine.name}.previous"
+    if q_old.exists():
+        shutil.rmtree(q_old)
+    if quarantine.exists():
+        quarantine.rename(q_old)
+    quarantine_staging.rename(quarantine)
+    shutil.rmtree(q_old, ignore_errors=True)
     old_dir = work / "_previous_pseudonymized"
     if old_dir.exists():
         shutil.rmtree(old_dir)
@@ -492,9 +492,6 @@ def age_band(age_months: pd.Series) -> pd.Series:
     return out
 
 
-CARD_SUFFIXES = (".html", ".en.html", ".md", ".json")
-
-
 def champions(cfg: Config) -> dict[str, dict | None]:
     """Each target's serving model (:func:`models.tracking.champion_state`): ``{target: {"version",
     "run_id", "approval"} or None}``. None means no version was ever approved, so no list may be
@@ -509,7 +506,8 @@ def awaiting_approval(cfg: Config) -> list[str]:
     return [t for t, c in champions(cfg).items() if c is None]
 
 
-def publish_model_cards(cfg: Config, target: str, evaluation: dict, override_rate: dict) -> dict:
+def publish_model_cards(cfg: Config, target: str, evaluation: dict, override_rate: dict,
+                        champ: dict | None) -> dict:
     """Write the model cards of one target (DESIGN.md §8).
 
     * ``out/model_cards/versions/<target>/v<N>/`` — the card of the version this cycle trained, with its
@@ -519,10 +517,12 @@ def publish_model_cards(cfg: Config, target: str, evaluation: dict, override_rat
       while no version has been approved, so the top-level card always describes the model behind the
       published lists.
 
+    ``champ`` is the target's :func:`models.tracking.champion_state` (None: nothing approved yet).
+
     Returns ``{"version": N, "version_card": {kind: path}, "serving_version": M or None,
     "serving_card": {kind: path}}``.
     """
-    from models.tracking import champion_state, load_evaluation
+    from models.tracking import load_evaluation
     from serving.model_card import render_model_card
 
     base = cfg.path("out_dir") / "model_cards"
@@ -532,7 +532,6 @@ def publish_model_cards(cfg: Config, target: str, evaluation: dict, override_rat
     for old in base.glob(f"{target}*"):  # the previous serving card, plots included
         if old.is_file() and (old.name.startswith(f"{target}.") or old.name.startswith(f"{target}_")):
             old.unlink()
-    champ = champion_state(target)
     serving_card: dict = {}
     if champ is not None:
         if champ["version"] == version and (evaluation.get("approval") or {}) == champ["approval"]:

@@ -67,9 +67,9 @@ def stored_partition(frame: pd.DataFrame, path: Path) -> StoredPartition:
     return StoredPartition(path, frame.attrs["fingerprint"], len(frame))
 
 
-def existing_partition(path: Path) -> StoredPartition:
-    """The marker of a partition already stored with a current fingerprint (reused, not read)."""
-    return StoredPartition(path, stored_fingerprint(path), pq.read_metadata(path).num_rows)
+def existing_partition(path: Path, fingerprint: str) -> StoredPartition:
+    """The marker of a partition already stored with the current ``fingerprint`` (reused, not read)."""
+    return StoredPartition(path, fingerprint, pq.read_metadata(path).num_rows)
 
 
 class ParquetJsonIOManager(dg.ConfigurableIOManager):
@@ -163,6 +163,15 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def _require_partitions(folder: Path, keys: list[str], name: str) -> None:
+    """Raise FileNotFoundError naming every partition of ``keys`` not stored in ``folder``."""
+    missing = [k for k in keys if not (folder / f"{k}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{name}: partitions {missing} are not materialized; materialize the cycle's range "
+            f"(`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+
+
 def read_partitions(folder: Path, keys: list[str], name: str) -> pd.DataFrame:
     """Concatenate the stored partitions ``keys`` of one asset; the result's fingerprint is that of its
     partitions' fingerprints, so a consumer's stage fingerprint changes when any partition does.
@@ -174,11 +183,7 @@ def read_partitions(folder: Path, keys: list[str], name: str) -> pd.DataFrame:
     """
     from humiao.stages import fingerprint
 
-    missing = [k for k in keys if not (folder / f"{k}.parquet").exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"{name}: partitions {missing} are not materialized; materialize the cycle's range "
-            f"(`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+    _require_partitions(folder, keys, name)
     # concatenated as Arrow and converted once, freeing the Arrow buffers as it goes: the peak is about
     # one copy of the data instead of two (every partition frame and their pandas concat; issue 8)
     tables = [pq.read_table(folder / f"{k}.parquet") for k in keys]
@@ -208,10 +213,7 @@ def partitions_fingerprint(folder: Path, keys: list[str], name: str) -> str:
     """
     from humiao.stages import fingerprint
 
-    missing = [k for k in keys if not (folder / f"{k}.parquet").exists()]
-    if missing:
-        raise FileNotFoundError(f"{name}: partitions {missing} are not materialized; materialize the cycle's "
-                                f"range (`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+    _require_partitions(folder, keys, name)
     return fingerprint(name, keys, [stored_fingerprint(folder / f"{k}.parquet") for k in keys])
 
 

@@ -8,7 +8,13 @@ import pandas as pd
 
 from features.spine import person_spine as build_person_spine
 from humiao.plan import plan_cycle
-from humiao.stages import build_partition_labels, export_feedback, ingest_fingerprint, iter_partition_frames
+from humiao.stages import (
+    TARGETS,
+    build_partition_labels,
+    export_feedback,
+    ingest_fingerprint,
+    iter_partition_frames,
+)
 from pipelines.assets.ingest import pseudonymized_specs
 from pipelines.cache import assets_dir, stage_fingerprint, stamp
 from pipelines.io_manager import (
@@ -68,7 +74,8 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig)
     labels: dict[str, StoredPartition] = {}
     for k in keys:
         if stored_fingerprint(path["features"][k]) == fps[k] and stored_fingerprint(path["labels"][k]) == fps[k]:
-            feats[k], labels[k] = existing_partition(path["features"][k]), existing_partition(path["labels"][k])
+            feats[k], labels[k] = (existing_partition(path["features"][k], fps[k]),
+                                   existing_partition(path["labels"][k], fps[k]))
     todo = [k for k in keys if k not in feats]
     if todo:
         context.log.info(f"building features and labels for {len(todo)} as-of dates ({todo[0]} … {todo[-1]})")
@@ -95,13 +102,10 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig)
     return feats, labels
 
 
-TARGET_COLUMNS = ("guardianship_risk", "left_behind_risk")
-
-
 def _prevalence(path) -> dict:
     """Share of positive labels per target in one stored labels partition (None when it is empty)."""
-    lab = pd.read_parquet(path, columns=list(TARGET_COLUMNS))
-    return {t: round(float(lab[t].astype("float").mean()), 5) if len(lab) else None for t in TARGET_COLUMNS}
+    lab = pd.read_parquet(path, columns=list(TARGETS))
+    return {t: round(float(lab[t].astype("float").mean()), 5) if len(lab) else None for t in TARGETS}
 
 
 def _empty_like(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

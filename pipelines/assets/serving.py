@@ -20,6 +20,7 @@ from humiao.stages import (
     tokens_under_correction,
     write_lists,
 )
+from models.tracking import champion_state
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.resources import HumiaoConfig, MlflowTracking
 
@@ -33,12 +34,12 @@ def _card_asset(target: str):
         cfg = humiao.cfg
         mlflow_tracking.setup()
         override = override_rate_for(cfg, target)  # directors' disagreement recorded in the review app
-        serving = champions(cfg)[target]  # approval in the app changes the serving card
+        serving = champion_state(target)  # approval in the app changes the serving card
         fp = stage_fingerprint(f"model_card_{target}", ("serving",), override, evaluation, serving)
         cached = reuse(assets_dir(cfg), [f"model_card_{target}"], fp)
         if cached:
             return cached[0]
-        res = publish_model_cards(cfg, target, evaluation, override)
+        res = publish_model_cards(cfg, target, evaluation, override, serving)
         files = [*res["version_card"].values(), *res["serving_card"].values()]
         return stamp({**res, "_files": files}, fp)
 

@@ -3,9 +3,6 @@ and exit code 2 — never a Python traceback (new-user findings)."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -13,18 +10,6 @@ from humiao.cli import EXIT_CONFIG_ERROR, app
 
 runner = CliRunner()
 HEX_A, HEX_B = "ab" * 32, "cd" * 32
-
-
-@pytest.fixture(autouse=True)
-def _restore_humiao_config():
-    """`--config` is exported as HUMIAO_CONFIG for the rest of the process: undo it after each test."""
-    saved = os.environ.get("HUMIAO_CONFIG")
-    yield
-    if saved is None:
-        os.environ.pop("HUMIAO_CONFIG", None)
-    else:
-        os.environ["HUMIAO_CONFIG"] = saved
-
 
 def _config(tmp_path, **extra):
     path = tmp_path / "humiao.yaml"

@@ -3,25 +3,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from humiao.cli import EXIT_CONFIG_ERROR, app
 from humiao.config import ConfigError, load_config
-
-
-@pytest.fixture(autouse=True)
-def _restore_humiao_config():
-    """`--config` is exported as HUMIAO_CONFIG for the rest of the process: undo it after each test."""
-    saved = os.environ.get("HUMIAO_CONFIG")
-    yield
-    if saved is None:
-        os.environ.pop("HUMIAO_CONFIG", None)
-    else:
-        os.environ["HUMIAO_CONFIG"] = saved
 
 
 @pytest.mark.parametrize(("section", "values", "setting"), [
