@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -59,7 +60,7 @@ from privacy.contracts import (
     validate_output,
 )
 from privacy.dates import BLANK_MARKERS, parse_date, parse_month
-from privacy.readers import EncodingError, RawFrame, RawReadError, read_source, read_table
+from privacy.readers import EncodingError, RawFrame, RawReadError, iter_source, read_table
 from privacy.tokens import Pseudonymizer
 from privacy.vault import Vault
 
@@ -612,6 +613,8 @@ class IngestReport:
     errors: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     mapping_file: str | None = None
+    notes_anonymized: int = 0  # free-text cells run through the anonymizer in this ingest
+    notes_reused: int = 0  # free-text cells taken from the note cache of the previous ingest
 
     @property
     def status(self) -> str:
@@ -877,7 +880,7 @@ def _raw_text_identifier(u: object) -> str | None:
 class _Pending:
     table: Table
     report: TableReport
-    frame: pd.DataFrame
+    _frame: pd.DataFrame | None
     free_text: list[str]
     scan_columns: list[str]
     rel: str
@@ -888,6 +891,64 @@ class _Pending:
     unique_values: dict[str, np.ndarray] = field(default_factory=dict)  # unique column → values of passed rows
     raw_ok: pd.DataFrame | None = None  # raw cells of passed rows (only for tables with unique columns)
     headers: dict[str, str] = field(default_factory=dict)
+    spill: Path | None = None  # the output rows, written aside until the table is written (issue 8)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The tokenized output rows of this source (or chunk of a source), read back when spilled."""
+        if self._frame is None and self.spill is not None:
+            return pd.read_pickle(self.spill)
+        return self._frame
+
+    @frame.setter
+    def frame(self, value: pd.DataFrame) -> None:
+        if self.spill is not None:
+            _write_private_pickle(self.spill, value)
+            self._frame = None
+        else:
+            self._frame = value
+
+    def release(self) -> None:
+        """Delete the spilled rows (after the table is written or refused)."""
+        if self.spill is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.spill.unlink()
+        self._frame = None
+
+
+def _write_private_pickle(path: Path, df: pd.DataFrame) -> None:
+    """A chunk's pseudonymized rows, aside while the ingest reads on (mode 0600, in the staging folder
+    of :func:`privacy.ingest.ingest_folder`'s ``out_dir``; removed by :meth:`IngestSession.finish`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        df.to_pickle(f, compression=None, protocol=5)
+
+
+class _HashSet:
+    """Row hashes (uint64) seen so far, as a few sorted arrays merged by size (a log-structured set:
+    8 bytes a row instead of a Python ``set``'s ~70; issue 8)."""
+
+    def __init__(self) -> None:
+        self.levels: list[np.ndarray] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.levels)
+
+    def contains(self, h: np.ndarray) -> np.ndarray:
+        """Boolean per element of ``h``: already added."""
+        out = np.zeros(len(h), dtype=bool)
+        for lv in self.levels:
+            pos = np.searchsorted(lv, h)
+            pos[pos == len(lv)] = 0
+            out |= lv[pos] == h
+        return out
+
+    def add(self, h: np.ndarray) -> None:
+        self.levels.append(np.unique(h))
+        while len(self.levels) > 1 and len(self.levels[-2]) <= 2 * len(self.levels[-1]):
+            b, a = self.levels.pop(), self.levels.pop()
+            self.levels.append(np.unique(np.concatenate([a, b])))
 
 
 def _default_anonymizer():
@@ -979,6 +1040,44 @@ def _write_parquet(path: Path, tbl: pa.Table) -> None:
     os.replace(tmp, path)
 
 
+#: The note cache an ingest writes into its ``out_dir`` (see :func:`ingest_folder`'s ``note_cache``).
+NOTE_CACHE_FILE = "note_cache.parquet"
+NOTE_KEY_PREFIX = "__note_key__"
+
+
+def _read_note_cache(path: Path | None) -> pd.Series:
+    """``{note key: final text}`` of a previous ingest as a Series (empty when there is none)."""
+    if path is None or not Path(path).exists():
+        return pd.Series([], dtype=object)
+    t = pq.read_table(path)
+    return pd.Series(t.column("text").to_pylist(), index=t.column("key").to_pylist(), dtype=object)
+
+
+#: Rows gathered for the vault or for name conflicts before they are compacted (duplicates dropped).
+COMPACT_ROWS = 2_000_000
+_NAME_KEY = ["token", "name", "file", "sheet"]
+
+
+def _close_discard(writer, tmp: Path) -> None:
+    """Close a table's unfinished Parquet writer and remove its temporary file (the table is refused)."""
+    if writer is not None:
+        with contextlib.suppress(Exception):
+            writer.close()
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+
+
+def _source_groups(ps: Sequence[_Pending]) -> list[list[_Pending]]:
+    """The pending chunks of one table grouped by source (file or sheet), in reading order."""
+    groups: list[list[_Pending]] = []
+    for p in ps:
+        if groups and groups[-1][0].file_report is p.file_report:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return groups
+
+
 class IngestSession:
     """One ingest run: reads tables, accumulates identities, then scans and writes (two phases so
     that every table is scanned against the identities of *all* tables).
@@ -1000,8 +1099,13 @@ class IngestSession:
         max_quarantine_share: float | Mapping[str, float] | None = None,
         max_listed_rows: int = 100,
         anonymizer_jobs: int = -1,
+        note_cache: Path | None = None,
+        note_cache_version: str | None = None,
     ):
         self.pz = pseudonymizer
+        self.note_cache_version = note_cache_version
+        self._note_cache = _read_note_cache(note_cache) if note_cache_version else None
+        self._note_cache_out: list[pd.DataFrame] = []
         self.anonymizer_jobs = anonymizer_jobs
         self.vault_key = vault_key
         self.out_dir = Path(out_dir)
@@ -1017,7 +1121,10 @@ class IngestSession:
         }
         self.person_ids: set[str] = set()
         self.vault_frames: list[pd.DataFrame] = []
-        self._row_hashes: dict[str, set] = {}
+        self._row_hashes: dict[str, _HashSet] = {}
+        self._vault_rows = 0  # rows in vault_frames since they were last compacted
+        self._name_rows = 0
+        self.spill_dir: Path | None = None  # set by ingest_folder: chunks' rows are written aside
         self.conflict_rows: list[tuple] = []
         self.record_conflicts: list[dict] = []  # same record number, different contents, across files
         self.name_frames: list[pd.DataFrame] = []
@@ -1054,11 +1161,15 @@ class IngestSession:
         *,
         label: str | None = None,
         file_report: FileReport | None = None,
+        part: int = 0,
     ) -> FileReport:
-        """Validate, normalize and tokenize one read source (a CSV or one sheet) of a table.
+        """Validate, normalize and tokenize one read source (a CSV or one sheet) of a table — or one
+        chunk of it (``part`` > 0: the next chunk of the same source, as
+        :func:`privacy.readers.iter_source` yields them; counts add up in the same ``file_report``).
 
         ``label`` is written into ``source_file`` (``rel``, or ``rel#sheet`` for one sheet of a
-        workbook with several). Several sources of one table are concatenated at :meth:`finish`.
+        workbook with several). Several sources of one table are concatenated at :meth:`finish`; when
+        :attr:`spill_dir` is set, each chunk's output rows wait there (not in memory) until then.
         """
         t0 = time.perf_counter()
         table = raw.table
@@ -1073,32 +1184,40 @@ class IngestSession:
         frep.header_rows = list(raw.header_rows)
         frep.unmapped_columns = list(raw.unmapped)
         frep.hidden_columns = list(raw.hidden_columns)
-        frep.blank_rows_skipped, frep.summary_rows_skipped = raw.blank_rows_skipped, raw.summary_rows_skipped
-        if raw.unmapped:
+        if not part:
+            frep.blank_rows_skipped = frep.summary_rows_skipped = frep.rows_read = 0
+            frep.rows_duplicate = frep.rows_passed = frep.rows_quarantined = 0
+            frep.seconds = 0.0
+        frep.blank_rows_skipped += raw.blank_rows_skipped
+        frep.summary_rows_skipped += raw.summary_rows_skipped
+        if raw.unmapped and not part:
             frep.notices.append(message("EXTRA_COLUMNS", file=rel, sheet=raw.sheet, detail="、".join(raw.unmapped)))
-        if raw.hidden_columns:
+        if raw.hidden_columns and not part:
             frep.notices.append(
                 message("HIDDEN_COLUMNS", file=rel, sheet=raw.sheet, detail="、".join(raw.hidden_columns))
             )
         df = raw.data
         n = len(df)
-        frep.rows_read = n
-        if n == 0:
+        frep.rows_read += n
+        if n == 0 and not part:
             frep.status = "empty"
             frep.notices.append(message("HEADER_ONLY", file=rel, sheet=raw.sheet))
+        elif n and frep.status == "empty":  # a first chunk without data rows: the file was not empty
+            frep.status = "ok"
+            frep.notices = [m for m in frep.notices if m.get("code") != "HEADER_ONLY"]
         src_row = raw.source_row
 
         # exact duplicates: within this source and against earlier sources of the same table
         if n:
             h = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
-            seen = self._row_hashes.setdefault(table.name, set())
+            seen = self._row_hashes.setdefault(table.name, _HashSet())
             dup = pd.Series(h).duplicated(keep="first").to_numpy().copy()
             if seen:
-                dup = dup | np.fromiter((x in seen for x in h), dtype=bool, count=n)
-            seen.update(h.tolist())
+                dup = dup | seen.contains(h)
+            seen.add(h)
         else:
             dup = np.zeros(0, dtype=bool)
-        frep.rows_duplicate = int(dup.sum())
+        frep.rows_duplicate += int(dup.sum())
         reason = np.full(n, None, dtype=object)
         reason_col = np.full(n, None, dtype=object)
         if raw.malformed is not None and raw.malformed.any():
@@ -1125,7 +1244,7 @@ class IngestSession:
                 for w in (PHONE_INVALID, PHONE_SERVICE_NUMBER):
                     k = int(((r == w) & ~dup).sum())
                     if k:
-                        frep.warnings[f"{w}:{col.name}"] = k
+                        frep.warnings[f"{w}:{col.name}"] = frep.warnings.get(f"{w}:{col.name}", 0) + k
                 r = np.full(n, None, dtype=object)
             if col.type == "resident_id" and n:
                 raw_len = df[col.name].map(
@@ -1134,7 +1253,8 @@ class IngestSession:
                 k = int(((raw_len == 15) & ~null & ~dup).sum())
                 if k:
                     frep.legacy_ids_upgraded += k
-                    frep.warnings[f"{ID_LEGACY_15}:{col.name}"] = k
+                    key = f"{ID_LEGACY_15}:{col.name}"
+                    frep.warnings[key] = frep.warnings.get(key, 0) + k
             if col.required:
                 r = np.where(null & pd.isna(pd.Series(r, dtype=object)).to_numpy(), REQUIRED_MISSING, r)
             values[col.name] = v
@@ -1155,8 +1275,8 @@ class IngestSession:
                 reason_col[clash] = col.name
                 ok &= ~clash
         quarantined = ~ok & ~dup
-        frep.rows_passed = int(ok.sum())
-        frep.rows_quarantined = int(quarantined.sum())
+        frep.rows_passed += int(ok.sum())
+        frep.rows_quarantined += int(quarantined.sum())
 
         # ---- identities: scanner index from every row (quarantined too), vault from passed rows
         for col in table.columns:
@@ -1196,6 +1316,7 @@ class IngestSession:
             for c in out.columns
             if c not in ("source_file", "source_row", "knowledge_date")
             and c not in {x.pseudonym for x in table.token_columns}
+            and not c.startswith(NOTE_KEY_PREFIX)
         ]
         extra_rows = None
         if raw.extra is not None and n:
@@ -1208,8 +1329,11 @@ class IngestSession:
                     pend.raw_ok = df[ok].copy()
                     pend.raw_ok["source_row"] = src_row[ok]
         pend.headers = dict(raw.headers)
+        if self.spill_dir is not None:
+            pend.spill = self.spill_dir / f"{len(self.pending):06d}.pkl"
+            pend.frame = out  # written aside
         self.pending.append(pend)
-        frep.seconds = round(time.perf_counter() - t0, 3)
+        frep.seconds = round(frep.seconds + time.perf_counter() - t0, 3)
         return frep
 
     def _collect_conflicts(
@@ -1257,18 +1381,22 @@ class IngestSession:
                     v = values[c.name][idx]
                     m = have & pd.notna(pd.Series(v, dtype=object)).to_numpy()
                     if m.any():
-                        self.name_frames.append(
-                            pd.DataFrame(
-                                {
-                                    "token": toks[m],
-                                    "name": v[m],
-                                    "file": rel,
-                                    "sheet": sheet,
-                                    "row": rows[m],
-                                    "department": table.department,
-                                }
-                            )
-                        )
+                        nf = pd.DataFrame(
+                            {
+                                "token": toks[m],
+                                "name": v[m],
+                                "file": rel,
+                                "sheet": sheet,
+                                "row": rows[m],
+                                "department": table.department,
+                            }
+                        ).drop_duplicates(_NAME_KEY)  # what _conflicts lists: one row per name and file
+                        self.name_frames.append(nf)
+                        self._name_rows += len(nf)
+                        if self._name_rows > max(COMPACT_ROWS, 2 * len(self.name_frames[0])):
+                            names = pd.concat(self.name_frames, ignore_index=True)
+                            self.name_frames = [names.drop_duplicates(_NAME_KEY)]
+                            self._name_rows = len(self.name_frames[0])
 
     def _build_output(
         self, table: Table, rel: str, values: dict[str, np.ndarray], ok: np.ndarray, src_row: np.ndarray
@@ -1339,7 +1467,14 @@ class IngestSession:
             for place in ("community", "township"):
                 if place in values:
                     rec[place] = values[place][idx]
-            self.vault_frames.append(pd.DataFrame(rec))
+            # first non-null value per field and token, in row order (as _write_vault takes them)
+            frame = pd.DataFrame(rec).groupby("token", sort=False).first().reset_index()
+            self.vault_frames.append(frame)
+            self._vault_rows += len(frame)
+            if self._vault_rows > max(COMPACT_ROWS, 2 * len(self.vault_frames[0])):
+                allv = pd.concat(self.vault_frames, ignore_index=True)
+                self.vault_frames = [allv.groupby("token", sort=False).first().reset_index()]
+                self._vault_rows = len(self.vault_frames[0])
 
     def _row_known(self, table: Table, values: dict[str, np.ndarray], idx: np.ndarray) -> list[dict]:
         kinds = {"person_name": "names", "phone": "phones", "address": "addresses"}
@@ -1360,16 +1495,64 @@ class IngestSession:
     def _anonymize(
         self, table: Table, values: dict[str, np.ndarray], ok: np.ndarray, out: pd.DataFrame, free: list[str]
     ) -> None:
+        """Anonymize the passed rows' free-text cells; with a note cache, a cell whose text and record
+        identities are unchanged since the previous ingest takes its stored result instead (its key goes
+        into the hidden column ``NOTE_KEY_PREFIX + name``, removed before the table is written)."""
         idx = np.flatnonzero(ok)
         known = self._row_known(table, values, idx)
         for name in free:
             texts = values[name][idx].tolist()
-            anon = self.anonymizer.anonymize_many(texts, known, n_jobs=self.anonymizer_jobs)
-            if len(anon) != len(texts):
-                raise IngestError(
-                    f"{table.name}.{name}: anonymizer returned {len(anon)} notes for {len(texts)}"
-                )
+            todo = np.arange(len(texts))
+            anon = np.full(len(texts), None, dtype=object)
+            if self._note_cache is not None:
+                keys = self._note_keys(texts, known)
+                out[NOTE_KEY_PREFIX + name] = pd.Series(keys, index=out.index, dtype=object)
+                hit = self._note_cache.reindex(keys).to_numpy(dtype=object)
+                found = pd.notna(hit) | pd.isna(pd.Series(texts, dtype=object)).to_numpy()
+                anon[found] = np.where(pd.notna(hit[found]), hit[found], None)
+                todo = np.flatnonzero(~found)
+                self.report.notes_reused += int(pd.notna(hit).sum())
+            if len(todo):
+                got = self.anonymizer.anonymize_many([texts[i] for i in todo], [known[i] for i in todo],
+                                                     n_jobs=self.anonymizer_jobs)
+                if len(got) != len(todo):
+                    raise IngestError(f"{table.name}.{name}: anonymizer returned {len(got)} notes for {len(todo)}")
+                anon[todo] = np.array(got, dtype=object)
+                self.report.notes_anonymized += sum(1 for t in got if t is not None)
             out[name] = pd.Series(anon, index=out.index, dtype="str")
+
+    def _note_keys(self, texts: list, known: list[dict]) -> np.ndarray:
+        """One keyed hash per note: HMAC (the pseudonym key, :class:`privacy.tokens.Pseudonymizer`) of
+        the anonymizer version, the record's identities and the text — so a cached result is reused only
+        for the same text with the same identities under the same code, and the cache reveals nothing
+        about notes to whoever lacks the key."""
+        ver = self.note_cache_version or ""
+        comp = [
+            None if not isinstance(t, str) else
+            f"note|{ver}|{json.dumps(k, ensure_ascii=False, sort_keys=True)}|{t}"
+            for t, k in zip(texts, known, strict=True)
+        ]
+        return self.pz.tokens("R", pd.Series(comp, dtype=object)).to_numpy(dtype=object)
+
+    def _cache_notes(self, p: _Pending, keys: dict[str, pd.Series], frame: pd.DataFrame) -> None:
+        """Remember the final (scanned, possibly redacted) text of each note for the next ingest."""
+        for name, k in keys.items():
+            v = frame[name].astype(object)
+            m = k.notna().to_numpy() & v.notna().to_numpy()
+            if m.any():
+                self._note_cache_out.append(pd.DataFrame({"key": k.to_numpy()[m], "text": v.to_numpy()[m]}))
+
+    def _write_note_cache(self) -> None:
+        if self._note_cache is None:
+            return
+        frames = self._note_cache_out
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"key": [], "text": []})
+        df = df.drop_duplicates("key")
+        tbl = pa.table({"key": pa.array(df["key"].tolist(), type=pa.string()),
+                        "text": pa.array(df["text"].tolist(), type=pa.string())},
+                       metadata={"humiao.note_cache_version": self.note_cache_version or ""})
+        _write_parquet(self.out_dir / NOTE_CACHE_FILE, tbl)
+        self._note_cache_out = []
 
     # ---------------------------------------------------------------------------------- phase 2
     def _known(self):
@@ -1379,10 +1562,10 @@ class IngestSession:
             known.add(kind, sorted(values))  # the index normalizes what it stores
         return known
 
-    def _scan(self, scanner, p: _Pending) -> list[dict]:
-        """Scan every non-token column; redact notes with findings; return structured findings."""
+    def _scan(self, scanner, p: _Pending, frame: pd.DataFrame) -> list[dict]:
+        """Scan every non-token column of ``frame`` (``p``'s rows); redact notes with findings in place;
+        return structured findings."""
         undeclared: list[dict] = []
-        frame = p.frame
         src = frame["source_row"].to_numpy()
         for name in p.scan_columns:
             s = frame[name]
@@ -1452,8 +1635,8 @@ class IngestSession:
         and counted in ``rows_duplicate`` — whether its normalized contents are equal (a copy) or not
         (a conflict: the earlier source's row is kept, the conflict is recorded). Sources are taken in
         plan order (file path, then sheet), so the choice is deterministic. Within one source nothing
-        is changed here. Returns (duplicates, conflicts)."""
-        if len(ps) < 2:
+        is changed here (nor between the chunks of one source). Returns (duplicates, conflicts)."""
+        if len(_source_groups(ps)) < 2:
             return 0, 0
         keyed = [c for c in table.columns if c.keyed]
         # a table without a record number: a row whose *normalized* contents equal a row passed from an
@@ -1466,58 +1649,63 @@ class IngestSession:
         seen: dict[str, list[tuple[int, tuple]]] = {}  # key token → [(content hash, (file, sheet, row))]
         dups = conflicts = 0
         dropped: set[tuple] = set()
-        for p in ps:
-            f = p.frame
-            if not len(f) or (key is not None and key not in f.columns):
-                continue
-            content = [c for c in f.columns if c not in ("source_file", "source_row")]
-            hashes = pd.util.hash_pandas_object(f[content].astype(str), index=False).to_numpy()
-            if key is None:
-                keys = hashes.astype(str).astype(object)
-            else:
-                keys = f[key].astype(object).where(f[key].notna(), None).to_numpy(dtype=object)
-            if subject is not None and subject in f.columns:
-                person = f[subject].astype(object).where(f[subject].notna(), "").to_numpy(dtype=object)
-                keys = np.array([None if k is None else f"{k}|{s}" for k, s in zip(keys, person, strict=True)],
-                                dtype=object)
-            rows = f["source_row"].to_numpy()
-            fr = p.file_report
-            where = (fr.file, fr.sheet)
-            drop = np.zeros(len(f), dtype=bool)
-            for i, (k, h) in enumerate(zip(keys, hashes, strict=True)):
-                prev = seen.get(k) if k is not None else None
-                if prev is None:
+        for group in _source_groups(ps):  # the chunks of one source are never compared with each other
+            staged = []
+            for p in group:
+                f = p.frame
+                if not len(f) or (key is not None and key not in f.columns):
                     continue
-                drop[i] = True
-                if all(ph != h for ph, _ in prev):
-                    conflicts += 1
-                    first = prev[0][1]
-                    self.record_conflicts.append({
-                        "code": "CONFLICT_RECORD", "token": k, "field": "record",
-                        "records": [
-                            {"file": first[0], "sheet": first[1], "row": int(first[2]),
-                             "department": table.department},
-                            {"file": where[0], "sheet": where[1], "row": int(rows[i]),
-                             "department": table.department},
-                        ],
-                    })
-            for k, h, r in zip(keys[~drop], hashes[~drop], rows[~drop], strict=True):
-                if k is not None:
-                    seen.setdefault(k, []).append((h, (*where, r)))
-            n = int(drop.sum())
-            if not n:
-                continue
-            dups += n
-            dropped.update((*where, int(r)) for r in rows[drop])
-            keep = ~drop
-            p.frame = f[keep].reset_index(drop=True)
-            for k in list(p.unique_values):
-                p.unique_values[k] = p.unique_values[k][keep]
-            if p.raw_ok is not None:
-                p.raw_ok = p.raw_ok[keep]
-            fr.rows_passed -= n
-            fr.rows_duplicate += n
-            fr.rows_duplicate_record += n
+                content = [c for c in f.columns if c not in ("source_file", "source_row")
+                           and not c.startswith(NOTE_KEY_PREFIX)]
+                hashes = pd.util.hash_pandas_object(f[content].astype(str), index=False).to_numpy()
+                if key is None:
+                    keys = hashes.astype(str).astype(object)
+                else:
+                    keys = f[key].astype(object).where(f[key].notna(), None).to_numpy(dtype=object)
+                if subject is not None and subject in f.columns:
+                    person = f[subject].astype(object).where(f[subject].notna(), "").to_numpy(dtype=object)
+                    keys = np.array([None if k is None else f"{k}|{s}" for k, s in zip(keys, person, strict=True)],
+                                    dtype=object)
+                rows = f["source_row"].to_numpy()
+                fr = p.file_report
+                where = (fr.file, fr.sheet)
+                drop = np.zeros(len(f), dtype=bool)
+                for i, (k, h) in enumerate(zip(keys, hashes, strict=True)):
+                    prev = seen.get(k) if k is not None else None
+                    if prev is None:
+                        continue
+                    drop[i] = True
+                    if all(ph != h for ph, _ in prev):
+                        conflicts += 1
+                        first = prev[0][1]
+                        self.record_conflicts.append({
+                            "code": "CONFLICT_RECORD", "token": k, "field": "record",
+                            "records": [
+                                {"file": first[0], "sheet": first[1], "row": int(first[2]),
+                                 "department": table.department},
+                                {"file": where[0], "sheet": where[1], "row": int(rows[i]),
+                                 "department": table.department},
+                            ],
+                        })
+                staged.append((keys[~drop], hashes[~drop], rows[~drop], where))
+                n = int(drop.sum())
+                if not n:
+                    continue
+                dups += n
+                dropped.update((*where, int(r)) for r in rows[drop])
+                keep = ~drop
+                p.frame = f[keep].reset_index(drop=True)
+                for k in list(p.unique_values):
+                    p.unique_values[k] = p.unique_values[k][keep]
+                if p.raw_ok is not None:
+                    p.raw_ok = p.raw_ok[keep]
+                fr.rows_passed -= n
+                fr.rows_duplicate += n
+                fr.rows_duplicate_record += n
+            for keys, hashes, rows, where in staged:
+                for k, h, r in zip(keys, hashes, rows, strict=True):
+                    if k is not None:
+                        seen.setdefault(k, []).append((h, (*where, r)))
         if dropped:  # person-attribute conflicts of removed rows would be counted twice
             self.conflict_rows = [c for c in self.conflict_rows if (c[2], c[3], c[4]) not in dropped]
             frames = []
@@ -1741,14 +1929,21 @@ class IngestSession:
         for name, ps in by_table.items():
             table, rep = ps[0].table, self.report.tables[name]
             path = pseudo_dir / f"{name}.parquet"
-            if len(ps) > 1:
+            groups = _source_groups(ps)
+            if len(groups) > 1:
                 dups, conflicts = self._cross_source_records(table, ps)
                 self._several_files_warning(table, ps, dups, conflicts)
+            if len(ps) > 1:  # several sources, or several chunks of one source
                 self._cross_source_unique(table, ps)
             for p in ps:
                 self._scan_extra(scanner, p)
-                self._finalize_file(p)
-            self._aggregate(rep, ps)
+            for group in groups:  # one quarantine listing per source
+                qs = [p.quarantine for p in group if p.quarantine is not None and len(p.quarantine)]
+                for p in group[1:]:
+                    p.quarantine = None
+                group[0].quarantine = pd.concat(qs) if len(qs) > 1 else (qs[0] if qs else None)
+                self._finalize_file(group[0])
+            self._aggregate(rep, [g[0] for g in groups])
             self._write_quarantine(table, ps)
             share = rep.rows_quarantined / rep.rows_read if rep.rows_read else 0.0
             limit = self._threshold(table)
@@ -1763,14 +1958,37 @@ class IngestSession:
                 for p in ps:
                     p.file_report.status = "failed"
             undeclared: list[dict] = []
-            for p in ps:
-                found = self._scan(scanner, p)
-                undeclared += found
-                if found:
-                    p.file_report.status = "failed"
-                    ents = "、".join(sorted({f"{f['column']}:{f['entity_type']}" for f in found}))
-                    p.file_report.errors.append(message("UNDECLARED_PII", file=p.file_report.file,
-                                                        sheet=p.file_report.sheet, detail=ents))
+            # scanned chunk by chunk and written as scanned (a refused table's file is removed below)
+            writer = None
+            tmp = path.with_name(path.name + ".tmp")
+            try:
+                for group in groups:
+                    found_here: list[dict] = []
+                    for p in group:
+                        frame = p.frame
+                        keys = {c.removeprefix(NOTE_KEY_PREFIX): frame.pop(c) for c in list(frame.columns)
+                                if c.startswith(NOTE_KEY_PREFIX)}
+                        found = self._scan(scanner, p, frame)
+                        if keys and not found:
+                            self._cache_notes(p, keys, frame)
+                        found_here += found
+                        if not (found or undeclared or found_here or rep.status == "failed"):
+                            validate_output(frame, table, rep.file)
+                            tbl = _to_arrow(frame, table)
+                            if writer is None:
+                                writer = pq.ParquetWriter(tmp, tbl.schema, compression="zstd")
+                            writer.write_table(tbl)
+                        del frame
+                        p.release()
+                    undeclared += found_here
+                    if found_here:
+                        fr = group[0].file_report
+                        fr.status = "failed"
+                        ents = "、".join(sorted({f"{f['column']}:{f['entity_type']}" for f in found_here}))
+                        fr.errors.append(message("UNDECLARED_PII", file=fr.file, sheet=fr.sheet, detail=ents))
+            except BaseException:
+                _close_discard(writer, tmp)
+                raise
             if undeclared:
                 rep.status = "failed"
                 rep.undeclared = [
@@ -1781,18 +1999,20 @@ class IngestSession:
             for p in ps:
                 p.file_report.errors.extend(e for e in rep.errors if e not in p.file_report.errors)
             if rep.status == "failed":
+                _close_discard(writer, tmp)
                 if path.exists():
                     path.unlink()  # never leave a stale copy that downstream might read
                 continue
-            frame = ps[0].frame if len(ps) == 1 else pd.concat([p.frame for p in ps], ignore_index=True)
-            validate_output(frame, table, rep.file)
-            _write_parquet(path, _to_arrow(frame, table))
+            writer.close()  # every chunk, even an empty one, was written: the writer exists
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
         for name, rep in self.report.tables.items():  # tables that failed before any row was read
             if rep.status == "failed" and name not in by_table:
                 stale = pseudo_dir / f"{name}.parquet"
                 if stale.exists():
                     stale.unlink()
         self.report.conflicts = self._conflicts()
+        self._write_note_cache()
         self._write_id_attributes(pseudo_dir)
         vault_n = self._write_vault()
         known.save(self.out_dir / "identity_index.bin", self.vault_key)
@@ -1984,6 +2204,8 @@ def ingest_folder(
     margin: float = 0.1,
     max_listed_rows: int = 100,
     anonymizer_jobs: int = -1,
+    note_cache: Path | None = None,
+    note_cache_version: str | None = None,
 ) -> IngestReport:
     """Ingest every file under ``raw_dir`` (any names, sub-folders), each file or sheet recognized as
     a contract table (:mod:`privacy.recognize`): mapping file > ``<department>/<file>`` layout > headers.
@@ -2023,6 +2245,14 @@ def ingest_folder(
     anonymizer_jobs
         Processes anonymizing the free-text columns (``n_jobs`` of
         :meth:`privacy.anonymizer.NoteAnonymizer.anonymize_many`; -1: every core).
+    note_cache, note_cache_version
+        Incremental ingest (issue 8: departments re-deliver their whole history every cycle, and
+        anonymizing notes is the slowest part). When ``note_cache_version`` (a hash of the anonymizer's
+        code and models) is given, the final text of every note is written to
+        ``<out_dir>/note_cache.parquet`` keyed by an HMAC of the version, the record's identities and
+        the note (never the note itself); a note found in ``note_cache`` (the previous ingest's file)
+        is not anonymized again. Every note, reused or not, is still scanned against this delivery's
+        identities (fail closed). None: no cache.
 
     Other parameters as :func:`ingest_table`.
 
@@ -2053,8 +2283,23 @@ def ingest_folder(
         max_quarantine_share=max_quarantine_share,
         max_listed_rows=max_listed_rows,
         anonymizer_jobs=anonymizer_jobs,
+        note_cache=note_cache,
+        note_cache_version=note_cache_version,
     )
     plan = plan_folder(raw_dir, contracts, mapping, min_score=min_score, margin=margin)
+    session.spill_dir = Path(out_dir) / ".ingest_chunks"  # chunks' rows wait on disk, not in memory
+    try:
+        return _ingest_planned(session, plan, contracts, out_dir, tables, missing_ok, fail_on_unrecognized,
+                               raise_on_undeclared, raise_on_error)
+    finally:
+        for p in session.pending:
+            p.release()
+        shutil.rmtree(session.spill_dir, ignore_errors=True)
+
+
+def _ingest_planned(session, plan, contracts, out_dir, tables, missing_ok, fail_on_unrecognized,
+                    raise_on_undeclared, raise_on_error) -> IngestReport:
+    """The body of :func:`ingest_folder` once the folder is planned."""
     rep = session.report
     rep.ignored = list(plan.ignored)
     rep.mapping_file = plan.mapping_file
@@ -2095,20 +2340,22 @@ def ingest_folder(
         table = contracts[ps.table]
         seen_tables.add(table.name)
         label = ps.rel if per_file.get(ps.rel, 1) <= 1 or not ps.sheet else f"{ps.rel}#{ps.sheet}"
-        try:
-            raw = read_source(ps.source, table, ps.header_rows or None, ps.names or None)
-        except (HeaderError, RawReadError) as e:
+        try:  # a large CSV comes in chunks (privacy.readers.CSV_STREAM_BYTES), each added as read
+            for part, raw in enumerate(iter_source(ps.source, table, ps.header_rows or None, ps.names or None)):
+                session.add_raw(raw, ps.rel, label=label, file_report=fr, part=part)
+                del raw
+        except (HeaderError, RawReadError, UnicodeDecodeError) as e:
             fr.status = "failed"
             fr.errors.append(_file_error(e, ps.rel, ps.sheet))
-            rep.files.append(fr)
+            if fr not in rep.files:
+                rep.files.append(fr)
             trep = session._table_report(table)
             trep.status = "failed"
             trep.file = trep.file or ps.rel
             trep.files.append(fr.label)
             trep.errors.append(fr.errors[-1])
             continue
-        ps.source = None  # the grid is no longer needed
-        session.add_raw(raw, ps.rel, label=label, file_report=fr)
+        ps.source = None
     # a table with one failed file fails as a whole (fail closed: no partial table downstream)
     failed_tables = {f.table for f in rep.files if f.status == "failed" and f.table}
     for name in failed_tables:

@@ -25,6 +25,7 @@ import io
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +39,12 @@ __all__ = [
     "RawFrame",
     "RawReadError",
     "Source",
+    "concat_raw",
     "decode_bytes",
+    "detect_encoding_streamed",
     "header_candidates",
+    "iter_csv_chunks",
+    "iter_source",
     "locate_header",
     "open_sources",
     "read_csv_text",
@@ -183,6 +188,13 @@ def read_csv_text(
         each record's first line (header = line 1); ``malformed`` bool per record (more fields than the
         header).
     """
+    header, delim, body, first_line = _split_header(text, name, header_line)
+    cols, lines, bad = _parse_csv_body(body, len(header), delim, first_line)
+    return header, cols, lines, bad
+
+
+def _split_header(text: str, name: str, header_line: int) -> tuple[list[str], str, str, int]:
+    """(header, delimiter, body, physical line number of the body's first line)."""
     offset = 0
     if header_line > 1:
         text, offset = _split_lines(text, header_line - 1)
@@ -190,10 +202,18 @@ def read_csv_text(
     first_line = text if first_nl < 0 else text[:first_nl]
     delim = _sniff_delimiter(first_line)
     header = next(csv.reader([first_line.rstrip("\r")], delimiter=delim), [])
-    ncol = len(header)
-    if ncol == 0:
+    if len(header) == 0:
         raise RawReadError(f"{name}: empty file (no header line)")
     body = text[first_nl + 1 :] if first_nl >= 0 else ""
+    return header, delim, body, 2 + offset
+
+
+def _parse_csv_body(
+    body: str, ncol: int, delim: str, first_line: int
+) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    """Records of ``body`` (no header), ``first_line`` being the physical line number of its first line.
+
+    Returns (columns, source_line, malformed) as :func:`read_csv_text`."""
     n_lines = body.count("\n") + (0 if body.endswith("\n") or not body else 1)
     try:
         import pyarrow as pa
@@ -213,8 +233,9 @@ def read_csv_text(
         )
         if tbl.num_rows == n_lines:
             cols = [tbl.column(i).to_pylist() for i in range(ncol)]
-            lines = np.arange(2 + offset, n_lines + 2 + offset, dtype=np.int64)
-            return header, cols, lines, np.zeros(n_lines, dtype=bool)
+            del tbl
+            lines = np.arange(first_line, first_line + n_lines, dtype=np.int64)
+            return cols, lines, np.zeros(n_lines, dtype=bool)
     except Exception:  # ragged rows etc.: the exact (slower) path below reports them
         pass
     reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
@@ -231,9 +252,165 @@ def read_csv_text(
         rec = (rec + [""] * ncol)[:ncol]
         for i in range(ncol):
             cols[i].append(rec[i])
-        lines.append(start + 1 + offset)  # +1: the header is line 1 (after skipped title lines)
+        lines.append(first_line + start - 1)
         bad.append(extra)
-    return header, cols, np.asarray(lines, dtype=np.int64), np.asarray(bad, dtype=bool)
+    return cols, np.asarray(lines, dtype=np.int64), np.asarray(bad, dtype=bool)
+
+
+# ------------------------------------------------------------------------------- large CSV, streamed
+
+#: A CSV larger than this many bytes is never held whole: its encoding is checked block by block and
+#: its records are read in chunks of about :data:`CSV_CHUNK_BYTES` (issue 8: the social-insurance export
+#: of a 2,000,000-child city is about 3.6 GB; read whole, as Python strings, it needs about 30 GB).
+CSV_STREAM_BYTES = 256 * 2**20
+#: Bytes read per chunk of a streamed CSV (a chunk ends at the last record boundary inside it).
+CSV_CHUNK_BYTES = 64 * 2**20
+#: The last chunk holds at least this many lines, so that trailing 合计 rows and sign-off lines (which
+#: are only looked for at the end of the file) are never split from it.
+CSV_TAIL_LINES = 64
+
+_BOM_CODECS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _first_decode_error(path: Path, encoding: str, block: int) -> int | None:
+    """Byte offset of the first byte that ``encoding`` cannot decode strictly, or None (whole file)."""
+    dec = codecs.getincrementaldecoder(encoding)(errors="strict")
+    pos = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(block)
+            pending = len(dec.getstate()[0])
+            try:
+                dec.decode(b, final=not b)
+            except UnicodeDecodeError as e:
+                return max(0, pos - pending + e.start)
+            if not b:
+                return None
+            pos += len(b)
+
+
+def _gbk_equals_gb18030(path: Path, block: int) -> bool:
+    """True when strict GBK decodes the whole file to the same text as GB18030 (label ``gbk``)."""
+    gbk = codecs.getincrementaldecoder("gbk")(errors="strict")
+    gb = codecs.getincrementaldecoder("gb18030")(errors="strict")
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(block)
+            try:
+                if gbk.decode(b, final=not b) != gb.decode(b, final=not b):
+                    return False
+            except UnicodeDecodeError:
+                return False
+            if not b:
+                return True
+
+
+def detect_encoding_streamed(path: Path, block: int | None = None) -> tuple[str, str]:
+    """The encoding of a large CSV, decided as :func:`decode_bytes` does, without holding the file.
+
+    Returns
+    -------
+    (encoding, label)
+        ``encoding`` for :func:`iter_csv_chunks` (``utf-8-sig``, ``utf-16``, ``utf-8`` or ``gb18030``);
+        ``label`` as :func:`encoding_label` (``gbk`` when GBK gives the same text).
+
+    Raises
+    ------
+    EncodingError
+        As :func:`decode_bytes` (the message names the file and the byte offset).
+    """
+    path = Path(path)
+    block = block or CSV_CHUNK_BYTES
+    with open(path, "rb") as f:
+        head = f.read(4)
+    for bom, enc in _BOM_CODECS:
+        if head.startswith(bom):
+            err = _first_decode_error(path, enc, block)
+            if err is not None:
+                kind = "UTF-8" if enc == "utf-8-sig" else "UTF-16"
+                raise EncodingError(f"{path.name}: has a {kind} BOM but invalid {kind} at byte {err}")
+            return enc, enc
+    e_utf8 = _first_decode_error(path, "utf-8", block)
+    if e_utf8 is None:
+        return "utf-8", "utf-8"
+    e_gb = _first_decode_error(path, "gb18030", block)
+    if e_gb is None:
+        return "gb18030", "gbk" if _gbk_equals_gb18030(path, block) else "gb18030"
+    raise EncodingError(
+        f"{path.name}: cannot be decoded as UTF-8 (byte {e_utf8}) or GB18030 (byte {e_gb}); "
+        "re-export it as UTF-8 or GBK/GB18030 — no lossy decoding is attempted"
+    )
+
+
+def _record_boundary(text: str, keep_lines: int = 0) -> int:
+    """Index just after the last newline of ``text`` that ends a record, with at least ``keep_lines``
+    lines after it: a newline outside quotes (RFC 4180: a quoted field may hold newlines, a quote
+    inside it is doubled, so the quotes before a record boundary are even in number). 0 when there is
+    none."""
+    pos = len(text)
+    for _ in range(keep_lines + 1):
+        pos = text.rfind("\n", 0, pos)
+        if pos < 0:
+            return 0
+    odd = text.count('"', 0, pos) % 2
+    while odd:
+        prev = text.rfind("\n", 0, pos)
+        if prev < 0:
+            return 0
+        odd ^= text.count('"', prev, pos) % 2
+        pos = prev
+    return pos + 1
+
+
+def iter_csv_chunks(
+    path: Path, encoding: str, header_line: int = 1, chunk_bytes: int | None = None
+) -> Iterator[tuple[list[str], list[list[str]], np.ndarray, np.ndarray, bool]]:
+    """Read a CSV chunk by chunk: ``(header, columns, source_line, malformed, last)`` per chunk.
+
+    Each chunk holds the whole records of about ``chunk_bytes`` bytes (a chunk ends at a record
+    boundary, see :func:`_record_boundary`, and the last chunk holds at least :data:`CSV_TAIL_LINES`
+    lines); ``source_line`` are the file's physical line numbers, as
+    :func:`read_csv_text` gives them for the whole text; ``last`` is True for the final chunk. The
+    header (after ``header_line - 1`` title lines) is read from the first chunk and repeated.
+
+    Raises
+    ------
+    RawReadError
+        No header line.
+    """
+    path = Path(path)
+    chunk_bytes = chunk_bytes or CSV_CHUNK_BYTES
+    dec = codecs.getincrementaldecoder(encoding)(errors="strict")
+    header: list[str] | None = None
+    delim = ","
+    carry = ""
+    line_no = 0  # physical lines before the text being parsed
+    with open(path, "rb") as f:
+        nxt = f.read(chunk_bytes)
+        while True:
+            b, nxt = nxt, (f.read(chunk_bytes) if nxt else b"")
+            last = not nxt
+            text = carry + dec.decode(b, final=last)
+            if last:
+                cut = len(text)
+            else:
+                cut = _record_boundary(text, CSV_TAIL_LINES)
+                if cut == 0 or (header is None and text.count("\n", 0, cut) < header_line):
+                    carry = text  # one record longer than a chunk, or the header not yet whole: read on
+                    continue
+            part, carry = text[:cut], text[cut:]
+            del text
+            if header is None:
+                header, delim, body, first = _split_header(part, path.name, header_line)
+            else:
+                body, first = part, line_no + 1
+            line_no += part.count("\n")
+            del part
+            cols, lines, bad = _parse_csv_body(body, len(header), delim, first)
+            del body
+            yield header, cols, lines, bad, last
+            if last:
+                return
 
 
 # -------------------------------------------------------------------------------------------- xlsx
@@ -387,7 +564,7 @@ def _first_text(cols: list[list], i: int) -> tuple[str, int]:
 
 
 def _drop_blank_and_summary(
-    cols: list[list], lines: np.ndarray, malformed: np.ndarray
+    cols: list[list], lines: np.ndarray, malformed: np.ndarray, trailing: bool = True
 ) -> tuple[list[list], np.ndarray, np.ndarray, int, int]:
     n = len(lines)
     if n == 0:
@@ -402,7 +579,7 @@ def _drop_blank_and_summary(
     # trailing 合计/总计/小计 rows and sign-off footers (制表人：… 审核人：…) after blank rows are gone
     idx = np.flatnonzero(keep)
     summary = 0
-    for i in idx[::-1]:
+    for i in idx[::-1] if trailing else ():  # not at the end of a chunk that is not the file's last
         text, filled = _first_text(cols, i)
         if text.startswith(SUMMARY_PREFIXES) or (text.startswith(FOOTER_PREFIXES) and filled <= 3):
             keep[i] = False
@@ -425,10 +602,11 @@ def _build(
     malformed: np.ndarray,
     *,
     hidden_positions: set[int] = frozenset(),
+    trailing: bool = True,
     **meta,
 ) -> RawFrame:
     hm: HeaderMap = resolve_headers(header, table, path.name)
-    cols, lines, malformed, n_blank, n_summary = _drop_blank_and_summary(cols, lines, malformed)
+    cols, lines, malformed, n_blank, n_summary = _drop_blank_and_summary(cols, lines, malformed, trailing)
     data = {name: pd.Series(cols[pos], dtype=object) for pos, name in hm.positions.items() if pos < len(cols)}
     df = pd.DataFrame(data, index=pd.RangeIndex(len(lines)))
     for c in table.columns:  # optional columns absent from the file: all null
@@ -480,7 +658,8 @@ class Source:
 
     ``rows`` holds every row of a worksheet, but only the first :data:`HEADER_SEARCH_ROWS` parsed
     lines of a CSV (enough to find and recognize the header; the body is parsed by
-    :func:`read_csv_text`).
+    :func:`read_csv_text`, or chunk by chunk by :func:`iter_csv_chunks` for a CSV larger than
+    :data:`CSV_STREAM_BYTES`, whose text is then never held whole).
     """
 
     path: Path
@@ -493,6 +672,7 @@ class Source:
     encoding: str | None = None
     encoding_label: str | None = None  # utf-8 | utf-8-sig | utf-16 | gbk | gb18030
     text: str | None = None
+    streamed: bool = False  # a large CSV: ``text`` is None, the records are read in chunks from ``path``
 
     @property
     def is_empty(self) -> bool:
@@ -527,6 +707,17 @@ def open_sources(path: Path) -> list[Source]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
+        if path.stat().st_size > CSV_STREAM_BYTES:
+            enc, label = detect_encoding_streamed(path)
+            with open(path, "rb") as f:
+                head = codecs.getincrementaldecoder(enc)(errors="strict").decode(f.read(4 * 2**20))
+            preview_text = "\n".join(head.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
+            delim = _sniff_delimiter(head[: head.find("\n")] if "\n" in head else head)
+            try:
+                rows = [tuple(r) for r in csv.reader(io.StringIO(preview_text, newline=""), delimiter=delim)]
+            except csv.Error:
+                rows = [tuple(line.split(delim)) for line in preview_text.split("\n")]
+            return [Source(path, "csv", None, rows, encoding=enc, encoding_label=label, streamed=True)]
         raw = path.read_bytes()
         if not raw.strip():
             return [Source(path, "csv", None, [], encoding=None, text="")]
@@ -599,7 +790,8 @@ def read_source(
     rows_used: tuple[int, ...] | None = None,
     names: list[str] | None = None,
 ) -> RawFrame:
-    """Read one source (CSV or worksheet) under ``table``.
+    """Read one source (CSV or worksheet) under ``table``, whole (a streamed CSV's chunks are joined;
+    the ingest reads them one by one with :func:`iter_source`).
 
     ``rows_used``/``names``: the header found by the caller (:func:`locate_header`); default: the
     candidate that matches the most contract columns.
@@ -608,6 +800,25 @@ def read_source(
     ------
     HeaderError
         No header row matching the table, required columns missing, or a column given twice.
+    """
+    return concat_raw(list(iter_source(src, table, rows_used, names)))
+
+
+def iter_source(
+    src: Source,
+    table: Table,
+    rows_used: tuple[int, ...] | None = None,
+    names: list[str] | None = None,
+    chunk_bytes: int | None = None,
+) -> Iterator[RawFrame]:
+    """Read one source under ``table`` as one :class:`RawFrame` — or, for a streamed CSV
+    (:attr:`Source.streamed`), one per chunk of about ``chunk_bytes`` (:data:`CSV_CHUNK_BYTES`), in
+    file order, with the file's row numbers. Trailing 合计 rows are only looked for in the last chunk.
+
+    Raises
+    ------
+    HeaderError
+        As :func:`read_source` (before the first frame).
     """
     path = src.path
     if rows_used is None or names is None:
@@ -624,14 +835,20 @@ def read_source(
             )
     if src.format == "csv":
         header_line = rows_used[-1]
-        header, cols, lines, malformed = read_csv_text(src.text or "", path.name, header_line)
-        if len(rows_used) > 1 and len(names) >= len(header):
-            header = list(names[: len(header)])
-        return _build(
-            path, table, header, cols, lines, malformed,
-            format="csv", encoding=src.encoding, encoding_label=src.encoding_label,
-            header_rows=tuple(rows_used),
-        )
+        if src.streamed:
+            chunks = iter_csv_chunks(path, src.encoding or "utf-8", header_line, chunk_bytes)
+        else:
+            header, cols, lines, malformed = read_csv_text(src.text or "", path.name, header_line)
+            chunks = iter([(header, cols, lines, malformed, True)])
+        for header, cols, lines, malformed, last in chunks:
+            if len(rows_used) > 1 and len(names) >= len(header):
+                header = list(names[: len(header)])
+            yield _build(
+                path, table, header, cols, lines, malformed, trailing=last,
+                format="csv", encoding=src.encoding, encoding_label=src.encoding_label,
+                header_rows=tuple(rows_used),
+            )
+        return
     first_data = rows_used[-1] + 1  # 1-based row number
     rows = _fill_merged_data(src.rows, src.merges, first_data)
     body = rows[first_data - 1 :]
@@ -640,10 +857,36 @@ def read_source(
     cols = [[(r[i] if i < len(r) else None) for r in body] for i in range(width)]
     lines = np.arange(first_data, first_data + len(body), dtype=np.int64)
     malformed = np.zeros(len(body), dtype=bool)
-    return _build(
+    yield _build(
         path, table, header, cols, lines, malformed,
         hidden_positions=src.hidden_columns,
         format="xlsx", sheet=src.sheet, header_rows=tuple(rows_used),
+    )
+
+
+def concat_raw(frames: list[RawFrame]) -> RawFrame:
+    """One :class:`RawFrame` from the chunks of one source (as :func:`iter_source` yields them)."""
+    if len(frames) == 1:
+        return frames[0]
+    first = frames[0]
+    extras = [f.extra for f in frames]
+    extra = None
+    if any(e is not None for e in extras):
+        extra = pd.concat(
+            [e if e is not None else pd.DataFrame(index=pd.RangeIndex(len(f))) for e, f in zip(extras, frames, strict=True)],
+            ignore_index=True,
+        )
+    return RawFrame(
+        path=first.path, table=first.table,
+        data=pd.concat([f.data for f in frames], ignore_index=True),
+        source_row=np.concatenate([f.source_row for f in frames]),
+        headers=first.headers, unmapped=first.unmapped,
+        malformed=np.concatenate([f.malformed if f.malformed is not None else np.zeros(len(f), dtype=bool)
+                                  for f in frames]),
+        format=first.format, encoding=first.encoding, sheet=first.sheet, header_rows=first.header_rows,
+        blank_rows_skipped=sum(f.blank_rows_skipped for f in frames),
+        summary_rows_skipped=sum(f.summary_rows_skipped for f in frames),
+        encoding_label=first.encoding_label, extra=extra, hidden_columns=first.hidden_columns,
     )
 
 
