@@ -196,7 +196,7 @@ def ingest(
     Full reference: docs/ingest.md."""
     import tempfile
 
-    from humiao.stages import run_ingest
+    from humiao.stages import NOTE_CACHE_FILE, run_ingest
     from privacy.ingest import IngestFailed, UndeclaredPersonalInformation
     from privacy.recognize import MappingError
 
@@ -216,6 +216,7 @@ def ingest(
         raise typer.Exit(2)
     scratch = None
     stored = cfg.pseudonymized_dir  # a check refuses an incomplete delivery exactly as --apply would
+    live_cache = cfg.path("work_dir") / NOTE_CACHE_FILE  # read only: a check anonymizes only new notes
     if not apply:
         scratch = Path(tempfile.mkdtemp(prefix="humiao-ingest-check-"))
         os.chmod(scratch, 0o700)
@@ -224,7 +225,7 @@ def ingest(
     failed = None
     try:
         rep = run_ingest(cfg, input_dir, force=True, mapping=mapping, max_quarantine_share=max_quarantine_share,
-                         strict=strict, stored_dir=stored)
+                         strict=strict, stored_dir=stored, note_cache=live_cache)
     except IngestFailed as e:
         failed = e
         rep = e.report.to_dict() if e.report is not None else {"errors": e.errors}
@@ -277,6 +278,10 @@ def ingest(
     per_table = [f"{n} {t['rows_quarantined']:,}" for n, t in tables.items() if t.get("rows_quarantined")]
     if per_table:
         say(f"  各表隔离行数 / quarantined rows per table: {names(per_table)}")
+    if rep.get("notes_reused") or rep.get("notes_anonymized"):
+        say(f"  备注：新匿名化 {rep.get('notes_anonymized', 0):,} 条，沿用上次导入的结果 {rep.get('notes_reused', 0):,} 条"
+            f" / notes: {rep.get('notes_anonymized', 0):,} anonymized, {rep.get('notes_reused', 0):,} unchanged "
+            "since the last ingest (reused, scanned again)")
     conflicts = (rep.get("conflicts") or {}).get("count", 0)
     if conflicts:
         say(f"  记录冲突 / conflicts recorded: {conflicts}（详见报告 / see the report）")

@@ -122,6 +122,7 @@ def rotate_pseudonym_key(cfg: Config, new_key_file: Path, new_version: int | Non
             shutil.rmtree(derived)
             removed.append(str(derived))
     (work / "ingest_report.json").unlink(missing_ok=True)  # its fingerprint names the old key
+    (work / "note_cache.parquet").unlink(missing_ok=True)  # keyed with the old key: rebuilt by the next ingest
     if cfg.env != PRODUCTION and not os.environ.get(PSEUDONYM_KEY_ENV) and not os.environ.get(PSEUDONYM_KEY_FILE_ENV):
         secrets_dir = cfg.path("secrets_dir")
         demo = secrets_dir / "pseudonym.key"

@@ -41,6 +41,21 @@ def code_hash(*packages: str) -> str:
     return h.hexdigest()
 
 
+#: The previous ingest's anonymized notes, by keyed hash (privacy.ingest.ingest_folder's ``note_cache``).
+NOTE_CACHE_FILE = "note_cache.parquet"
+
+
+def anonymizer_version() -> str:
+    """What a cached anonymized note depends on: the privacy code and the person-name model file
+    (a change to either makes every cached note stale)."""
+    from privacy.name_model import model_path
+
+    h = hashlib.sha256(code_hash("privacy").encode())
+    if model_path().exists():
+        h.update(hashlib.sha256(model_path().read_bytes()).digest())
+    return h.hexdigest()[:32]
+
+
 def fingerprint(*parts: object) -> str:
     """SHA-256 of the JSON of ``parts`` (dates and paths as strings)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -95,12 +110,16 @@ def raw_files(raw_dir: Path) -> list[Path]:
 
 def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False, mapping: Path | None = None,
                max_quarantine_share: float | None = None, strict: bool = False,
-               stored_dir: Path | None = None) -> dict:
+               stored_dir: Path | None = None, note_cache: Path | None = None) -> dict:
     """Validate, normalize and pseudonymize every contract table in ``raw_dir`` (DESIGN.md §4–§5).
 
     ``stored_dir`` is the folder of pseudonymized tables a delivery is compared with for completeness
     (default ``<work_dir>/pseudonymized``); `humiao ingest`'s check, which works in a scratch folder,
     passes the live one so that it refuses what ``--apply`` would refuse.
+
+    ``note_cache`` is the previous ingest's note cache (default ``<work_dir>/note_cache.parquet``; the
+    check passes the live one, read only): notes unchanged since then are not anonymized again
+    (:func:`privacy.ingest.ingest_folder`), and the new cache is swapped in with the tables.
 
     Returns the reconciliation report (``ingest_report.json``) with ``fingerprint`` and ``reused``.
 
@@ -156,6 +175,8 @@ def run_ingest(cfg: Config, raw_dir: Path | None = None, *, force: bool = False,
             vault_key=vault_key_from_config(cfg), out_dir=staging, quarantine_dir=q_staging,
             as_of=ingest_as_of(cfg), mapping=mapping, fail_on_unrecognized=strict,
             max_quarantine_share=_quarantine_limits(cfg, default_share, shares),
+            note_cache=Path(note_cache) if note_cache else work / NOTE_CACHE_FILE,
+            note_cache_version=anonymizer_version(),
         )
     except BaseException:
         _discard(staging, q_staging)
@@ -220,7 +241,7 @@ def _swap_in(staging: Path, work: Path, quarantine: Path, quarantine_staging: Pa
     if (work / "pseudonymized").exists():
         (work / "pseudonymized").rename(old_dir)
     (staging / "pseudonymized").rename(work / "pseudonymized")
-    for name in ("vault.bin", "identity_index.bin", "ingest_report.json"):
+    for name in ("vault.bin", "identity_index.bin", "ingest_report.json", NOTE_CACHE_FILE):
         if (staging / name).exists():
             (staging / name).replace(work / name)
     shutil.rmtree(old_dir, ignore_errors=True)
