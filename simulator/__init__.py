@@ -9,7 +9,8 @@ Usage
 >>> from simulator import simulate                                     # doctest: +SKIP
 >>> manifest = simulate(Path("data/raw"), Path("data/truth"), children=20000, months=36, seed=42)
 
-or ``python -m simulator --children 20000 --months 36 --seed 42 --out data/raw --truth data/truth``.
+or ``python -m simulator --children 20000 --months 36 --seed 42 --out data/raw --truth data/truth``
+(add ``--shard-children 250000`` to bound the memory of a larger city; see *Sharding*).
 
 Outputs
 -------
@@ -98,10 +99,38 @@ Full-width digits, lower-case ``x``, 15-digit IDs for adults born before 2000 (n
 DESIGN §11.14), ~0.05% wrong check characters, ~0.5% exact duplicate rows, mixed date formats,
 empty optional cells, name typos; each department has its own usual date style.
 
+Sharding (large cities)
+-----------------------
+A city is held in memory as a monthly panel (≈ 20 kB per child: 200,000 children peak at 4 GB), so a
+city larger than ``shard_children`` (default 250,000; ``--shard-children``) is simulated in
+``ceil(children / shard_children)`` near-equal shards, one after the other:
+
+- **One city, random sub-populations.** Townships and communities are laid out once for the whole
+  city (community names stay unique city-wide); every shard draws its households over all districts
+  and communities like an unsharded city, with its own generators (seed, stage, shard). The community
+  propensity to leave for work is drawn once for the city (not per shard), and the first shard draws
+  the child directors of every community (its registry counts scaled to the city) for all shards.
+- **Unique identifiers.** An ``ids.IdLedger`` carries what earlier shards handed out: ID numbers
+  (a new sequence number of the same sex parity when the body repeats one — migrants share origin
+  area codes, so shards would otherwise collide), phones, household numbers (户号), ``L…`` student
+  numbers; record numbers continue the earlier shards' sequences (登记编号, 走访编号, 警情编号 per
+  district and day). Certificate and ``G…`` student numbers derive from the (unique) IDs.
+- **Files.** CSV rows are appended shard by shard (header once); the .xlsx tables (child registry,
+  disability certificates: ≈ 52 and 39 rows per 1,000 children, 105,000 and 79,000 at 2,000,000 —
+  far below Excel's 1,048,576) are collected and written once; ``rows`` in the
+  manifest and every ``source_row`` of ``injected_defects`` refer to the combined files; the truth is
+  written as one parquet row group (or more) per shard.
+- **What is lost.** Households never interact in the dynamics, so nothing causal; but each file is a
+  sequence of per-shard blocks, each sorted by date (not one date order), a day's 警情编号 follow
+  shard order rather than time, each shard has its own pool of employer names, and a sharded city is
+  a different draw from the unsharded city of the same seed (same distributions, not the same bytes).
+  A city of at most ``shard_children`` children is byte-identical to the unsharded simulator's.
+
 Determinism
 -----------
-Same seed and configuration → byte-identical files (numpy generators per stage, fixed xlsx
-metadata and zip timestamps). Source tags ``[Sn]`` refer to ``shared/SIMULATOR_FACTS.md``.
+Same seed and configuration (and ``shard_children``) → byte-identical files (numpy generators per
+stage and shard, fixed xlsx metadata and zip timestamps). Source tags ``[Sn]`` refer to
+``shared/SIMULATOR_FACTS.md``.
 """
 
 from .config import DistrictSpec, LegacyCode, SimulatorConfig, config_hash

@@ -1,4 +1,5 @@
-"""Command line: ``python -m simulator --children N --months M --seed S --out DIR --truth DIR``."""
+"""Command line: ``python -m simulator --children N --months M --seed S --out DIR --truth DIR
+[--shard-children K]``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .core import simulate
+from .core import DEFAULT_SHARD_CHILDREN, simulate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,10 +25,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--truth", type=Path, default=Path("data/truth"), help="ground truth folder (default data/truth)"
     )
+    ap.add_argument(
+        "--shard-children",
+        type=int,
+        default=DEFAULT_SHARD_CHILDREN,
+        help="simulate a larger city in shards of at most this many children, appended to the same "
+        f"files (bounds memory; default {DEFAULT_SHARD_CHILDREN})",
+    )
     a = ap.parse_args(argv)
     t = time.perf_counter()
     try:
-        m = simulate(a.out, a.truth, children=a.children, months=a.months, seed=a.seed, end_month=a.end_month)
+        m = simulate(
+            a.out,
+            a.truth,
+            children=a.children,
+            months=a.months,
+            seed=a.seed,
+            end_month=a.end_month,
+            shard_children=a.shard_children,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

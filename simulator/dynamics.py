@@ -283,7 +283,10 @@ def run_dynamics(
     insure_delay = rng.integers(lo, hi + 1, (H, 2))
     away_rows: list[list] = []
     # community-level propensity to migrate for work
-    comm_leave = np.exp(rng.normal(0, 0.35, len(city.communities)))[comm]
+    comm_leave = np.exp(rng.normal(0, 0.35, len(city.communities)))
+    if "leave_propensity" in city.communities:  # sharded city: drawn once for all shards (core.simulate)
+        comm_leave = city.communities["leave_propensity"].to_numpy()
+    comm_leave = comm_leave[comm]
     leave_base = np.array([cfg.leave_per_month[k] for k in kinds]) * np.where(
         village, cfg.village_leave_multiplier, 1.0
     )

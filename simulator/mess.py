@@ -214,9 +214,12 @@ class Defects:
             df[c] = v
 
     # ---- row-level, then final bookkeeping
-    def finish(self, df: pd.DataFrame, relpath: str, id_cols: list[str]) -> pd.DataFrame:
+    def finish(self, df: pd.DataFrame, relpath: str, id_cols: list[str], row_offset: int = 0) -> pd.DataFrame:
         """Duplicate ~0.5% of rows (next to the original), log defects with final row numbers,
-        and drop the marker columns. Returns the table ready to write."""
+        and drop the marker columns. Returns the table ready to write.
+
+        ``row_offset`` is the number of data rows already in the file (earlier shards of a sharded
+        city append to it), so ``source_row`` is the row in the combined file (header = row 1)."""
         rng = self.rng
         n = len(df)
         dup = rng.random(n) < self.cfg.duplicate_row_rate
@@ -225,7 +228,7 @@ class Defects:
         is_copy = np.zeros(len(order), dtype=bool)
         is_copy[1:] = order[1:] == order[:-1]
         out = df.iloc[order].reset_index(drop=True)
-        source_row = np.arange(len(out)) + 2  # header is row/line 1
+        source_row = np.arange(len(out)) + 2 + row_offset  # header is row/line 1
         logs = []
         if is_copy.any():
             logs.append(

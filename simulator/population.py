@@ -22,7 +22,7 @@ import pandas as pd
 from faker.providers.person.zh_CN import Provider as _FakerPerson
 
 from .config import SimulatorConfig
-from .ids import make_id_numbers, make_phones
+from .ids import IdLedger, id_body_keys, make_id_numbers, make_phones
 from .places import City
 
 __all__ = ["ORIGINS", "NameMaker", "Population", "build_population"]
@@ -180,6 +180,7 @@ def build_population(
     start_g_month: np.datetime64,
     rng: np.random.Generator,
     names: NameMaker,
+    ledger: IdLedger | None = None,
 ) -> Population:
     """Draw households and persons for a city of exactly ``n_children`` children.
 
@@ -194,6 +195,10 @@ def build_population(
         First month of the simulation including burn-in (global month 0).
     rng : numpy.random.Generator
     names : NameMaker
+    ledger : IdLedger, optional
+        Sharded cities: identifiers handed out by earlier shards. ID numbers, phones and household
+        numbers that would repeat one are redrawn (phones are then also unique within the shard), and
+        this shard's values are added. None (unsharded): the draws of an unsharded city, unchanged.
 
     Returns
     -------
@@ -385,7 +390,11 @@ def build_population(
     origin_codes = np.array([c for c, _ in ORIGINS], dtype=object)
     area = np.where(outsider, origin_codes[o_i], area)
     area = np.where(p_mig, origin_codes[origin_i[ph]], area)
-    ids = make_id_numbers(rng, area.astype(str), birth, male)
+    ids = make_id_numbers(
+        rng, area.astype(str), birth, male, taken=ledger.taken("id") if ledger is not None else None
+    )
+    if ledger is not None:
+        ledger.add("id", id_body_keys(ids))
 
     # ---- names and phones: children take the father's surname (90%)
     fam_surname = names.surname(H)
@@ -403,21 +412,31 @@ def build_population(
     persons["name"] = names.full(surname.astype(object), male, by)
     persons["id18"] = ids
     persons["area"] = area
-    phones = make_phones(rng, P)
+    phones = make_phones(rng, P, taken=ledger.taken("phone") if ledger is not None else None)
     has_phone = np.where(
         is_child, (by <= 2011) & (rng.random(P) < 0.3), rng.random(P) < np.where(is_gp, 0.65, 0.97)
     )
     persons["phone"] = np.where(has_phone, phones, None)
+    if ledger is not None:
+        ledger.add("phone", phones[has_phone].astype(np.int64))
 
     # ---- household numbers (户号) and addresses
     hn = rng.integers(100_000_000, 999_999_999, size=H)
+    hn_taken = ledger.taken("hh") if ledger is not None else None
     for _ in range(20):
         _, first = np.unique(hn, return_index=True)
         dup = np.ones(H, bool)
         dup[first] = False
+        if hn_taken is not None and len(hn_taken):
+            dup |= np.isin(hn, hn_taken)
         if not dup.any():
             break
         hn[dup] = rng.integers(100_000_000, 999_999_999, size=dup.sum())
+    else:
+        if ledger is not None:  # pragma: no cover - astronomically unlikely
+            raise RuntimeError("could not make unique household numbers")
+    if ledger is not None:
+        ledger.add("hh", hn)
     dname = dists["district"].to_numpy()[d_idx]
     tname = city.townships["township"].to_numpy()[t_idx]
     cname = comms["community"].to_numpy()[c_idx]

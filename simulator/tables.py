@@ -14,6 +14,7 @@ import pandas as pd
 from .config import SimulatorConfig
 from .contracts import TableContract
 from .dynamics import ASSESSMENTS, CATEGORIES, MODES, NOTE_FLAGS, History
+from .ids import IdLedger, in_sorted
 from .mess import Defects, format_dates, format_months
 from .places import City
 from .population import ROLE_CHILD, ROLE_FATHER, ROLE_GP, ROLE_MOTHER, NameMaker, Population
@@ -78,6 +79,16 @@ class Builder:
     rng : numpy.random.Generator
     names : NameMaker
     end_month : numpy.datetime64[M]
+    ledger : IdLedger, optional
+        Sharded cities: record numbers (登记编号, 走访编号, 警情编号) continue the earlier shards'
+        sequences and ``L…`` student numbers avoid theirs; the ledger is advanced as tables are built.
+        None (unsharded): numbering starts at 1, as always.
+    directors : list of list of str, optional
+        Child directors per community, shared by all shards of a city (``Builder.directors`` of the
+        first shard). None: drawn here from this population's registry.
+    staff_scale : float
+        Multiplies the registered children per community when directors are drawn (a first shard
+        holding 1/k of the city draws the whole city's directors with ``k``). 1.0 unsharded.
     """
 
     def __init__(
@@ -90,8 +101,12 @@ class Builder:
         rng: np.random.Generator,
         names: NameMaker,
         end_month: np.datetime64,
+        ledger: IdLedger | None = None,
+        directors: list | None = None,
+        staff_scale: float = 1.0,
     ) -> None:
         self.cfg = config
+        self.ledger = ledger
         self.city = city
         self.pop = pop
         self.h = hist
@@ -128,7 +143,10 @@ class Builder:
         self.hh_vill = hh["is_village"].to_numpy()
         self.hh_addr = hh["address"].to_numpy(dtype=object)
         self.head = self._heads()
-        self._staff()
+        if directors is None:
+            self._staff(staff_scale)
+        else:
+            self.directors = directors
 
     # ------------------------------------------------------------------ helpers
     def gdate(self, g: np.ndarray) -> np.ndarray:
@@ -163,7 +181,7 @@ class Builder:
         kids_first[self.pid_hh[self.kids][::-1]] = self.kids[::-1]
         return np.where(head < 0, kids_first, head)
 
-    def _staff(self) -> None:
+    def _staff(self, scale: float = 1.0) -> None:
         reg = self.h.registry
         comm_of_child = self.hh_c[self.h.child_hh]
         n_c = len(self.city.communities)
@@ -172,6 +190,8 @@ class Builder:
             if len(reg)
             else np.zeros(n_c, int)
         )
+        if scale != 1.0:
+            counts = counts * scale
         n_dir = np.maximum(1, np.ceil(counts / 3 / self.cfg.children_per_director)).astype(int)
         tot = int(n_dir.sum())
         male = self.rng.random(tot) < 0.3
@@ -398,7 +418,8 @@ class Builder:
         secs = np.where(rng.random(len(inc)) < 0.5, rng.integers(17 * 3600, 23 * 3600, len(inc)), secs)
         ts = days.astype("datetime64[s]") + secs.astype("timedelta64[s]")
         order = np.argsort(ts, kind="stable")
-        seq_by_day: dict = {}
+        # 警情编号 sequences per (district, day); a sharded city continues the earlier shards' ones
+        seq_by_day: dict = self.ledger.incident_seq if self.ledger is not None else {}
         i_hh, i_child, i_adult, i_g = (inc[k].to_numpy(dtype=np.int64) for k in ("hh", "child", "adult", "g"))
         i_cat = inc["category"].to_numpy(dtype=object)
         for i in order.tolist():
@@ -569,7 +590,11 @@ class Builder:
                 r = "信息待核实"
             remarks.append(r)
         year = start.astype("datetime64[Y]").astype(int) + 1970
-        seq = np.arange(1, len(reg) + 1)
+        seq0 = 0
+        if self.ledger is not None:
+            seq0 = self.ledger.registry_seq
+            self.ledger.registry_seq += len(reg)
+        seq = np.arange(seq0 + 1, seq0 + len(reg) + 1)
         rid = [f"HZ{y}{s:06d}" for y, s in zip(year, seq, strict=True)]
         pc = self.place_cols(h)
         df = pd.DataFrame(
@@ -691,7 +716,11 @@ class Builder:
             dirs = self.directors[self.hh_c[hi]]
             visitor.append(dirs[ci % len(dirs)])
         ym = vd.astype("datetime64[M]")
-        vid = [f"ZF{str(m).replace('-', '')}{i + 1:07d}" for i, m in enumerate(ym)]
+        v0 = 0
+        if self.ledger is not None:
+            v0 = self.ledger.visit_seq
+            self.ledger.visit_seq += len(v)
+        vid = [f"ZF{str(m).replace('-', '')}{v0 + i + 1:07d}" for i, m in enumerate(ym)]
         df = pd.DataFrame(
             {
                 "visit_id": vid,
@@ -769,10 +798,24 @@ class Builder:
         rows = []
         kids = self.kids
         C = len(kids)
+        use_g = rng.random(C) < 0.96
+        l_num = rng.integers(10**16, 10**17 - 1, C)
+        if self.ledger is not None:  # sharded: L numbers unique city-wide
+            taken = self.ledger.taken("student")
+            for _ in range(50):
+                _, first = np.unique(l_num[~use_g], return_index=True)
+                dup = np.ones(int((~use_g).sum()), dtype=bool)
+                dup[first] = False
+                dup |= in_sorted(l_num[~use_g], taken)
+                if not dup.any():
+                    break
+                redo = np.flatnonzero(~use_g)[dup]
+                l_num[redo] = rng.integers(10**16, 10**17 - 1, len(redo))
+            self.ledger.add("student", l_num[~use_g])
         stud_no = np.where(
-            rng.random(C) < 0.96,
+            use_g,
             np.char.add("G", self.pid_id[kids].astype(str)).astype(object),
-            np.array([f"L{x:017d}" for x in rng.integers(10**16, 10**17 - 1, C)], dtype=object),
+            np.array([f"L{x:017d}" for x in l_num], dtype=object),
         )
         self.student_number = stud_no
         boarding_p = self.cfg.boarding_share

@@ -34,13 +34,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _csv(df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000) -> None:
-    """Write in chunks so a city-sized table never exists twice in memory as one string."""
+def _csv(df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000, append: bool = False) -> None:
+    """Write in chunks so a city-sized table never exists twice in memory as one string.
+
+    ``append`` adds the rows (no header) to an existing file: the next shard of a sharded city."""
     eol = "\r\n" if encoding == "gbk" else "\n"
-    with open(path, "wb") as f:
+    with open(path, "ab" if append else "wb") as f:
         for start in range(0, max(len(df), 1), chunk):
             part = df.iloc[start : start + chunk]
-            f.write(part.to_csv(index=False, header=start == 0, lineterminator=eol).encode(encoding))
+            header = start == 0 and not append
+            f.write(part.to_csv(index=False, header=header, lineterminator=eol).encode(encoding))
 
 
 def _xlsx(
@@ -116,6 +119,7 @@ def write_table(
     fixed: dt.datetime,
     rng: np.random.Generator,
     mixed_rate: float,
+    append: bool = False,
 ) -> Path:
     """Write one table under ``<out_dir>/<department>/<file>`` with the contract's Chinese headers.
 
@@ -130,6 +134,9 @@ def write_table(
     rng : numpy.random.Generator
         For the share of xlsx date cells written as text.
     mixed_rate : float
+    append : bool
+        CSV only: append the rows without a header to the file an earlier shard wrote (a sharded
+        city). An .xlsx table is written whole, once (``ValueError`` if asked to append).
 
     Returns
     -------
@@ -143,9 +150,11 @@ def write_table(
     path = Path(out_dir) / contract.department / contract.file
     path.parent.mkdir(parents=True, exist_ok=True)
     if contract.file.endswith(".xlsx"):
+        if append:
+            raise ValueError(f"{contract.table}: an .xlsx table is written once, not appended")
         date_cols = {contract.headers[i] for i, n in enumerate(contract.names) if n.endswith("_date")}
         _xlsx(df, path, fixed, date_cols, rng, mixed_rate)
     else:
         df = df.astype(object).where(df.notna(), "")
-        _csv(df, path, contract.encoding)
+        _csv(df, path, contract.encoding, append=append)
     return path
