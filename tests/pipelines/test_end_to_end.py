@@ -147,9 +147,9 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
 
     original = stages.iter_partition_frames
 
-    def leaky(cfg_, dates):
+    def leaky(cfg_, dates):  # into the second partition: the check reads every partition, one at a time
         for i, (key, frame) in enumerate(original(cfg_, dates)):
-            if i == 0:
+            if i == 1:
                 frame = frame.copy()
                 frame["note"] = ""
                 frame.loc[frame.index[0], "note"] = f"身份证{raw_id}"
