@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -55,13 +56,18 @@ def load_truth(truth_dir: Path, pseudonymizer: Pseudonymizer, *, file: str = TRU
     path = Path(truth_dir) / file
     if not path.exists():
         raise TruthError(f"ground truth {file} not found in {truth_dir}")
-    df = pq.read_table(path).to_pandas()
-    if "id_number" not in df.columns:
+    if "id_number" not in pq.read_schema(path).names:
         raise TruthError(f"{file}: no id_number column")
-    codes, uniques = pd.factorize(df["id_number"].astype(object), use_na_sentinel=True)
+    # dictionary-encoded on read: one Python string per child, not one per child-month row (a 2M city's
+    # truth has 58.7 M rows; issue 8)
+    df = pq.read_table(path, read_dictionary=["id_number"]).to_pandas()
+    ids = df["id_number"]
+    if not isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.astype("category")
+    codes, uniques = ids.cat.codes.to_numpy(), ids.cat.categories
     norm = [validate_ric(u).normalized if isinstance(u, str) else None for u in uniques]
-    tok = [pseudonymizer.token("P", n) if n else None for n in norm] + [None]
-    tokens = pd.Series([tok[c] for c in codes], index=df.index, dtype="str")
+    tok = np.array([pseudonymizer.token("P", n) if n else None for n in norm] + [None], dtype=object)
+    tokens = pd.Series(tok[codes], index=df.index, dtype="str")
     bad = tokens.isna()
     out = df.drop(columns=["id_number"])
     out.insert(0, "child_token", tokens)
