@@ -4,12 +4,19 @@ Runs what the ``models`` asset runs (pipelines/assets/models.py), without Dagste
 on a city that `benchmarks/city_scale.py` (or `humiao run`) already materialized:
 
     .venv/bin/python benchmarks/models_memory.py --root benchmarks/_work/city_200000
+    .venv/bin/python benchmarks/models_memory.py --root benchmarks/_work/city_200000 \
+        --training-frequency-months 3 --negative-sample-rate 0.1          # quarterly, read-time sampling
+    ... --negative-sample-rate 0.1 --fit-time-sampling                    # the same, sampled after reading
 
-Phases: reading the plan's feature and label partitions (what the IO manager hands the asset),
-``training_matrix`` per target, and ``run_target_cycle`` per target (train, select, calibrate,
-evaluate with the bootstrap). The resident set size of this process (LightGBM's threads included) is
-sampled every 0.2 s; for each phase the RSS at its start and its peak are printed, and the raw figures
-go to ``benchmarks/results/models_memory_<stamp>.json``.
+Phases per target, as the asset runs them: reading the plan's feature and label partitions into the
+training matrix (:func:`humiao.stages.read_training_inputs`; with a rate below 1 the negatives of the
+fit-only dates are dropped as the partitions are read, unless ``--fit-time-sampling``), then
+what ``run_target_cycle(track=False)`` runs, timed apart: the label coverage, ``train_target`` (train,
+select, calibrate, refit) and ``evaluate_target`` (baselines, bootstrap, fairness). ``--training-frequency-months``
+re-plans the cycle (:func:`humiao.plan.plan_cycle`) with that spacing of training dates instead of the
+stored plan. The resident set size of this process (LightGBM's threads included) is sampled every
+0.2 s; for each phase the RSS at its start and its peak are printed, and the raw figures (with the
+settings and the matrix rows) go to ``benchmarks/results/models_memory_<stamp>.json``.
 """
 
 from __future__ import annotations
@@ -41,13 +48,15 @@ class RssSampler:
     def __init__(self, interval: float = 0.2):
         self._interval = interval
         self._peak = 0
+        self._lock = threading.Lock()  # a phase's reset is not overwritten by the previous phase's peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.phases: list[dict] = []
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._peak = max(self._peak, _rss())
+            with self._lock:
+                self._peak = max(self._peak, _rss())
             time.sleep(self._interval)
 
     def __enter__(self):
@@ -60,8 +69,9 @@ class RssSampler:
 
     @contextmanager
     def phase(self, name: str):
-        start = _rss()
-        self._peak = start
+        with self._lock:
+            start = _rss()
+            self._peak = start
         t0 = time.perf_counter()
         yield
         end = _rss()
@@ -76,48 +86,87 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, required=True, help="a city folder with humiao.yaml and work/assets")
     ap.add_argument("--targets", nargs="*", default=["guardianship_risk", "left_behind_risk"])
+    ap.add_argument("--negative-sample-rate", type=float, default=None,
+                    help="models.negative_sample_rate (default: the city's configuration)")
+    ap.add_argument("--training-frequency-months", type=int, default=None,
+                    help="re-plan with time.training_as_of_date_frequency_months (default: the stored plan)")
+    ap.add_argument("--fit-time-sampling", action="store_true",
+                    help="read every row and sample the negatives at fit time only (the path before issue 8)")
     args = ap.parse_args()
 
-    import pandas as pd
+    import gc
+
+    import pyarrow.parquet as pq
 
     from features.dictionary import feature_dictionary
     from humiao.config import load_config
-    from humiao.plan import plan_from_dict
-    from humiao.stages import capacity_for, coverage_for, model_splits, training_matrix
-    from models.cycle import run_target_cycle
-    from pipelines.io_manager import read_output, read_partitions
-    from pipelines.partitions import plan_partition_keys
+    from humiao.plan import plan_cycle, plan_from_dict
+    from humiao.stages import capacity_for, coverage_for, model_splits, read_training_inputs
+    from models.evaluate import evaluate_target
+    from models.train import fit_only_as_of_dates, train_target
+    from pipelines.io_manager import read_output
 
     cfg = load_config(args.root / "humiao.yaml")
+    if args.negative_sample_rate is not None:
+        cfg.models.negative_sample_rate = args.negative_sample_rate
     assets = cfg.path("work_dir") / "assets"
-    plan_doc = read_output(assets / "cycle_plan.json")
-    plan = plan_from_dict(plan_doc)
+    if args.training_frequency_months is None:
+        plan = plan_from_dict(read_output(assets / "cycle_plan.json"))
+    else:
+        cfg.time.training_as_of_date_frequency_months = args.training_frequency_months
+        plan = plan_cycle(cfg, cfg.pseudonymized_dir)
+    keys = [d.isoformat() for d in plan.training_as_of_dates]
+    splits = model_splits(plan)
+    fit_only = [] if args.fit_time_sampling else fit_only_as_of_dates(splits)
+    rate = cfg.models.negative_sample_rate
+    print(f"{len(keys)} training dates {keys[0]}..{keys[-1]}, fit-only {[d.isoformat() for d in fit_only]}, "
+          f"negative_sample_rate {rate}, {'fit' if args.fit_time_sampling or rate == 1 else 'read'}-time sampling",
+          flush=True)
     dictionary = feature_dictionary()
+    rows: dict[str, dict] = {}
     with RssSampler() as rss:
-        with rss.phase("read feature partitions"):
-            features = read_partitions(assets / "features", plan_partition_keys("features", plan_doc), "features")
-        with rss.phase("read label partitions"):
-            labels = read_partitions(assets / "labels", plan_partition_keys("labels", plan_doc), "labels")
-        training_rows = pd.to_datetime(features["as_of_date"]).isin(pd.to_datetime(list(plan.training_as_of_dates)))
-        capacity_input = features.loc[training_rows.to_numpy(), ["as_of_date", "community", "registry_category"]]
         for target in args.targets:
-            with rss.phase(f"{target}: training_matrix"):
-                matrix = training_matrix(features, labels, target, as_of_dates=plan.training_as_of_dates)
-            with rss.phase(f"{target}: run_target_cycle"):
-                run_target_cycle(
-                    matrix, target, dictionary, capacity_for(cfg, capacity_input, target),
-                    model_splits(plan), label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid,
-                    seed=cfg.models.seed, simulation=False, track=False, n_boot=cfg.models.bootstrap_samples,
-                    one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
-                    negative_sample_rate=cfg.models.negative_sample_rate)
-            del matrix
-    out = {"root": str(args.root), "rows_features": len(features), "columns_features": len(features.columns),
-           "features_memory_gb": round(features.memory_usage(deep=True).sum() / 1e9, 2), "phases": rss.phases}
+            with rss.phase(f"{target}: read + training_matrix"):
+                read = read_training_inputs(
+                    assets / "features", assets / "labels", keys, target, fit_only_as_of_dates=fit_only,
+                    negative_sample_rate=rate, seed=cfg.models.seed, feature_names=dictionary["name"],
+                    one_feature=cfg.models.one_feature.get(target))  # fmt: skip
+                capacity = capacity_for(cfg, read.capacity_input, target)
+                matrix, evaluation_rows = read.matrix, read.evaluation_rows
+                rows[target] = {"matrix_rows": len(matrix), "rows_before_sampling": read.rows_before_sampling,
+                                "matrix_memory_gb": round(matrix.memory_usage(deep=False).sum() / 1e9, 2),
+                                "evaluation_rows_memory_gb": None if evaluation_rows is None else
+                                round(evaluation_rows.memory_usage(deep=False).sum() / 1e9, 2), "note": read.note}
+                del read
+                gc.collect()
+            print(f"    {rows[target]}", flush=True)
+            with rss.phase(f"{target}: label_coverage"):
+                coverage = coverage_for(cfg, plan, target)
+            # run_target_cycle(track=False) is train_target then evaluate_target: timed apart
+            with rss.phase(f"{target}: train_target"):
+                result = train_target(matrix, target, dictionary, splits, capacity, grid=cfg.models.grid,
+                                      seed=cfg.models.seed, negative_sample_rate=rate)
+            with rss.phase(f"{target}: evaluate_target"):
+                ev = evaluate_target(
+                    result, matrix if evaluation_rows is None else evaluation_rows, dictionary, capacity,
+                    label_timespan_days=cfg.time.label_timespan_days, one_feature=cfg.models.one_feature.get(target),
+                    label_coverage=coverage, simulation=False, n_boot=cfg.models.bootstrap_samples,
+                    seed=cfg.models.seed)  # fmt: skip
+            m = ev["metrics"]["model"]
+            rows[target].update({"precision@capacity_abs": m["precision@capacity_abs"]["value"],
+                                 "roc_auc": m["roc_auc"]["value"], "ece": m["ece"]["value"],
+                                 "refit_n_train": ev["refit"]["n_train"], "n_train": ev["n_train"]})  # fmt: skip
+            del matrix, evaluation_rows, capacity, result, ev, coverage
+            gc.collect()
+    first = pq.ParquetFile(assets / "features" / f"{keys[0]}.parquet")
+    out = {"root": str(args.root), "training_as_of_dates": keys, "fit_only_as_of_dates": [d.isoformat() for d in fit_only],
+           "negative_sample_rate": rate, "sampling": "fit" if args.fit_time_sampling or rate == 1 else "read",
+           "rows_features_first_date": first.metadata.num_rows, "columns_features": first.metadata.num_columns,
+           "targets": rows, "peak_gb": max(p["rss_peak_gb"] for p in rss.phases), "phases": rss.phases}  # fmt: skip
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = REPO / "benchmarks" / "results" / f"models_memory_{stamp}.json"
     path.write_text(json.dumps(out, indent=1), encoding="utf-8")
-    print(f"features: {out['rows_features']:,} rows × {out['columns_features']} columns, "
-          f"{out['features_memory_gb']} GB in pandas → {path}")
+    print(f"peak {out['peak_gb']} GB → {path}")
 
 
 if __name__ == "__main__":

@@ -168,7 +168,9 @@ class Models(_Section):
     )
     bootstrap_samples: int = Field(200, ge=10)
     # share of negative training rows kept (weighted back by 1/rate; models.train.negative_sample_mask):
-    # 1.0 trains on every row; city-scale runs (issue 8) may lower it
+    # 1.0 trains on every row; city-scale runs (issue 8) may lower it. The models asset drops the other
+    # negatives of the fit-only as-of dates when it reads the partitions (test and calibration dates are
+    # read whole; humiao.stages.read_training_inputs): the same models and evaluation, a smaller matrix
     negative_sample_rate: float = Field(1.0, gt=0, le=1)
     # the one-feature baseline per target (DESIGN §7): the strongest single signal a bureau could use
     one_feature: dict[str, str] = Field(default_factory=lambda: {

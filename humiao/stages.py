@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -450,6 +451,194 @@ def training_matrix(features: pd.DataFrame, labels: pd.DataFrame, target: str,
     m["as_of_date"] = j["as_of_date"].dt.date.to_numpy()
     label_columns = j[[target, "label_knowledge_date"]].reset_index(drop=True)
     return pd.concat([m, label_columns], axis=1)  # not two inserts into a frame of many blocks
+
+
+def evaluation_columns(columns: Iterable[str], feature_names: Iterable[str], target: str,
+                       one_feature: str | None = None) -> list[str] | None:
+    """Feature-table columns :func:`models.evaluate.evaluate_target` reads of every training row: every
+    column that is not a model feature (identifiers, fairness groups, ``registry_category`` …), the
+    one-feature baseline's feature and the expert checklist's indicator features (those present).
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The feature partitions' columns, in their order.
+    feature_names : iterable of str
+        The feature dictionary's names (the model features).
+    target : str
+    one_feature : str, optional
+        ``models.one_feature`` of the target; None: :data:`models.evaluate.DEFAULT_ONE_FEATURE`.
+
+    Returns
+    -------
+    list of str in ``columns`` order, or None when the one-feature baseline's feature is absent: then
+    evaluation searches every feature on the training rows, and no row may be left unread.
+    """
+    from models.baselines import ExpertChecklist
+    from models.evaluate import DEFAULT_ONE_FEATURE
+
+    columns = list(columns)
+    feat = one_feature if one_feature is not None else DEFAULT_ONE_FEATURE.get(target, (None, 1))[0]
+    if feat is None or feat not in columns:
+        return None
+    names = set(feature_names)
+    wanted = {c for c in columns if c not in names} | {feat} | set(ExpertChecklist().indicators["feature"])
+    return [c for c in columns if c in wanted]
+
+
+@dataclass
+class TrainingInputs:
+    """What the models stage reads for one target (:func:`read_training_inputs`).
+
+    Attributes
+    ----------
+    matrix : DataFrame
+        The training matrix LightGBM is fitted on (:func:`training_matrix` rows and columns). With
+        read-time sampling: every row of the dates needed in full, the positives and sampled negatives of
+        the fit-only dates; index = the row's position among every labelled row (``evaluation_rows``),
+        and ``matrix.attrs[models.train.SAMPLED_ATTR]`` records rate, seed and sampled dates.
+    evaluation_rows : DataFrame or None
+        Read-time sampling only: every labelled row of every date (index 0..n−1) with the columns of
+        :func:`evaluation_columns` and the label columns — what the evaluation reads; None: use ``matrix``.
+    capacity_input : DataFrame
+        ``as_of_date, community, registry_category`` of every feature row (every child, not only the
+        cohort) for :func:`capacity_for`.
+    rows_before_sampling : int
+        Labelled rows of the cohort over every date (= ``len(matrix)`` without read-time sampling).
+    note : str
+        Why read-time sampling was not applied, if it was asked for and not applied.
+    """
+
+    matrix: pd.DataFrame
+    evaluation_rows: pd.DataFrame | None
+    capacity_input: pd.DataFrame
+    rows_before_sampling: int
+    note: str = ""
+
+
+def _read_partition_frames(folder: Path, keys: list[str], columns: list[str] | None = None,
+                           keep_tokens: dict | None = None) -> pd.DataFrame:
+    """Partitions ``keys`` of ``folder`` as one frame, converted as :func:`pipelines.io_manager.read_partitions`
+    converts them (one Arrow concatenation and one conversion when the partitions' schemas agree, else a
+    pandas concatenation), so the dtypes are the same; optionally only ``columns`` and, per key, only the
+    rows whose ``child_token`` is in ``keep_tokens[key]`` (an Arrow array; dropped before conversion)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    tables, n_rows = [], []
+    for k in keys:
+        t = pq.read_table(Path(folder) / f"{k}.parquet", columns=columns)
+        n_rows.append(t.num_rows)
+        if keep_tokens is not None and k in keep_tokens:
+            t = t.filter(pc.is_in(t["child_token"], value_set=keep_tokens[k].cast(t.schema.field("child_token").type)))
+        tables.append(t)
+    # which partitions count as empty, and so the conversion route, is decided on the unfiltered partitions
+    non_empty = [t for t, n in zip(tables, n_rows, strict=True) if n] or tables[:1]
+    if all(t.schema.equals(non_empty[0].schema) for t in non_empty[1:]):
+        table = pa.concat_tables(non_empty)
+        del tables, non_empty
+        out = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
+        return out
+    frames = [t.to_pandas() for t in non_empty]
+    del tables, non_empty
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], target: str, *,
+                         fit_only_as_of_dates: Iterable[date] = (), negative_sample_rate: float = 1.0,
+                         seed: int = 0, feature_names: Iterable[str] = (),
+                         one_feature: str | None = None) -> TrainingInputs:
+    """Read one target's training matrix from the features and labels partitions ``keys``, dropping at read
+    time the negative rows of the fit-only dates that fit-time sampling would drop (issue 8).
+
+    Without sampling (``negative_sample_rate == 1``, no fit-only date among ``keys``, or the one-feature
+    baseline's feature absent, see :func:`evaluation_columns`) this is ``training_matrix(features,
+    labels, target)`` of every partition. With sampling, the partitions are read three times, narrow
+    to wide:
+
+    1. the labels (5 columns) of every date;
+    2. the :func:`evaluation_columns` of every feature row → ``capacity_input`` and ``evaluation_rows``
+       (every labelled cohort row, ~45 of ~150 columns);
+    3. every column of the rows :func:`models.train.read_time_keep` keeps, per partition, filtered in
+       Arrow before the conversion: every cohort row of the dates needed in full (test and calibration
+       dates), the positives and the hash-sampled negatives (same hash, seed and rate as
+       :func:`models.train.negative_sample_mask`) of the fit-only dates.
+
+    Fitting on this matrix with the same rate and seed gives the boosters, calibrators and metrics of the
+    full matrix (case-control sampling weighted ``1 / rate``, King & Zeng 2001): :func:`models.train.fit_model`
+    applies the same mask again, which keeps the same rows in the same order.
+
+    Parameters
+    ----------
+    features_dir, labels_dir : Path
+        Folders of the features and labels partitions (``<key>.parquet``).
+    keys : list of str
+        Partition keys (ISO as-of dates), e.g. the plan's training dates.
+    target : str
+    fit_only_as_of_dates : iterable of date
+        :func:`models.train.fit_only_as_of_dates` of the splits trained on.
+    negative_sample_rate : float in (0, 1]
+    seed : int
+        ``models.seed`` (the seed training samples with).
+    feature_names : iterable of str
+        The feature dictionary's names (for :func:`evaluation_columns`).
+    one_feature : str, optional
+        ``models.one_feature`` of the target.
+
+    Returns
+    -------
+    TrainingInputs
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from models.train import SAMPLED_ATTR, read_time_keep
+
+    features_dir, labels_dir = Path(features_dir), Path(labels_dir)
+    key_dates = {k: date.fromisoformat(k) for k in keys}
+    fit_only = sorted({pd.Timestamp(d).date() for d in fit_only_as_of_dates} & set(key_dates.values()))
+    labels = _read_partition_frames(labels_dir, keys)
+    note = ""
+    cols = None
+    if negative_sample_rate < 1 and fit_only:
+        cols = evaluation_columns(pq.read_schema(features_dir / f"{keys[0]}.parquet").names, feature_names,
+                                  target, one_feature)
+        if cols is None:
+            note = ("negative sampling at fit time only: the one-feature baseline's feature is not among the "
+                    "features, so evaluation searches every feature of every training row")
+    if cols is None:
+        features = _read_partition_frames(features_dir, keys)
+        capacity_input = features[["as_of_date", "community", "registry_category"]]
+        matrix = training_matrix(features, labels, target)
+        return TrainingInputs(matrix, None, capacity_input, len(matrix), note)
+
+    narrow = _read_partition_frames(features_dir, keys, columns=cols)
+    capacity_input = narrow[["as_of_date", "community", "registry_category"]]
+    rows = training_matrix(narrow, labels, target)
+    del narrow
+    tokens = rows["child_token"].to_numpy()
+    keep = read_time_keep(rows["child_token"], rows["as_of_date"], rows[target].to_numpy(), fit_only,
+                          negative_sample_rate, seed)
+    row_dates = np.asarray(pd.to_datetime(rows["as_of_date"])).astype("datetime64[ns]")
+    keep_tokens = {k: pa.array(tokens[keep & (row_dates == np.datetime64(d, "ns"))], type=pa.large_string())
+                   for k, d in key_dates.items()}  # fmt: skip
+    wide = _read_partition_frames(features_dir, keys, keep_tokens=keep_tokens)
+    del keep_tokens
+    matrix = training_matrix(wide, labels, target)
+    del wide, labels
+    # the kept rows in the same order as among every labelled row (both follow the partitions' row order)
+    if len(matrix) != int(keep.sum()) or not (
+        np.array_equal(matrix["child_token"].to_numpy(), tokens[keep])
+        and np.array_equal(np.asarray(pd.to_datetime(matrix["as_of_date"])).astype("datetime64[ns]"), row_dates[keep])
+    ):
+        raise RuntimeError("read-time sampling: the sampled rows do not line up with the labelled rows")
+    matrix.index = rows.index[keep]
+    matrix.attrs[SAMPLED_ATTR] = {"rate": float(negative_sample_rate), "seed": int(seed),
+                                  "sampled_as_of_dates": [d.isoformat() for d in fit_only]}
+    return TrainingInputs(matrix, rows, capacity_input, len(rows), note)
 
 
 def model_splits(plan) -> list:

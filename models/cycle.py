@@ -20,7 +20,7 @@ import pandas as pd
 from models import tracking
 from models.baselines import ExpertChecklist
 from models.evaluate import evaluate_target
-from models.train import DEFAULT_GRID, Split, TrainResult, _dates, train_target
+from models.train import DEFAULT_GRID, SAMPLED_ATTR, Split, TrainResult, _dates, train_target
 
 AUTO_APPROVER = "humiao (automatic: simulated input)"
 
@@ -58,6 +58,7 @@ def run_target_cycle(
     extra_params: Mapping | None = None,
     n_boot: int = 200,
     negative_sample_rate: float = 1.0,
+    evaluation_rows: pd.DataFrame | None = None,
 ) -> CycleResult:
     """Train, log, register, evaluate (and, for simulated input, approve) one target.
 
@@ -71,6 +72,13 @@ def run_target_cycle(
         See :func:`models.evaluate.evaluate_target` (``one_feature=None``: the target's default,
         :data:`models.evaluate.DEFAULT_ONE_FEATURE`; ``oracle_score``: :func:`models.oracle.true_risk_score`,
         simulation only; ``label_coverage``: :func:`features.labels.label_coverage` for this target).
+    evaluation_rows : DataFrame, optional
+        What :func:`models.evaluate.evaluate_target` reads instead of ``matrix``: every labelled row of
+        every training date with the columns evaluation reads (identifiers, groups, ``registry_category``,
+        the one-feature and checklist features, the label), index aligned with ``matrix``'s (and with
+        ``truth``/``oracle_score``). Required when ``matrix`` was negative-sampled at read time
+        (:func:`humiao.stages.read_training_inputs`): the baselines are fitted, and the card's training
+        rows counted, on every row, so the evaluation is the one of the full matrix. Default: ``matrix``.
     auto_approve : bool
         Move ``champion`` at once (simulated input only; the card says so).
     track : bool
@@ -83,6 +91,10 @@ def run_target_cycle(
     -------
     CycleResult
     """
+    if matrix.attrs.get(SAMPLED_ATTR) and evaluation_rows is None:
+        raise ValueError("the matrix was negative-sampled at read time: pass evaluation_rows (every labelled row "
+                         "with the columns evaluation reads), or the baselines would be fitted on a sample")
+    rows = matrix if evaluation_rows is None else evaluation_rows
     trained_at = datetime.now(UTC)
     result = train_target(matrix, target, feature_dictionary, splits, capacity, grid=grid, seed=seed,
                           negative_sample_rate=negative_sample_rate)
@@ -93,7 +105,7 @@ def run_target_cycle(
         oracle_score=oracle_score, label_coverage=label_coverage, simulation=simulation, trained_at=trained_at, extra_params=extra_params, n_boot=n_boot, seed=seed,
     )  # fmt: skip
     if not track:
-        ev = evaluate_target(result, matrix, feature_dictionary, capacity, **kwargs)
+        ev = evaluate_target(result, rows, feature_dictionary, capacity, **kwargs)
         return CycleResult(ev, result, None, None)
 
     nested = mlflow.active_run() is not None
@@ -105,6 +117,8 @@ def run_target_cycle(
         if not nested:  # no parent run: the model run is the parent of its split runs
             tracking.log_split_runs(result, tags=tags)
         mlflow.set_tags({"target": target, "kind": "model", "simulation": str(simulation)})
+        # the input example is the feature medians of the refit's fit-date rows held in the matrix: every
+        # row, or the positives and sampled negatives when sampled at read time (a synthetic row only)
         train_rows = matrix[_dates(matrix).isin(result.final.train_as_of_dates)]
         run_id, version = tracking.log_model(result.final, train_rows, tags=tags)
         name = tracking.model_name(target)
@@ -114,7 +128,7 @@ def run_target_cycle(
                 name, version, by=AUTO_APPROVER, note="simulated input: approved automatically"
             )
         ev = evaluate_target(
-            result, matrix, feature_dictionary, capacity, model_name=name, model_version=version,
+            result, rows, feature_dictionary, capacity, model_name=name, model_version=version,
             mlflow_run_id=run_id, approval=approval, **kwargs,
         )  # fmt: skip
         tracking.log_evaluation(ev, tables={"split_metrics_all_configs": result.split_metrics})

@@ -476,6 +476,10 @@ class FittedModel:
         Full LightGBM parameters used.
     train_as_of_dates, calibration_as_of_dates : list of date
     n_train, n_positive_train : int
+        Rows (positives) the booster was fitted on: after negative sampling (positives plus the kept
+        negatives) and without the calibration rows. The same whether the negatives were sampled at fit
+        time or at read time (:func:`read_time_keep`); the evaluation document's ``n_train``
+        counts the split's labelled training rows before sampling.
     """
 
     booster: lgb.Booster
@@ -526,7 +530,8 @@ def negative_sample_mask(tokens: pd.Series, dates: pd.Series, y: np.ndarray, rat
     Parameters
     ----------
     tokens, dates : Series
-        Row-aligned child tokens and as-of dates.
+        Row-aligned child tokens and as-of dates (dates, datetimes or Arrow dates: the hash reads the
+        date at nanosecond resolution, so every representation gives the same rows).
     y : ndarray of 0/1
     rate : float in (0, 1]
 
@@ -539,10 +544,148 @@ def negative_sample_mask(tokens: pd.Series, dates: pd.Series, y: np.ndarray, rat
     if rate == 1:
         return np.ones(len(y), dtype=bool)
     key = f"humiao{seed:010d}"[-16:]
-    frame = pd.DataFrame({"t": tokens.astype(str).to_numpy(), "d": pd.to_datetime(dates).to_numpy()})
+    # nanoseconds whatever the input (dates, Arrow date32 or datetime64[us]): the hash reads the integers
+    d = np.asarray(pd.to_datetime(dates)).astype("datetime64[ns]")
+    frame = pd.DataFrame({"t": np.asarray(tokens.astype(str)), "d": d})
     h = pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy()
     u = (h >> np.uint64(11)).astype(np.float64) / float(2**53)
     return (np.asarray(y) == 1) | (u < rate)
+
+
+#: ``matrix.attrs`` key of a matrix whose negatives were sampled when read (:func:`read_time_keep`):
+#: ``{"rate": float, "seed": int, "sampled_as_of_dates": [ISO date, ...]}``.
+SAMPLED_ATTR = "negative_sample"
+
+
+def _calibration_dates(train_as_of_dates: Sequence, calibration_holdout_dates: int) -> list[date]:
+    """The dates :func:`fit_model` calibrates on: the latest ``calibration_holdout_dates`` training dates,
+    or every date when there are no more (the single-date case holds out 20% of children by hash)."""
+    dates = sorted({_to_date(d) for d in train_as_of_dates})
+    return dates[-calibration_holdout_dates:] if len(dates) > calibration_holdout_dates else dates
+
+
+def full_as_of_dates(
+    splits: Sequence, *, calibration_holdout_dates: int = 1, refit_as_of_dates: Sequence | None = None
+) -> list[date]:
+    """As-of dates of which some step of :func:`train_target` / :func:`models.evaluate.evaluate_target`
+    reads every row's features: each split's test date (scored, evaluated, bootstrapped, audited for
+    fairness) and the calibration hold-out dates of each split and of the refit (:func:`fit_model`
+    calibrates on every row of them).
+
+    Parameters
+    ----------
+    splits : sequence of features.timechop.Split or Split
+        As :func:`train_target` takes them.
+    calibration_holdout_dates : int
+        As :func:`train_target` (default 1).
+    refit_as_of_dates : sequence, optional
+        As :func:`train_target` (default: the last split's training dates plus its test date).
+
+    Returns
+    -------
+    list of date, sorted.
+    """
+    splits = splits_from_timechop(splits)
+    out: set[date] = set()
+    for s in splits:
+        out.add(_to_date(s.test_as_of_date))
+        out.update(_calibration_dates(s.train_as_of_dates, calibration_holdout_dates))
+    if splits:
+        refit = refit_as_of_dates
+        if refit is None:
+            refit = [*splits[-1].train_as_of_dates, splits[-1].test_as_of_date]
+        out.update(_calibration_dates(refit, calibration_holdout_dates))
+    return sorted(out)
+
+
+def fit_only_as_of_dates(
+    splits: Sequence, *, calibration_holdout_dates: int = 1, refit_as_of_dates: Sequence | None = None
+) -> list[date]:
+    """Training as-of dates whose feature rows only ever enter a LightGBM fit (never a test, a calibration
+    or a prediction): the dates whose unsampled negatives no model step reads, so they may be dropped when
+    the partitions are read (:func:`read_time_keep`, issue 8).
+
+    The baselines, the oracle and the card's training counts of :func:`models.evaluate.evaluate_target`
+    do read every labelled row of every training date, but only a few columns: a read-time sampled
+    matrix comes with those columns of every row (:func:`humiao.stages.read_training_inputs`).
+
+    Parameters
+    ----------
+    splits, calibration_holdout_dates, refit_as_of_dates
+        See :func:`full_as_of_dates`.
+
+    Returns
+    -------
+    list of date, sorted: every split's (and the refit's) training dates minus :func:`full_as_of_dates`.
+    """
+    splits = splits_from_timechop(splits)
+    train: set[date] = {_to_date(d) for s in splits for d in s.train_as_of_dates}
+    if refit_as_of_dates is not None:
+        train.update(_to_date(d) for d in refit_as_of_dates)
+    full = set(full_as_of_dates(splits, calibration_holdout_dates=calibration_holdout_dates,
+                                refit_as_of_dates=refit_as_of_dates))
+    return sorted(train - full)
+
+
+def read_time_keep(
+    tokens: pd.Series, dates: pd.Series, y, fit_only: Sequence, rate: float, seed: int = 0
+) -> np.ndarray:
+    """Rows of a training matrix that read-time negative sampling keeps (issue 8): every row of a date not
+    in ``fit_only``; on the fit-only dates the rows :func:`negative_sample_mask` keeps (every positive,
+    each negative with probability ``rate`` by the hash of (token, date, seed)).
+
+    ``y`` is the label as stored (1 = positive). :func:`fit_model` samples on the label after the split's
+    knowledge cutoff (a positive known late counts 0), which can only turn positives into negatives; the
+    mask is a function of the row, so the rows :func:`fit_model` keeps from the read-time sample are
+    exactly those it keeps from the full matrix — ``{cutoff label = 1 or u < rate}`` — in the same order
+    (case-control sampling weighted ``1 / rate``, King & Zeng 2001).
+
+    Parameters
+    ----------
+    tokens, dates : Series, shape (n,)
+        Row-aligned child tokens and as-of dates.
+    y : array-like, shape (n,)
+        Stored 0/1 label; missing counts as negative (such rows are never fitted).
+    fit_only : sequence of date-like
+        :func:`fit_only_as_of_dates`.
+    rate : float in (0, 1]
+    seed : int
+        The models' seed (:func:`train_target`'s ``seed``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    if not 0 < rate <= 1:
+        raise ValueError(f"negative_sample_rate must be in (0, 1], got {rate}")
+    keep = np.ones(len(tokens), dtype=bool)
+    if rate == 1 or not len(fit_only):
+        return keep
+    wanted = np.asarray(pd.to_datetime(pd.Series(list(fit_only), dtype="object"))).astype("datetime64[ns]")
+    on_fit = np.isin(np.asarray(pd.to_datetime(pd.Series(np.asarray(dates)))).astype("datetime64[ns]"), wanted)
+    if on_fit.any():
+        yy = pd.to_numeric(pd.Series(np.asarray(y)), errors="coerce").fillna(0.0).to_numpy()[on_fit]
+        keep[on_fit] = negative_sample_mask(pd.Series(np.asarray(tokens)[on_fit]),
+                                            pd.Series(np.asarray(dates)[on_fit]), yy, rate, seed)
+    return keep
+
+
+def _check_read_time_sample(matrix: pd.DataFrame, splits, rate: float, seed: int, calibration_holdout_dates: int,
+                            refit_as_of_dates) -> None:
+    """Raise unless a matrix sampled at read time was sampled as this training samples (same rate, seed)
+    and only on dates no step needs in full."""
+    info = matrix.attrs.get(SAMPLED_ATTR)
+    if not info:
+        return
+    if float(info["rate"]) != float(rate) or int(info["seed"]) != int(seed):
+        raise ValueError(f"the matrix was sampled at read time with rate {info['rate']}, seed {info['seed']}; "
+                         f"training asks for rate {rate}, seed {seed}")
+    sampled = {_to_date(d) for d in info["sampled_as_of_dates"]}
+    full = set(full_as_of_dates(splits, calibration_holdout_dates=calibration_holdout_dates,
+                                refit_as_of_dates=refit_as_of_dates))
+    if sampled & full:
+        raise ValueError(f"as-of dates {sorted(sampled & full)} are needed in full (test or calibration) but "
+                         "were sampled at read time")
 
 
 def fit_model(
@@ -592,7 +735,10 @@ def fit_model(
     negative_sample_rate : float in (0, 1]
         Share of the negative fit rows kept (:func:`negative_sample_mask`; kept negatives weigh
         ``1 / rate``); 1 (default) trains on every row. For city-scale training (issue 8); the
-        calibration rows are never sampled.
+        calibration rows are never sampled. The matrix may already hold only the rows this keeps on its
+        fit-only dates (read-time sampling: :func:`fit_only_as_of_dates`, :func:`read_time_keep`): the
+        mask is a function of (token, date, seed, label), so applying it again keeps the same rows in the
+        same order and the booster is the one fitted on the full matrix.
 
     Returns
     -------
@@ -601,7 +747,7 @@ def fit_model(
     Raises
     ------
     ValueError
-        No training rows, or a single class in the training rows.
+        No training rows, or a single class in the training rows (before or after negative sampling).
     """
     dates = sorted({_to_date(d) for d in train_as_of_dates})
     key = (tuple(dates), None if label_cutoff is None else _to_date(label_cutoff), calibration_holdout_dates,
@@ -636,6 +782,9 @@ def fit_model(
         else:
             X_fit, X_cal = to_float32(fit_rows[keep], feature_names), to_float32(cal_rows, feature_names)
         y_fit = y_fit[keep]
+        if y_fit.min() == y_fit.max():  # every negative sampled away (tiny data): the same error on both paths
+            raise ValueError(f"sampled training rows of {target} on {fit_dates} hold a single class; raise "
+                             f"negative_sample_rate ({negative_sample_rate})")
         weight = None if negative_sample_rate == 1 else np.where(y_fit == 1, 1.0, 1.0 / negative_sample_rate)
         ds = lgb.Dataset(
             X_fit, label=y_fit, weight=weight, feature_name=list(feature_names), free_raw_data=True,
@@ -762,7 +911,10 @@ def train_target(
     refit_label_cutoff : date-like, optional
         Label knowledge cutoff of the refit (default: none, every known label counts).
     negative_sample_rate : float in (0, 1]
-        See :func:`fit_model` (every fit, the refit included; test rows are never sampled).
+        See :func:`fit_model` (every fit, the refit included; test rows are never sampled). The matrix
+        may hold only the sampled rows of the fit-only dates (:func:`read_time_keep`, recorded in
+        ``matrix.attrs[SAMPLED_ATTR]``): the fitted models and every metric are then those of the full
+        matrix. A matrix sampled with another rate or seed, or on a date needed in full, is refused.
 
     Returns
     -------
@@ -773,6 +925,7 @@ def train_target(
     if not splits:
         raise ValueError("no splits")
     splits = splits_from_timechop(splits)
+    _check_read_time_sample(matrix, splits, negative_sample_rate, seed, calibration_holdout_dates, refit_as_of_dates)
     features = feature_columns(matrix, feature_dictionary)
     mono = monotone_vector(features, feature_dictionary)
     X = to_float32(matrix, features)  # once for every config, split and the refit

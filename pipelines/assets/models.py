@@ -16,13 +16,14 @@ from humiao.stages import (
     is_simulated,
     load_truth_for,
     model_splits,
+    read_training_inputs,
     simulation_evaluation_inputs,
-    training_matrix,
 )
 from models import tracking
 from models.cycle import run_target_cycle
+from models.train import fit_only_as_of_dates
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
-from pipelines.io_manager import partitions_fingerprint, read_partitions
+from pipelines.io_manager import partitions_fingerprint
 from pipelines.partitions import plan_partition_keys
 from pipelines.resources import HumiaoConfig, MlflowTracking
 
@@ -39,7 +40,13 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
 
     The features and labels partitions of the plan's training dates are read per target and dropped once
     the target's training matrix is built, so that only the matrix is in memory while a model trains
-    (issue 8); when the stage is reused, nothing is read (the fingerprint comes from the files' schemas)."""
+    (issue 8); when the stage is reused, nothing is read (the fingerprint comes from the files' schemas).
+
+    With ``models.negative_sample_rate`` < 1 the negatives are sampled when the partitions are read
+    (:func:`humiao.stages.read_training_inputs`): on the dates only ever fitted on
+    (:func:`models.train.fit_only_as_of_dates`) only the positives and the negatives LightGBM would keep
+    are read with every column, the test and calibration dates are read whole, and the columns the
+    evaluation reads come for every row — the same models and evaluation as sampling at fit time."""
     cfg = humiao.cfg
     plan = plan_from_dict(cycle_plan)
     simulated = is_simulated(cfg)
@@ -56,6 +63,8 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
     mlflow_tracking.setup()
     tags = {"dagster_run_id": context.run_id, "cycle": plan.cycle}
     dictionary = feature_dictionary()
+    splits = model_splits(plan)
+    fit_only = fit_only_as_of_dates(splits)
     truth = load_truth_for(cfg)  # simulation only
     out = []
     with tracking.cycle_run(f"cycle {plan.cycle}", tags=tags, params={
@@ -66,22 +75,30 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
         for target in TARGETS:
             t0 = time.perf_counter()
             serving = tracking.champion_state(target)  # what keeps serving while this model waits (the card)
-            features = read_partitions(base / "features", training_keys, "features")
-            labels = read_partitions(base / "labels", training_keys, "labels")
-            capacity = capacity_for(cfg, features[["as_of_date", "community", "registry_category"]], target)
-            matrix = training_matrix(features, labels, target)
-            del features, labels
+            read = read_training_inputs(
+                base / "features", base / "labels", training_keys, target, fit_only_as_of_dates=fit_only,
+                negative_sample_rate=cfg.models.negative_sample_rate, seed=cfg.models.seed,
+                feature_names=dictionary["name"], one_feature=cfg.models.one_feature.get(target),
+            )  # fmt: skip
+            if read.note:
+                context.log.warning(f"{target}: {read.note}")
+            capacity = capacity_for(cfg, read.capacity_input, target)
+            matrix, rows = read.matrix, read.evaluation_rows
+            context.log.info(f"{target}: training matrix {len(matrix):,} rows of {read.rows_before_sampling:,} "
+                             f"labelled rows ({len(fit_only)} fit-only dates, negative_sample_rate "
+                             f"{cfg.models.negative_sample_rate})")
+            del read
             gc.collect()
             result = run_target_cycle(
-                matrix, target, dictionary, capacity, model_splits(plan),
+                matrix, target, dictionary, capacity, splits,
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
                 one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
-                negative_sample_rate=cfg.models.negative_sample_rate,
+                negative_sample_rate=cfg.models.negative_sample_rate, evaluation_rows=rows,
                 extra_params={"exploration_share": cfg.capacity.exploration_share},
-                **simulation_evaluation_inputs(cfg, truth, matrix, target),
+                **simulation_evaluation_inputs(cfg, truth, matrix if rows is None else rows, target),
             )
-            del matrix
+            del matrix, rows, capacity
             ev = result.evaluation
             ev["previous_champion"] = serving["version"] if serving else None
             m = ev["metrics"]["model"]

@@ -1,0 +1,75 @@
+"""Read-time negative sampling on the town's stored partitions (issue 8): what the models asset reads with
+``models.negative_sample_rate`` < 1 trains and evaluates exactly as the full matrix sampled at fit time — with
+the real feature table (its identifier, group and checklist columns), the default one-feature baseline, the
+plan's splits and the simulation's truth and oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TARGET = "guardianship_risk"
+RATE = 0.2
+
+
+def test_read_time_sampling_on_the_town_gives_the_fit_time_models_and_evaluation(town_run, town_config, monkeypatch):
+    from features.dictionary import feature_dictionary
+    from humiao.plan import plan_from_dict
+    from humiao.stages import (
+        capacity_for,
+        load_truth_for,
+        model_splits,
+        read_training_inputs,
+        simulation_evaluation_inputs,
+        training_matrix,
+    )
+    from models.cycle import run_target_cycle
+    from models.train import SAMPLED_ATTR, _dates, feature_columns, fit_only_as_of_dates, to_float32
+    from pipelines.io_manager import read_output, read_partitions
+
+    monkeypatch.setenv("HUMIAO_CONFIG", str(town_config))
+    cfg, result = town_run
+    assert result["success"], result["error"]
+    assets = cfg.path("work_dir") / "assets"
+    plan = plan_from_dict(read_output(assets / "cycle_plan.json"))
+    keys = [d.isoformat() for d in plan.training_as_of_dates]
+    splits = model_splits(plan)
+    fit_only = fit_only_as_of_dates(splits)
+    assert fit_only and set(fit_only) < set(plan.training_as_of_dates)
+    dictionary = feature_dictionary()
+
+    # before: every partition read, the negatives sampled at fit time
+    features = read_partitions(assets / "features", keys, "features")
+    full = training_matrix(features, read_partitions(assets / "labels", keys, "labels"), TARGET)
+    capacity = capacity_for(cfg, features[["as_of_date", "community", "registry_category"]], TARGET)
+    del features
+    read = read_training_inputs(assets / "features", assets / "labels", keys, TARGET, fit_only_as_of_dates=fit_only,
+                                negative_sample_rate=RATE, seed=cfg.models.seed, feature_names=dictionary["name"],
+                                one_feature=cfg.models.one_feature.get(TARGET))  # fmt: skip
+    assert not read.note and read.matrix.attrs[SAMPLED_ATTR]["rate"] == RATE
+    assert len(read.matrix) < 0.8 * len(full) and read.rows_before_sampling == len(full)
+    pd.testing.assert_frame_equal(read.matrix, full.loc[read.matrix.index])
+    on_fit = _dates(read.matrix).isin(fit_only)
+    assert (_dates(read.matrix)[~on_fit].value_counts().sort_index()
+            == _dates(full)[~_dates(full).isin(fit_only)].value_counts().sort_index()).all()  # fmt: skip
+    assert read.matrix.loc[on_fit.to_numpy(), TARGET].sum() == full.loc[_dates(full).isin(fit_only), TARGET].sum()
+    pd.testing.assert_frame_equal(capacity_for(cfg, read.capacity_input, TARGET), capacity)
+
+    truth = load_truth_for(cfg)
+    kw = dict(label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
+              track=False, n_boot=cfg.models.bootstrap_samples, one_feature=cfg.models.one_feature.get(TARGET),
+              negative_sample_rate=RATE, simulation=True)  # fmt: skip
+    a = run_target_cycle(full, TARGET, dictionary, capacity, splits, **kw,
+                         **simulation_evaluation_inputs(cfg, truth, full, TARGET))
+    b = run_target_cycle(read.matrix, TARGET, dictionary, capacity, splits, evaluation_rows=read.evaluation_rows,
+                         **kw, **simulation_evaluation_inputs(cfg, truth, read.evaluation_rows, TARGET))
+    X = to_float32(full, feature_columns(full, dictionary))
+    for fa, fb in [*zip(a.train.split_models.values(), b.train.split_models.values(), strict=True),
+                   (a.train.final, b.train.final)]:  # fmt: skip
+        np.testing.assert_allclose(fb.booster.predict(X), fa.booster.predict(X), rtol=0, atol=1e-12)
+        assert fb.calibrator.to_dict() == fa.calibrator.to_dict() and fb.n_train == fa.n_train
+    ea, eb = dict(a.evaluation), dict(b.evaluation)
+    ea.pop("trained_at")
+    eb.pop("trained_at")
+    assert ea["oracle"] is not None and ea["truth_metrics"] is not None
+    assert eb == ea
