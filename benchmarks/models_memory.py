@@ -126,6 +126,8 @@ def main() -> None:
     rows: dict[str, dict] = {}
     with RssSampler() as rss:
         for target in args.targets:
+            with rss.phase(f"{target}: label_coverage"):  # before the matrix, as the models asset does
+                coverage = coverage_for(cfg, plan, target)
             with rss.phase(f"{target}: read + training_matrix"):
                 read = read_training_inputs(
                     assets / "features", assets / "labels", keys, target, fit_only_as_of_dates=fit_only,
@@ -140,8 +142,6 @@ def main() -> None:
                 del read
                 gc.collect()
             print(f"    {rows[target]}", flush=True)
-            with rss.phase(f"{target}: label_coverage"):
-                coverage = coverage_for(cfg, plan, target)
             # run_target_cycle(track=False) is train_target then evaluate_target: timed apart
             with rss.phase(f"{target}: train_target"):
                 result = train_target(matrix, target, dictionary, splits, capacity, grid=cfg.models.grid,

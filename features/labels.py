@@ -251,6 +251,10 @@ def labels(
     return pd.concat(frames, ignore_index=True)
 
 
+#: DuckDB memory limit of :func:`label_coverage`'s own connection (it spills to disk beyond it).
+COVERAGE_MEMORY_LIMIT = "2GB"
+
+
 def label_coverage(
     pseudo_dir: str | Path,
     as_of_dates: Iterable[dt.date],
@@ -262,6 +266,7 @@ def label_coverage(
     rural_hukou_only: bool = False,
     con: duckdb.DuckDBPyConnection | None = None,
     feedback_dir: str | Path | None = None,
+    memory_limit: str | None = COVERAGE_MEMORY_LIMIT,
 ) -> pd.DataFrame:
     """Share of a target's cohort visited in the label window, overall and per group (DESIGN §6).
 
@@ -276,6 +281,10 @@ def label_coverage(
     by : sequence of str
         Group columns among district, township, community, hukou_type, urban_rural, sex,
         has_disability.
+    memory_limit : str or None
+        DuckDB ``memory_limit`` of the connection made here when ``con`` is None (the query spills
+        beyond it, and the connection is closed before returning): the cohort of every training date
+        with every visit is 2.5–5.5 GB at 200,000 children without a limit (issue 8).
 
     Returns
     -------
@@ -289,7 +298,19 @@ def label_coverage(
     bad = [b for b in by if b not in allowed]
     if bad:
         raise ValueError(f"cannot group label coverage by {bad}; allowed: {sorted(allowed)}")
-    con = open_sources(pseudo_dir, con, feedback_dir=feedback_dir)
+    own = con is None
+    con = open_sources(pseudo_dir, connect(memory_limit) if own else con, feedback_dir=feedback_dir)
+    try:
+        res = _coverage_query(con, as_of_dates, label_timespan_days, target, by, label_knowledge_cutoff,
+                              rural_hukou_only)
+    finally:
+        if own:
+            con.close()
+    return _coverage_rows(res, by)
+
+
+def _coverage_query(con, as_of_dates, label_timespan_days, target, by, label_knowledge_cutoff,
+                    rural_hukou_only) -> pd.DataFrame:
     register_as_of_dates(con, as_of_dates)
     create_children_table(con, rural_hukou_only=rural_hukou_only)
     cutoff = resolve_cutoff(con, label_knowledge_cutoff)
@@ -317,6 +338,10 @@ def label_coverage(
         FROM cv GROUP BY GROUPING SETS ({sets})
         """
     ).df()
+    return res
+
+
+def _coverage_rows(res: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     rows = []
     for rec in res.to_dict("records"):
         group, value = "all", "全部"

@@ -75,6 +75,7 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
         for target in TARGETS:
             t0 = time.perf_counter()
             serving = tracking.champion_state(target)  # what keeps serving while this model waits (the card)
+            coverage = coverage_for(cfg, plan, target)  # before the matrix is held (a DuckDB query; issue 8)
             read = read_training_inputs(
                 base / "features", base / "labels", training_keys, target, fit_only_as_of_dates=fit_only,
                 negative_sample_rate=cfg.models.negative_sample_rate, seed=cfg.models.seed,
@@ -93,7 +94,7 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
                 matrix, target, dictionary, capacity, splits,
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
-                one_feature=cfg.models.one_feature.get(target), label_coverage=coverage_for(cfg, plan, target),
+                one_feature=cfg.models.one_feature.get(target), label_coverage=coverage,
                 negative_sample_rate=cfg.models.negative_sample_rate, evaluation_rows=rows,
                 extra_params={"exploration_share": cfg.capacity.exploration_share},
                 **simulation_evaluation_inputs(cfg, truth, matrix if rows is None else rows, target),

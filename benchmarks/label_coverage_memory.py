@@ -1,0 +1,85 @@
+"""Benchmark: time and peak memory of the label-coverage query (issue 8: it set the models stage's peak
+at 200,000 children) under a DuckDB memory limit. Not a test.
+
+    .venv/bin/python benchmarks/label_coverage_memory.py --root benchmarks/_work/city_200000 none 1GB 2GB
+
+Each limit runs in a fresh process (the resident set size of this process, sampled every 0.1 s);
+results go to ``benchmarks/results/label_coverage_memory_<stamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _one(root: Path, limit: str | None, target: str) -> dict:
+    sys.path.insert(0, str(REPO))
+    os.environ["HUMIAO_CONFIG"] = str(root / "humiao.yaml")
+    import features.labels as fl
+    from humiao.config import load_config
+    from humiao.plan import plan_from_dict
+    from humiao.stages import coverage_for
+    from pipelines.io_manager import read_output
+
+    cfg = load_config()
+    plan = plan_from_dict(read_output(cfg.path("work_dir") / "assets" / "cycle_plan.json"))
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    peak, done = [rss()], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            done.wait(0.1)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    orig = fl.label_coverage
+    fl.label_coverage = lambda *a, **k: orig(*a, **{**k, "memory_limit": limit})
+    start, t0 = rss(), time.time()
+    cov = coverage_for(cfg, plan, target)
+    seconds = time.time() - t0
+    done.set()
+    th.join()
+    return {"memory_limit": limit, "target": target, "seconds": round(seconds, 1), "rss_start_gb": round(start / 1e9, 2),
+            "rss_peak_gb": round(peak[0] / 1e9, 2), "rows": len(cov), "load_average": os.getloadavg(),
+            "training_as_of_dates": len(plan.training_as_of_dates)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", type=Path, required=True, help="a materialized city (humiao.yaml, work/)")
+    ap.add_argument("--target", default="guardianship_risk")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("limits", nargs="*", default=["none", "2GB"], help="DuckDB memory limits ('none': unlimited)")
+    args = ap.parse_args()
+    if args.one is not None:
+        print(json.dumps(_one(args.root.resolve(), None if args.one == "none" else args.one, args.target)))
+        return
+    out = []
+    for limit in args.limits:
+        p = subprocess.run([sys.executable, __file__, "--root", str(args.root), "--target", args.target,
+                            "--one", limit], capture_output=True, text=True, check=True)
+        out.append(json.loads(p.stdout.strip().splitlines()[-1]))
+        print(out[-1], flush=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = REPO / "benchmarks" / "results" / f"label_coverage_memory_{stamp}.json"
+    path.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    print(f"→ {path}")
+
+
+if __name__ == "__main__":
+    main()
