@@ -19,6 +19,8 @@ from pathlib import Path
 from privacy.identifiers import LANDLINE, MOBILE, SERVICE, normalize_phone, normalize_text, validate_ric
 
 KINDS = ("names", "id_numbers", "phones", "addresses", "other_ids")
+#: How a Chinese place name ends (administrative units, villages, residents' committees, estates).
+PLACE_SUFFIX = re.compile(r"(?:省|市|区|县|旗|镇|乡|街道|社区|村|居委会|村委会|居民委员会|村民委员会|小区|新村|家园|花园|苑)$")
 _FORMAT_VERSION = 1
 _WS = re.compile(r"\s+")
 _NAME_DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", "‧": "·"})
@@ -133,6 +135,20 @@ class KnownIdentities:
     phones: set = field(default_factory=set)
     addresses: set = field(default_factory=set)
     other_ids: set = field(default_factory=set)
+    places: set = field(default_factory=set)
+
+    def add_places(self, values: Iterable) -> KnownIdentities:
+        """Add the city's place names (the district, township and community values delivered in place
+        columns; NFKC, no spaces). They are not personal data: the scanner does not report a known name
+        that lies inside one of them (康乐一区一社区 is a community, not 康乐一 — at 2,000,000 children
+        the names and the communities of a city overlap; issue 8). Only values ending as a place does
+        (:data:`PLACE_SUFFIX`) are kept, so a name written into a community column stays a finding."""
+        for v in dict.fromkeys(values):
+            if isinstance(v, str):
+                n = _WS.sub("", normalize_text(v))
+                if len(n) >= 3 and PLACE_SUFFIX.search(n):
+                    self.places.add(n)
+        return self
 
 
     def add(self, kind: str, values: Iterable) -> KnownIdentities:
@@ -181,6 +197,7 @@ class KnownIdentities:
         """Add every value of ``other`` to ``self`` (in place); returns ``self``."""
         for kind in KINDS:
             getattr(self, kind).update(getattr(other, kind))
+        self.places.update(getattr(other, "places", ()))
         return self
 
     def as_dict(self) -> dict:
@@ -209,7 +226,8 @@ class KnownIdentities:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"version": _FORMAT_VERSION, **self.as_dict()}, ensure_ascii=False)
+        payload = json.dumps({"version": _FORMAT_VERSION, **self.as_dict(), "places": sorted(self.places)},
+                             ensure_ascii=False)
         token = Fernet(fernet_key).encrypt(zlib.compress(payload.encode("utf-8"), 6))
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -244,7 +262,7 @@ class KnownIdentities:
         obj = json.loads(raw.decode("utf-8"))
         if obj.get("version") != _FORMAT_VERSION:
             raise ValueError(f"{path}: unknown identity-index version {obj.get('version')!r}")
-        return cls(**{k: set(obj.get(k, ())) for k in KINDS})
+        return cls(**{k: set(obj.get(k, ())) for k in KINDS}, places=set(obj.get("places", ())))
 
 
 # -- variants of known values (how the same value is written elsewhere) ---------------------------------

@@ -1046,6 +1046,9 @@ def _write_parquet(path: Path, tbl: pa.Table) -> None:
     os.replace(tmp, path)
 
 
+#: Contract columns holding place names (the scanner's place vocabulary: not personal data).
+PLACE_COLUMNS = ("district", "township", "community")
+
 #: The note cache an ingest writes into its ``out_dir`` (see :func:`ingest_folder`'s ``note_cache``).
 NOTE_CACHE_FILE = "note_cache.parquet"
 NOTE_KEY_PREFIX = "__note_key__"
@@ -1125,6 +1128,7 @@ class IngestSession:
         self.known_sets: dict[str, set[str]] = {
             k: set() for k in ("names", "id_numbers", "phones", "addresses")
         }
+        self.places: set[str] = set()  # district, township and community values (the scanner's place names)
         self.person_ids: set[str] = set()
         self.vault_frames: list[pd.DataFrame] = []
         self._row_hashes: dict[str, _HashSet] = {}
@@ -1285,6 +1289,9 @@ class IngestSession:
         frep.rows_quarantined += int(quarantined.sum())
 
         # ---- identities: scanner index from every row (quarantined too), vault from passed rows
+        for name in PLACE_COLUMNS:
+            if name in values:
+                self.places.update(v for v in pd.unique(values[name][ok]) if isinstance(v, str))
         for col in table.columns:
             if col.privacy != DIRECT:
                 continue
@@ -1566,6 +1573,8 @@ class IngestSession:
         known = factory()
         for kind, values in self.known_sets.items():
             known.add(kind, sorted(values))  # the index normalizes what it stores
+        if hasattr(known, "add_places"):
+            known.add_places(sorted(self.places))
         return known
 
     def _scan(self, scanner, p: _Pending, frame: pd.DataFrame) -> list[dict]:

@@ -281,6 +281,12 @@ class LeakScanner:
                 self._all.add_word(name, ("PERSON", len(name), False))
             elif len(name) == 2 and name not in self.skip_words and not _default_skip(name):
                 self._free.add_word(name, ("PERSON", 2, False))
+        self._places = ahocorasick.Automaton()
+        for place in getattr(known, "places", ()):
+            self._places.add_word(place, len(place))
+        self._has_places = len(self._places) > 0
+        if self._has_places:
+            self._places.make_automaton()
         self._has_all = len(self._all) > 0
         self._has_free = len(self._free) > 0
         if self._has_all:
@@ -307,9 +313,20 @@ class LeakScanner:
                     if n == 2 and entity == "PERSON" and self._glued_into_words(target, start, end + 1):
                         continue
                     found.append((entity, start, end + 1))
+        if self._has_places and any(f[0] == "PERSON" for f in found):
+            found = self._outside_places(norm, found)
         if len(found) > 1:
             found = self._dedupe(found)
         return found
+
+    def _outside_places(self, norm: str, found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+        """Drop the known-name matches that lie inside a place name of the city (康乐一 in 康乐一区一社区;
+        :meth:`privacy.identities.KnownIdentities.add_places`); every other finding stays."""
+        spans = [(end - n + 1, end + 1) for end, n in self._places.iter(norm)]
+        if not spans:
+            return found
+        return [f for f in found
+                if f[0] != "PERSON" or not any(s <= f[1] and f[2] <= e for s, e in spans)]
 
     @staticmethod
     def _strictly_bounded(s: str, start: int, end: int) -> bool:
