@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -1933,6 +1934,10 @@ class IngestSession:
         :class:`IngestFailed` (``raise_on_error``) when something failed."""
         t0 = time.perf_counter()
         known = self._known()
+        # what only reading needed goes before the scanner is built (a 2M city: gigabytes; issue 8)
+        self.known_sets = {k: set() for k in self.known_sets}
+        self._row_hashes = {}
+        gc.collect()
         factory = self.scanner_factory or _default_scanner_factory()
         scanner = factory(known)
         pseudo_dir = self.out_dir / "pseudonymized"
@@ -2026,13 +2031,17 @@ class IngestSession:
                 stale = pseudo_dir / f"{name}.parquet"
                 if stale.exists():
                     stale.unlink()
+        del scanner
         self.report.conflicts = self._conflicts()
+        self.name_frames = []
         self._write_note_cache()
         self._write_id_attributes(pseudo_dir)
-        vault_n = self._write_vault()
-        known.save(self.out_dir / "identity_index.bin", self.vault_key)
+        known.save(self.out_dir / "identity_index.bin", self.vault_key)  # before the vault: one at a time
         with contextlib.suppress(FileNotFoundError):
             os.chmod(self.out_dir / "identity_index.bin", 0o600)
+        del known
+        gc.collect()
+        vault_n = self._write_vault()
         self.report.vault_records = vault_n
         self.report.persons = len(self.person_ids)
         self.report.seconds += time.perf_counter() - t0 + sum(t.seconds for t in self.report.tables.values())

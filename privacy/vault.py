@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -49,9 +50,14 @@ class VaultError(RuntimeError):
 
 def write_encrypted(path: Path, payload: object, fernet_key: bytes) -> None:
     """JSON-serialize ``payload``, encrypt with Fernet and write atomically with mode 0600."""
+    _write_blob(path, Fernet(fernet_key).encrypt(json.dumps(payload, ensure_ascii=False,
+                                                            separators=(",", ":")).encode()))
+
+
+def _write_blob(path: Path, blob: bytes) -> None:
+    """Write ``blob`` atomically (temporary file, then rename) with mode 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    blob = Fernet(fernet_key).encrypt(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -199,12 +205,25 @@ class Vault:
             Number of tokens written.
         """
         items = records.items() if isinstance(records, Mapping) else ((r["token"], r) for r in records)
-        payload = {
-            str(tok): {f: (None if rec.get(f) is None else str(rec.get(f))) for f in FIELDS}
-            for tok, rec in items
-        }
-        write_encrypted(path, {"version": 1, "records": payload}, fernet_key)
-        return len(payload)
+        # the JSON of {"version": 1, "records": {token: {field: value}}}, written record by record: a 2M
+        # city's vault is ~5 M records, and a dict of them plus its JSON as one str took ~8 GB (issue 8)
+        buf = io.BytesIO()
+        buf.write(b'{"version":1,"records":{')
+        seen: set[str] = set()  # a token given twice: the later record wins, as in a dict (and json.loads)
+        for tok, rec in items:
+            tok = str(tok)
+            if buf.tell() > 24:
+                buf.write(b",")
+            seen.add(tok)
+            buf.write(json.dumps(tok, ensure_ascii=False).encode())
+            buf.write(b":")
+            buf.write(json.dumps({f: (None if rec.get(f) is None else str(rec.get(f))) for f in FIELDS},
+                                 ensure_ascii=False, separators=(",", ":")).encode())
+        buf.write(b"}}")
+        n = len(seen)
+        del seen
+        _write_blob(path, Fernet(fernet_key).encrypt(buf.getvalue()))
+        return n
 
     def _load(self) -> dict[str, dict]:
         if self._records is None:
