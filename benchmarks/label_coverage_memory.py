@@ -3,7 +3,8 @@ at 200,000 children) under a DuckDB memory limit. Not a test.
 
     .venv/bin/python benchmarks/label_coverage_memory.py --root benchmarks/_work/city_200000 none 1GB 2GB
 
-Each limit runs in a fresh process (the resident set size of this process, sampled every 0.1 s);
+Each limit runs in a fresh process (its resident set size, sampled every 0.1 s by
+``models_memory.RssSampler``);
 results go to ``benchmarks/results/label_coverage_memory_<stamp>.json``.
 """
 
@@ -14,8 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,28 +33,16 @@ def _one(root: Path, limit: str | None, target: str) -> dict:
     cfg = load_config()
     plan = plan_from_dict(read_output(cfg.path("work_dir") / "assets" / "cycle_plan.json"))
 
-    def rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from models_memory import RssSampler
 
-    peak, done = [rss()], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], rss())
-            done.wait(0.1)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
     orig = fl.label_coverage
     fl.label_coverage = lambda *a, **k: orig(*a, **{**k, "memory_limit": limit})
-    start, t0 = rss(), time.time()
-    cov = coverage_for(cfg, plan, target)
-    seconds = time.time() - t0
-    done.set()
-    th.join()
-    return {"memory_limit": limit, "target": target, "seconds": round(seconds, 1), "rss_start_gb": round(start / 1e9, 2),
-            "rss_peak_gb": round(peak[0] / 1e9, 2), "rows": len(cov), "load_average": os.getloadavg(),
+    with RssSampler(interval=0.1) as rss, rss.phase(f"label_coverage {target}, memory_limit {limit}"):
+        cov = coverage_for(cfg, plan, target)
+    ph = rss.phases[-1]
+    return {"memory_limit": limit, "target": target, "seconds": ph["seconds"], "rss_start_gb": ph["rss_start_gb"],
+            "rss_peak_gb": ph["rss_peak_gb"], "rows": len(cov), "load_average": os.getloadavg(),
             "training_as_of_dates": len(plan.training_as_of_dates)}
 
 

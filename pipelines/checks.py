@@ -12,8 +12,8 @@ from humiao.plan import plan_from_dict
 from humiao.stages import TARGETS
 from pipelines.assets.ingest import TABLES
 from pipelines.cache import assets_dir
-from pipelines.io_manager import iter_partitions, read_output
-from pipelines.partitions import AS_OF_PARTITIONS, label_window_closed, plan_partition_keys
+from pipelines.io_manager import consumer_partition_keys, iter_partitions
+from pipelines.partitions import AS_OF_PARTITIONS, label_window_closed
 from pipelines.resources import HumiaoConfig
 from privacy.checks import (
     CheckOutcome,
@@ -68,11 +68,9 @@ def _run_partitions(context, humiao: HumiaoConfig, name: str, columns: list[str]
     """The run's partitions of ``name``, one as-of date at a time (a check never holds every date at
     once: issue 8). A run over every partition (not a range) means the cycle plan's dates, as the IO
     manager reads them."""
-    cfg = humiao.cfg
-    keys = list(context.partition_keys)
-    if len(keys) == len(AS_OF_PARTITIONS.get_partition_keys()):
-        keys = plan_partition_keys(name, read_output(assets_dir(cfg) / "cycle_plan.json"))
-    return iter_partitions(assets_dir(cfg) / name, keys, name, columns)
+    base = assets_dir(humiao.cfg)
+    keys = consumer_partition_keys(base, name, list(context.partition_keys), len(AS_OF_PARTITIONS.get_partition_keys()))
+    return iter_partitions(base / name, keys, name, columns)
 
 
 def _scan_partitions(context, humiao: HumiaoConfig, name: str) -> CheckOutcome:

@@ -139,17 +139,34 @@ class ParquetJsonIOManager(dg.ConfigurableIOManager):
         run's partitions; an unpartitioned one (Dagster asks for *every* partition) gets those its cycle
         plan names, narrowed by the input's ``as_of_dates`` metadata (pipelines.partitions.
         plan_partition_keys: a scoring step reads one date, not the cycle's 25)."""
-        from pipelines.partitions import plan_partition_keys
-
-        keys = list(context.asset_partition_keys)
-        if len(keys) == len(context.asset_partitions_def.get_partition_keys()):
-            plan_path = output_path(self.base_dir, "cycle_plan")
-            if plan_path is None:
-                raise FileNotFoundError("no stored cycle_plan: materialize cycle_plan before reading "
-                                        f"the partitions of {name}")
-            selection = (context.definition_metadata or {}).get("as_of_dates", "cycle")
-            keys = plan_partition_keys(name, read_output(plan_path), selection)
+        keys = consumer_partition_keys(
+            self.base_dir, name, list(context.asset_partition_keys),
+            len(context.asset_partitions_def.get_partition_keys()),
+            (context.definition_metadata or {}).get("as_of_dates", "cycle"),
+        )
         return read_partitions(Path(self.base_dir) / name, keys, name)
+
+
+def consumer_partition_keys(base_dir: Path, name: str, keys: list[str], all_keys: int,
+                            selection: str = "cycle") -> list[str]:
+    """The partitions of ``name`` a consumer reads: ``keys`` (the run's range), or — when the run asks
+    for every partition (``len(keys) == all_keys``: an unpartitioned consumer, or a run without a range)
+    — the ones the stored cycle plan names, narrowed by ``selection`` (pipelines.partitions.
+    plan_partition_keys).
+
+    Raises
+    ------
+    FileNotFoundError
+        No stored cycle plan.
+    """
+    from pipelines.partitions import plan_partition_keys
+
+    if len(keys) != all_keys:
+        return keys
+    plan_path = output_path(base_dir, "cycle_plan")
+    if plan_path is None:
+        raise FileNotFoundError(f"no stored cycle_plan: materialize cycle_plan before reading the partitions of {name}")
+    return plan_partition_keys(name, read_output(plan_path), selection)
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

@@ -694,6 +694,17 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
+def _preview_rows(text: str) -> list[tuple]:
+    """The first :data:`HEADER_SEARCH_ROWS` parsed lines of a CSV's text (to find and recognize the
+    header); a line the csv module cannot parse is split on the delimiter."""
+    preview_text = "\n".join(text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
+    delim = _sniff_delimiter(text[: text.find("\n")] if "\n" in text else text)
+    try:
+        return [tuple(r) for r in csv.reader(io.StringIO(preview_text, newline=""), delimiter=delim)]
+    except csv.Error:
+        return [tuple(line.split(delim)) for line in preview_text.split("\n")]
+
+
 def open_sources(path: Path) -> list[Source]:
     """Open a raw file as its readable units (one per CSV, one per worksheet).
 
@@ -711,24 +722,14 @@ def open_sources(path: Path) -> list[Source]:
             enc, label = detect_encoding_streamed(path)
             with open(path, "rb") as f:
                 head = codecs.getincrementaldecoder(enc)(errors="strict").decode(f.read(4 * 2**20))
-            preview_text = "\n".join(head.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
-            delim = _sniff_delimiter(head[: head.find("\n")] if "\n" in head else head)
-            try:
-                rows = [tuple(r) for r in csv.reader(io.StringIO(preview_text, newline=""), delimiter=delim)]
-            except csv.Error:
-                rows = [tuple(line.split(delim)) for line in preview_text.split("\n")]
-            return [Source(path, "csv", None, rows, encoding=enc, encoding_label=label, streamed=True)]
+            return [Source(path, "csv", None, _preview_rows(head), encoding=enc, encoding_label=label,
+                           streamed=True)]
         raw = path.read_bytes()
         if not raw.strip():
             return [Source(path, "csv", None, [], encoding=None, text="")]
         text, enc = decode_bytes(raw, path.name)
-        preview_text = "\n".join(text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS])
-        delim = _sniff_delimiter(text[: text.find("\n")] if "\n" in text else text)
-        try:
-            rows = [tuple(r) for r in csv.reader(io.StringIO(preview_text, newline=""), delimiter=delim)]
-        except csv.Error:
-            rows = [tuple(line.split(delim)) for line in preview_text.split("\n")]
-        return [Source(path, "csv", None, rows, encoding=enc, encoding_label=encoding_label(raw, enc), text=text)]
+        return [Source(path, "csv", None, _preview_rows(text), encoding=enc,
+                       encoding_label=encoding_label(raw, enc), text=text)]
     if suffix in XLSX_SUFFIXES:
         return [
             Source(path, "xlsx", g.name, g.rows, g.merges, g.hidden_columns, g.hidden)
