@@ -111,8 +111,18 @@ def peak_between(samples: list[tuple[float, int]], start: float, end: float) -> 
 
 
 # ------------------------------------------------------------------------------------------ set-up
-def city_config(children: int, months: int, seed: int) -> Path:
-    """``benchmarks/_work/city_<n>/humiao.yaml``: the repository's configuration, every path in that folder."""
+def parse_override(text: str) -> tuple[list[str], object]:
+    """``"time.training_as_of_date_frequency_months=3"`` → (["time", "training_as_of_date_frequency_months"], 3);
+    the value is read as YAML. Raises ``argparse.ArgumentTypeError`` on text without ``=``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set wants section.key=value, got {text!r}")
+    return key.split("."), yaml.safe_load(value)
+
+
+def city_config(children: int, months: int, seed: int, overrides: list | None = None) -> Path:
+    """``benchmarks/_work/city_<n>/humiao.yaml``: the repository's configuration, every path in that folder,
+    then each ``--set`` override (``KeyError`` if its section or key is not in ``humiao.yaml``)."""
     folder = WORK / f"city_{children}"
     folder.mkdir(parents=True, exist_ok=True)
     cfg = yaml.safe_load((REPO / "humiao.yaml").read_text(encoding="utf-8"))
@@ -120,6 +130,13 @@ def city_config(children: int, months: int, seed: int) -> Path:
         cfg["paths"][key] = key.removesuffix("_dir").removesuffix("_home")
     cfg["paths"]["contracts_dir"] = str(REPO / "contracts")
     cfg["simulation"].update(children=children, months=months, seed=seed)
+    for keys, value in overrides or []:
+        node = cfg
+        for k in keys[:-1]:
+            node = node[k]
+        if keys[-1] not in node:
+            raise KeyError(f"--set {'.'.join(keys)}: no such key in humiao.yaml")
+        node[keys[-1]] = value
     path = folder / "humiao.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -163,11 +180,12 @@ def step_times(dagster_home: Path, since: float) -> list[dict]:
     return rows
 
 
-def measure(children: int, months: int, seed: int, resimulate: bool) -> dict:
-    cfg = city_config(children, months, seed)
+def measure(children: int, months: int, seed: int, resimulate: bool, overrides: list | None = None) -> dict:
+    cfg = city_config(children, months, seed, overrides)
     folder = cfg.parent
     env = {**os.environ, "HUMIAO_CONFIG": str(cfg), "PYTHONPATH": str(REPO)}
-    res: dict = {"children": children, "months": months, "seed": seed, "folder": str(folder)}
+    res: dict = {"children": children, "months": months, "seed": seed, "folder": str(folder),
+                 "overrides": {".".join(k): v for k, v in overrides or []}}
     raw = folder / "raw"
     if resimulate or not (raw / "manifest.json").exists():
         load0 = os.getloadavg()
@@ -248,6 +266,10 @@ def print_table(results: list[dict]) -> None:
     if len(sizes) > 1:
         head += f"{'growth (last/first)':>22}"
     print(head)
+    for r in results:
+        if r.get("overrides"):
+            print(f"  {r['children']:,} children, humiao.yaml overridden: "
+                  + ", ".join(f"{k}={v}" for k, v in r["overrides"].items()))
     print(f"{'':<{w}}" + "".join(f"{'seconds':>12}{'peak GB':>14}" for _ in sizes))
     for name in names:
         line = f"{name:<{w}}"
@@ -270,6 +292,10 @@ def main(argv=None) -> None:
     ap.add_argument("--resimulate", action="store_true", help="simulate again even if the folder has a city")
     ap.add_argument("--table", type=Path, action="append",
                     help="only print the table of earlier raw JSON files (repeatable: sizes side by side)")
+    ap.add_argument("--set", dest="overrides", type=parse_override, action="append", default=[],
+                    metavar="SECTION.KEY=VALUE",
+                    help="override humiao.yaml for every size (repeatable), e.g. "
+                         "time.training_as_of_date_frequency_months=3 models.negative_sample_rate=0.1")
     args = ap.parse_args(argv)
     if args.table:
         results = [r for f in args.table for r in json.loads(f.read_text(encoding="utf-8"))["results"]]
@@ -278,7 +304,7 @@ def main(argv=None) -> None:
     results = []
     for n in args.children or [20000]:
         print(f"— {n:,} children …", flush=True)
-        results.append(measure(n, args.months, args.seed, args.resimulate))
+        results.append(measure(n, args.months, args.seed, args.resimulate, args.overrides))
     for r in results:  # the raw samples stay out of the JSON
         r["end_to_end"].pop("samples", None)
     print()
