@@ -815,18 +815,84 @@ def _u_month(u: object, fmt: _Fmt = _DEFAULT_FMT) -> tuple[object, str | None]:
     return parse_month(u)
 
 
+class _ChunkMemo:
+    """One column's distinct cells in the previous chunk of the same CSV, with what was computed for them.
+
+    A large CSV is read in chunks (:func:`privacy.readers.iter_source`) and the chunks of a monthly
+    export repeat the same people: 1 M rows of social insurance hold ~180 k distinct resident IDs, and
+    the next chunk holds nearly the same ones. :func:`_map_unique` looks the new chunk's distinct cells
+    up in the previous chunk's (one vectorized hash lookup) and calls the column function only for the
+    new ones, so validation costs per *new* distinct value, not per chunk. Only one chunk's distinct
+    cells are kept, so memory stays bounded. Only CSV chunks use it: their cells are all ``str`` (an xlsx
+    cell ``True`` would match an earlier ``1``, which Python treats as equal).
+
+    After each :func:`_map_unique` call, ``codes`` and ``uniques`` describe the current chunk's column
+    and ``hit`` gives, per current distinct cell, its position in the previous chunk's (−1: new).
+    """
+
+    __slots__ = ("_extra", "_prev_extra", "codes", "hit", "reasons", "uniques", "vals")
+
+    def __init__(self) -> None:
+        self.uniques: pd.Index | None = None
+        self.vals = self.reasons = self.codes = self.hit = None
+        self._extra: dict[str, np.ndarray] = {}
+        self._prev_extra: dict[str, np.ndarray] = {}
+
+    @property
+    def new(self) -> np.ndarray:
+        """Positions (in ``uniques``) of the distinct cells not in the previous chunk."""
+        return np.flatnonzero(self.hit < 0)
+
+    def carry(self, name: str, func: Callable[[object], object], dtype=object) -> np.ndarray:
+        """``func(u)`` for each current distinct cell ``u``: copied from the previous chunk where the cell
+        was there (and ``name`` was computed), called otherwise. Returns an array aligned with ``uniques``."""
+        out = np.empty(len(self.uniques), dtype=dtype)
+        prev = self._prev_extra.get(name)
+        todo = np.arange(len(self.uniques))
+        if prev is not None:
+            found = self.hit >= 0
+            out[found] = prev[self.hit[found]]
+            todo = np.flatnonzero(~found)
+        cells = self.uniques.to_numpy(dtype=object)
+        for i in todo:
+            out[i] = func(cells[i])
+        self._extra[name] = out
+        return out
+
+    def advance(self, codes: np.ndarray, uniques: pd.Index, vals: np.ndarray, reasons: np.ndarray) -> None:
+        """The current chunk becomes the previous one for the next lookup."""
+        self.codes, self.uniques, self.vals, self.reasons = codes, uniques, vals, reasons
+        self._prev_extra, self._extra = self._extra, {}
+
+
 def _map_unique(
-    series: pd.Series, func: Callable[[object], tuple[object, str | None]]
+    series: pd.Series,
+    func: Callable[[object], tuple[object, str | None]],
+    memo: _ChunkMemo | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply ``func`` once per distinct value. Returns (values, reasons, is_null) as object/bool arrays."""
+    """Apply ``func`` once per distinct value — with ``memo``, only to the values that were not in the
+    previous chunk (see :class:`_ChunkMemo`). Returns (values, reasons, is_null), arrays of len(series)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     n = len(uniques)
     vals = np.empty(n + 1, dtype=object)
     reasons = np.empty(n + 1, dtype=object)
     vals[n] = None
     reasons[n] = None
-    for i, u in enumerate(uniques):
-        vals[i], reasons[i] = func(u)
+    todo = range(n)
+    if memo is not None:
+        hit = np.full(n, -1, dtype=np.intp)
+        if memo.uniques is not None:
+            hit = memo.uniques.get_indexer(uniques)
+            found = hit >= 0
+            vals[:n][found] = memo.vals[hit[found]]
+            reasons[:n][found] = memo.reasons[hit[found]]
+        todo = np.flatnonzero(hit < 0)
+        memo.hit = hit
+    cells = np.asarray(uniques, dtype=object)
+    for i in todo:
+        vals[i], reasons[i] = func(cells[i])
+    if memo is not None:
+        memo.advance(codes, pd.Index(uniques), vals[:n], reasons[:n])
     return vals[codes], reasons[codes], codes == -1
 
 
@@ -1133,6 +1199,7 @@ class IngestSession:
         self.person_ids: set[str] = set()
         self.vault_frames: list[pd.DataFrame] = []
         self._row_hashes: dict[str, _HashSet] = {}
+        self._chunk_memos: dict[str, dict[str, _ChunkMemo]] = {}  # source label → column → memo
         self._vault_rows = 0  # rows in vault_frames since they were last compacted
         self._name_rows = 0
         self.spill_dir: Path | None = None  # set by ingest_folder: chunks' rows are written aside
@@ -1237,7 +1304,12 @@ class IngestSession:
             reason_col[m] = "*"
 
         values: dict[str, np.ndarray] = {}
+        if label not in self._chunk_memos or not part:  # only the source being read keeps its memos
+            self._chunk_memos = {label: {}}
+        memos = self._chunk_memos[label] if raw.format == "csv" else {}
         for col in table.columns:
+            # notes are nearly all distinct: looking them up would cost memory and save nothing
+            memo = memos.setdefault(col.name, _ChunkMemo()) if raw.format == "csv" and col.privacy != FREE_TEXT else None
             if col.privacy == FREE_TEXT:
                 limit = col.max_length or fmt.max_text
 
@@ -1247,9 +1319,9 @@ class IngestSession:
                     t = u if isinstance(u, str) and u.strip() else _cell_str(u)
                     return (None, TEXT_TOO_LONG) if len(t) > limit else (t, None)
 
-                v, r, _ = _map_unique(df[col.name], _free)
+                v, r, _ = _map_unique(df[col.name], _free, memo)
             else:
-                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of, fmt))
+                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of, fmt), memo)
             null = pd.isna(pd.Series(v, dtype=object)).to_numpy()
             if col.type == "phone":
                 for w in (PHONE_INVALID, PHONE_SERVICE_NUMBER):
@@ -1258,9 +1330,15 @@ class IngestSession:
                         frep.warnings[f"{w}:{col.name}"] = frep.warnings.get(f"{w}:{col.name}", 0) + k
                 r = np.full(n, None, dtype=object)
             if col.type == "resident_id" and n:  # the cell's length as written, once per distinct cell
-                codes, uniq = pd.factorize(df[col.name], use_na_sentinel=True)
-                ulen = np.array([len(_WS.sub("", _nfkc(u))) if isinstance(u, str) else 0 for u in uniq] + [0])
-                raw_len = ulen[codes]
+                def _len(u):
+                    return len(_WS.sub("", _nfkc(u))) if isinstance(u, str) else 0
+
+                if memo is not None:
+                    codes, ulen = memo.codes, memo.carry("raw_len", _len, dtype=np.int64)
+                else:
+                    codes, uniq = pd.factorize(df[col.name], use_na_sentinel=True)
+                    ulen = np.array([_len(u) for u in uniq], dtype=np.int64)
+                raw_len = np.append(ulen, 0)[codes]
                 k = int(((raw_len == 15) & ~null & ~dup).sum())
                 if k:
                     frep.legacy_ids_upgraded += k
@@ -1305,7 +1383,11 @@ class IngestSession:
                 self._add_known("addresses", pd.unique(v[~dup]))
             else:
                 self._add_known("id_numbers", pd.unique(v[~dup]))
-                raw_forms = {_raw_text_identifier(u) for u in pd.unique(df[col.name].to_numpy(dtype=object))}
+                memo = memos.get(col.name)
+                if memo is not None:  # the raw forms of the previous chunk's cells are already known
+                    raw_forms = {_raw_text_identifier(u) for u in memo.uniques.to_numpy(dtype=object)[memo.new]}
+                else:
+                    raw_forms = {_raw_text_identifier(u) for u in pd.unique(df[col.name].to_numpy(dtype=object))}
                 self._add_known("id_numbers", raw_forms)
             if col.type == "resident_id":
                 self.person_ids.update(x for x in pd.unique(v[ok]) if isinstance(x, str))
@@ -1937,6 +2019,7 @@ class IngestSession:
         # what only reading needed goes before the scanner is built (a 2M city: gigabytes; issue 8)
         self.known_sets = {k: set() for k in self.known_sets}
         self._row_hashes = {}
+        self._chunk_memos = {}
         gc.collect()
         factory = self.scanner_factory or _default_scanner_factory()
         scanner = factory(known)

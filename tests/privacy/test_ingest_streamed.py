@@ -175,3 +175,79 @@ def test_phone_in_a_late_chunk_refuses_the_whole_table(tmp_path, monkeypatch):
 
 def test_expectations_cover_csv_cases():
     assert len(CSV_CASES) >= 10
+
+
+def _repeating_roster(months: int = 6) -> str:
+    """Social insurance as departments export it: the same people every month (rows ordered by month), so
+    consecutive chunks repeat the same resident IDs, among them a legacy 15-digit number, a wrong check
+    character, a full-width and a lower-case-x form, each in every month."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+    def rid(body: str) -> str:
+        s = sum(int(c) * w for c, w in zip(body, weights, strict=True))
+        return body + "10X98765432"[s % 11]
+
+    people = [rid(f"33010619850101{i:03d}") for i in range(40)]
+    people.append("330106850101123")  # legacy 15 digits: upgraded, counted in every row
+    people.append(people[0][:17] + ("0" if people[0][17] != "0" else "1"))  # wrong check character
+    people.append("".join(chr(ord(c) + 0xFEE0) for c in people[1]))  # full-width digits
+    x = next(p for p in people if p.endswith("X"))
+    people.append(x[:-1] + "x")
+    lines = ["公民身份号码,参保地,缴费月份,单位名称"]
+    for m in range(1, months + 1):
+        lines += [f"{p},杭州市,2025{m:02d},第{i % 3}建筑有限公司" for i, p in enumerate(people)]
+    return "\n".join(lines) + "\n"
+
+
+def test_repeated_values_across_chunks_change_nothing(tmp_path, monkeypatch):
+    """Chunks of a monthly export repeat the same people; each chunk validates only the IDs the previous
+    chunk did not have (privacy.ingest._ChunkMemo). The report, warnings, quarantine and output are those
+    of the whole-file read, and the ID validation really ran fewer times."""
+    src = tmp_path / "src" / "social_insurance.csv"
+    src.parent.mkdir()
+    src.write_text(_repeating_roster(12), encoding="utf-8")
+    calls = []
+    validate = ingest_mod._u_resident_id
+    monkeypatch.setattr(ingest_mod, "_u_resident_id", lambda *a: calls.append(a[0]) or validate(*a))
+    whole = ingest_files(tmp_path / "whole", [src])
+    whole_calls = len(calls)
+    calls.clear()
+    _stream(monkeypatch, 5000)  # ~2 months a chunk, as 64 MB hold several months of a city
+    parts = []
+    add_raw = ingest_mod.IngestSession.add_raw
+    monkeypatch.setattr(ingest_mod.IngestSession, "add_raw",
+                        lambda self, *a, **kw: parts.append(kw.get("part", 0)) or add_raw(self, *a, **kw))
+    streamed = ingest_files(tmp_path / "streamed", [src])
+    assert max(parts) >= 3
+    # 44 distinct ID cells: validated once each in the whole file; chunked, once per chunk that has a
+    # cell the previous chunk did not (without the memo: once per chunk, ≥ 44 × 5)
+    assert whole_calls == 44
+    assert 44 <= len(calls) < 2 * 44, len(calls)
+    w, s = whole.files[0], streamed.files[0]
+    assert s.to_dict() | {"seconds": 0} == w.to_dict() | {"seconds": 0}
+    assert w.legacy_ids_upgraded == 12 and w.reasons == {"INVALID_ID_CHECKSUM": 12}
+    assert w.rows_passed == 12 * 43 and w.rows_quarantined == 12
+    a, b = _outputs(tmp_path / "whole"), _outputs(tmp_path / "streamed")
+    assert a.keys() == b.keys()
+    for k in a:
+        pd.testing.assert_frame_equal(a[k], b[k], obj=k)
+
+
+def test_map_unique_with_memo_is_map_unique():
+    """The memo gives the same values and reasons, chunk after chunk, as validating every chunk afresh."""
+    rng = np.random.default_rng(5)
+    pool = np.array([f"v{i}" for i in range(300)], dtype=object)
+    memo = ingest_mod._ChunkMemo()
+
+    def func(u):
+        return (u.upper(), None) if int(u[1:]) % 7 else (None, "BAD")
+
+    for _ in range(12):
+        chunk = pd.Series(rng.choice(pool, size=int(rng.integers(0, 200))), dtype=object)
+        chunk[rng.random(len(chunk)) < 0.1] = None
+        got, want = ingest_mod._map_unique(chunk, func, memo), ingest_mod._map_unique(chunk, func)
+        for g, x in zip(got, want, strict=True):
+            assert g.tolist() == x.tolist()
+        lens = memo.carry("len", len, dtype=np.int64)
+        assert lens.tolist() == [len(u) for u in memo.uniques]
+        assert memo.codes.tolist() == pd.factorize(chunk)[0].tolist()
