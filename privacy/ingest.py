@@ -1003,12 +1003,20 @@ class _HashSet:
         return bool(self.levels)
 
     def contains(self, h: np.ndarray) -> np.ndarray:
-        """Boolean per element of ``h``: already added."""
-        out = np.zeros(len(h), dtype=bool)
+        """Boolean per element of ``h``: already added.
+
+        The queries are sorted first: numpy's binary search narrows each search from the previous
+        one when the keys are sorted, so it stays in cache (1 M queries into 50 M hashes: 2.1 s
+        unsorted, 0.3 s sorted; unsorted, a 2M city's social insurance took longer chunk after chunk)."""
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        found = np.zeros(len(h), dtype=bool)
         for lv in self.levels:
-            pos = np.searchsorted(lv, h)
+            pos = np.searchsorted(lv, hs)
             pos[pos == len(lv)] = 0
-            out |= lv[pos] == h
+            found |= lv[pos] == hs
+        out = np.empty(len(h), dtype=bool)
+        out[order] = found
         return out
 
     def add(self, h: np.ndarray) -> None:
