@@ -18,7 +18,9 @@ from pipelines.resources import HumiaoConfig
 from privacy.checks import (
     CheckOutcome,
     fresh_enough,
+    latest_value,
     no_raw_personal_information,
+    parquet_has_no_raw_personal_information,
     prevalence_within,
     unique_rows,
 )
@@ -38,9 +40,9 @@ def _pseudonymized_check(name: str):
     def _check(humiao: HumiaoConfig) -> dg.AssetCheckResult:
         cfg = humiao.cfg
         path = cfg.pseudonymized_dir / f"{name}.parquet"
-        frame = pd.read_parquet(path) if path.exists() else pd.DataFrame()
         free_text = [c.name for c in TABLES[name].columns if c.privacy == "free_text"]
-        return _result(no_raw_personal_information(humiao.scanner, frame, f"pseudonymized/{name}.parquet", free_text))
+        return _result(parquet_has_no_raw_personal_information(humiao.scanner, path, f"pseudonymized/{name}.parquet",
+                                                               free_text))
 
     return _check
 
@@ -51,7 +53,7 @@ def _freshness_check(name: str):
         """Non-blocking: warns when the source's newest fact is stale at the cycle's as-of date."""
         cfg = humiao.cfg
         path = cfg.pseudonymized_dir / f"{name}.parquet"
-        dates = pd.read_parquet(path, columns=["knowledge_date"])["knowledge_date"] if path.exists() else pd.Series([])
+        dates = latest_value(path, "knowledge_date")
         limit = cfg.checks.staleness_days_by_table.get(name, cfg.checks.max_staleness_days)
         out = fresh_enough(dates, plan_from_dict(cycle_plan).scoring_as_of_date, limit)
         return dg.AssetCheckResult(passed=out.passed, metadata=out.metadata, severity=dg.AssetCheckSeverity.WARN)
