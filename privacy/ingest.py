@@ -956,9 +956,37 @@ class _Pending:
     extra_rows: np.ndarray | None = None
     quarantine: pd.DataFrame | None = None  # raw cells of quarantined rows (English names) + bookkeeping
     unique_values: dict[str, np.ndarray] = field(default_factory=dict)  # unique column → values of passed rows
-    raw_ok: pd.DataFrame | None = None  # raw cells of passed rows (only for tables with unique columns)
+    _raw_ok: pd.DataFrame | None = None  # raw cells of passed rows (only for tables with unique columns)
     headers: dict[str, str] = field(default_factory=dict)
     spill: Path | None = None  # the output rows, written aside until the table is written (issue 8)
+
+    @property
+    def raw_ok(self) -> pd.DataFrame | None:
+        """Raw cells of the passed rows (tables with a unique column: a key that clashes across sources
+        sends them to quarantine), read back when spilled. They are raw personal information, so they
+        wait on disk like :attr:`frame` (mode 0600) instead of in memory (≈ 1 GB of visit records and
+        their raw notes at 2M children)."""
+        path = self._raw_ok_path
+        if self._raw_ok is None and path is not None and path.exists():
+            return pd.read_pickle(path)
+        return self._raw_ok
+
+    @raw_ok.setter
+    def raw_ok(self, value: pd.DataFrame | None) -> None:
+        path = self._raw_ok_path
+        if path is None:
+            self._raw_ok = value
+            return
+        self._raw_ok = None
+        if value is not None:
+            _write_private_pickle(path, value)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @property
+    def _raw_ok_path(self) -> Path | None:
+        return None if self.spill is None else self.spill.with_suffix(".raw_ok.pkl")
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -978,9 +1006,10 @@ class _Pending:
     def release(self) -> None:
         """Delete the spilled rows (after the table is written or refused)."""
         if self.spill is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.spill.unlink()
-        self._frame = None
+            for path in (self.spill, self._raw_ok_path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        self._frame = self._raw_ok = None
 
 
 def _write_private_pickle(path: Path, df: pd.DataFrame) -> None:
@@ -1429,13 +1458,14 @@ class IngestSession:
         for col in table.columns:
             if col.unique:
                 pend.unique_values[col.name] = values[col.name][ok]
-                if pend.raw_ok is None:
-                    pend.raw_ok = df[ok].copy()
-                    pend.raw_ok["source_row"] = src_row[ok]
         pend.headers = dict(raw.headers)
         if self.spill_dir is not None:
             pend.spill = self.spill_dir / f"{len(self.pending):06d}.pkl"
             pend.frame = out  # written aside
+        if pend.unique_values:
+            raw_ok = df[ok].copy()
+            raw_ok["source_row"] = src_row[ok]
+            pend.raw_ok = raw_ok  # written aside too when the rows are
         self.pending.append(pend)
         frep.seconds = round(frep.seconds + time.perf_counter() - t0, 3)
         return frep
@@ -2028,11 +2058,16 @@ class IngestSession:
         self.known_sets = {k: set() for k in self.known_sets}
         self._row_hashes = {}
         self._chunk_memos = {}
+        pseudo_dir = self.out_dir / "pseudonymized"
+        pseudo_dir.mkdir(parents=True, exist_ok=True)
+        # what only the end needs leaves memory before the scanner is built (the scan is the peak)
+        self._write_id_attributes(pseudo_dir)
+        self.report.persons = len(self.person_ids)
+        self.person_ids = set()
+        self._spill_vault_frames()
         gc.collect()
         factory = self.scanner_factory or _default_scanner_factory()
         scanner = factory(known)
-        pseudo_dir = self.out_dir / "pseudonymized"
-        pseudo_dir.mkdir(parents=True, exist_ok=True)
         undeclared_all: list[dict] = []
         by_table: dict[str, list[_Pending]] = {}
         for p in self.pending:
@@ -2126,7 +2161,6 @@ class IngestSession:
         self.report.conflicts = self._conflicts()
         self.name_frames = []
         self._write_note_cache()
-        self._write_id_attributes(pseudo_dir)
         known.save(self.out_dir / "identity_index.bin", self.vault_key)  # before the vault: one at a time
         with contextlib.suppress(FileNotFoundError):
             os.chmod(self.out_dir / "identity_index.bin", 0o600)
@@ -2134,7 +2168,6 @@ class IngestSession:
         gc.collect()
         vault_n = self._write_vault()
         self.report.vault_records = vault_n
-        self.report.persons = len(self.person_ids)
         self.report.seconds += time.perf_counter() - t0 + sum(t.seconds for t in self.report.tables.values())
         errs = list(self.report.errors)
         for f in self.report.files:
@@ -2175,8 +2208,22 @@ class IngestSession:
         )
         _write_parquet(pseudo_dir / "id_attributes.parquet", tbl)
 
+    def _spill_vault_frames(self) -> None:
+        """Write the vault's rows aside (mode 0600, in :attr:`spill_dir`) while the tables are scanned;
+        :meth:`_write_vault` reads them back (≈ 5.7 M people, about 2 GB as Python strings, at 2M)."""
+        if self.spill_dir is None or not self.vault_frames:
+            return
+        frames = pd.concat(self.vault_frames, ignore_index=True)
+        self.vault_frames = []
+        _write_private_pickle(self.spill_dir / "vault_rows.pkl", frames)
+        del frames
+
     def _write_vault(self) -> int:
         fields = ["name", "id_number", "phone", "address", "community", "township"]
+        spilled = None if self.spill_dir is None else self.spill_dir / "vault_rows.pkl"
+        if spilled is not None and spilled.exists():
+            self.vault_frames = [pd.read_pickle(spilled)]
+            spilled.unlink()
         if self.vault_frames:
             allv = pd.concat(self.vault_frames, ignore_index=True)
             for f in fields:

@@ -251,3 +251,53 @@ def test_map_unique_with_memo_is_map_unique():
         lens = memo.carry("len", len, dtype=np.int64)
         assert lens.tolist() == [len(u) for u in memo.uniques]
         assert memo.codes.tolist() == pd.factorize(chunk)[0].tolist()
+
+
+def test_raw_rows_of_unique_keys_wait_on_disk_and_still_reach_quarantine(tmp_path, monkeypatch):
+    """A visit number used twice, in two chunks of one file: both rows go to quarantine (DUPLICATE_KEY)
+    with their raw cells, as when the file is read whole. Those raw cells, and the vault's rows, wait
+    in the staging folder (mode 0600) while the tables are scanned, not in memory, and are gone after."""
+    src = tmp_path / "src"
+    src.mkdir()
+    head = "走访编号,走访日期,儿童公民身份号码,儿童姓名,走访人,走访方式,监护评估,走访情况,录入日期"
+    ids = [line.split(",")[0] for line in _big_roster(30).splitlines()[1:]]
+    rows = [f"ZF{i:06d},2025-03-0{1 + i % 9},{ids[i]},王小{'一二三四五六七八九十'[i % 10]},李老师,入户走访,良好,"
+            f"家中正常{i},2025-03-15" for i in range(30)]
+    rows.append(rows[3].replace("家中正常", "补录：家中正常"))  # ZF000003 again, a different row, near the end
+    (src / "visit_records.csv").write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    whole = ingest_files(tmp_path / "whole", [src / "visit_records.csv"])
+    seen = {}
+    finish = ingest_mod.IngestSession.finish
+
+    def spying_finish(self, **kw):
+        scanner_factory = self.scanner_factory
+
+        def factory(known):  # the moment the scan starts: what is held, what waits on disk
+            seen["raw_ok_in_memory"] = any(p._raw_ok is not None for p in self.pending)
+            seen["raw_ok_files"] = len(list(self.spill_dir.glob("*.raw_ok.pkl"))) == len(self.pending)
+            seen["modes"] = {oct(f.stat().st_mode & 0o777) for f in self.spill_dir.iterdir()}
+            seen["vault_in_memory"] = bool(self.vault_frames)
+            seen["vault_file"] = (self.spill_dir / "vault_rows.pkl").exists()
+            seen["person_ids"] = len(self.person_ids)
+            return scanner_factory(known)
+
+        self.scanner_factory = factory
+        return finish(self, **kw)
+
+    monkeypatch.setattr(ingest_mod.IngestSession, "finish", spying_finish)
+    _stream(monkeypatch, 400)
+    rep = ingest_files(tmp_path / "streamed", [src / "visit_records.csv"])
+    assert len(rep.files) == 1 and rep.files[0].rows_read == 31
+    assert seen == {"raw_ok_in_memory": False, "raw_ok_files": True, "modes": {"0o600"},
+                    "vault_in_memory": False, "vault_file": True, "person_ids": 0}
+    for r in (whole, rep):
+        t = r.tables["visit_records"]
+        assert t.rows_passed == 29 and t.rows_quarantined == 2
+    a, b = _outputs(tmp_path / "whole"), _outputs(tmp_path / "streamed")
+    q = b["visit_records.csv"]
+    assert sorted(q["走访编号"]) == ["ZF000003", "ZF000003"] and set(q["reason_code"]) == {"DUPLICATE_KEY"}
+    assert sorted(q["走访情况"]) == sorted(a["visit_records.csv"]["走访情况"]) == ["家中正常3", "补录：家中正常3"]
+    pd.testing.assert_frame_equal(a["visit_records.parquet"], b["visit_records.parquet"])
+    assert not (tmp_path / "streamed" / "work" / ".ingest_chunks").exists()
+    attrs = pd.read_parquet(tmp_path / "streamed" / "work" / "pseudonymized" / "id_attributes.parquet")
+    assert len(attrs) == rep.persons >= 29  # written before the scan, from every person seen
