@@ -48,8 +48,14 @@ def no_raw_personal_information(scanner, obj: pd.DataFrame | Path, location: str
     else:
         findings = scanner.scan_path(obj) if Path(obj).exists() else []
         scanned = {"path": str(obj)}
-    examples = [f"{f.location} {f.column or ''} row {f.row} {f.entity_type} {f.masked}" for f in findings[:20]]
+    examples = [_example(f) for f in findings[:20]]
     return CheckOutcome(not findings, {**scanned, "findings": len(findings), "examples": examples})
+
+
+def _example(f, row_offset: int = 0) -> str:
+    """One finding as a check's example (masked value only); ``row_offset`` counts rows of earlier batches."""
+    row = None if f.row is None else f.row + row_offset
+    return f"{f.location} {f.column or ''} row {row} {f.entity_type} {f.masked}"
 
 
 def parquet_has_no_raw_personal_information(
@@ -80,8 +86,7 @@ def parquet_has_no_raw_personal_information(
         if rows:  # a finding in a column's name (row None) is counted once, with the first batch
             found = [f for f in found if f.row is not None]
         findings += len(found)
-        examples += [f"{f.location} {f.column or ''} row {None if f.row is None else f.row + rows} "
-                     f"{f.entity_type} {f.masked}" for f in found[: 20 - len(examples)]]
+        examples += [_example(f, rows) for f in found[: 20 - len(examples)]]
         rows += len(frame)
         del frame
     columns = len([n for n in pf.schema_arrow.names if not n.startswith("__index_level_")])
