@@ -830,10 +830,11 @@ class _ChunkMemo:
     and ``hit`` gives, per current distinct cell, its position in the previous chunk's (−1: new).
     """
 
-    __slots__ = ("_extra", "_prev_extra", "codes", "hit", "reasons", "uniques", "vals")
+    __slots__ = ("_extra", "_prev_extra", "cells", "codes", "hit", "reasons", "uniques", "vals")
 
     def __init__(self) -> None:
         self.uniques: pd.Index | None = None
+        self.cells: np.ndarray | None = None  # ``uniques`` as an object array, converted once per chunk
         self.vals = self.reasons = self.codes = self.hit = None
         self._extra: dict[str, np.ndarray] = {}
         self._prev_extra: dict[str, np.ndarray] = {}
@@ -853,15 +854,16 @@ class _ChunkMemo:
             found = self.hit >= 0
             out[found] = prev[self.hit[found]]
             todo = np.flatnonzero(~found)
-        cells = self.uniques.to_numpy(dtype=object)
         for i in todo:
-            out[i] = func(cells[i])
+            out[i] = func(self.cells[i])
         self._extra[name] = out
         return out
 
-    def advance(self, codes: np.ndarray, uniques: pd.Index, vals: np.ndarray, reasons: np.ndarray) -> None:
+    def advance(
+        self, codes: np.ndarray, uniques: pd.Index, cells: np.ndarray, vals: np.ndarray, reasons: np.ndarray
+    ) -> None:
         """The current chunk becomes the previous one for the next lookup."""
-        self.codes, self.uniques, self.vals, self.reasons = codes, uniques, vals, reasons
+        self.codes, self.uniques, self.cells, self.vals, self.reasons = codes, uniques, cells, vals, reasons
         self._prev_extra, self._extra = self._extra, {}
 
 
@@ -892,7 +894,7 @@ def _map_unique(
     for i in todo:
         vals[i], reasons[i] = func(cells[i])
     if memo is not None:
-        memo.advance(codes, pd.Index(uniques), vals[:n], reasons[:n])
+        memo.advance(codes, pd.Index(uniques), cells, vals[:n], reasons[:n])
     return vals[codes], reasons[codes], codes == -1
 
 
@@ -1422,7 +1424,7 @@ class IngestSession:
                 self._add_known("id_numbers", pd.unique(v[~dup]))
                 memo = memos.get(col.name)
                 if memo is not None:  # the raw forms of the previous chunk's cells are already known
-                    raw_forms = {_raw_text_identifier(u) for u in memo.uniques.to_numpy(dtype=object)[memo.new]}
+                    raw_forms = {_raw_text_identifier(u) for u in memo.cells[memo.new]}
                 else:
                     raw_forms = {_raw_text_identifier(u) for u in pd.unique(df[col.name].to_numpy(dtype=object))}
                 self._add_known("id_numbers", raw_forms)
