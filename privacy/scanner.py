@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import itertools
 import json
 import os
 import re
@@ -468,11 +469,17 @@ class LeakScanner:
     def _outside_places(self, norm: str, found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
         """Drop the known-name matches that lie inside a place name of the city (康乐一 in 康乐一区一社区;
         :meth:`privacy.identities.KnownIdentities.add_places`); every other finding stays."""
-        spans = [(end - n + 1, end + 1) for end, n in self._places.iter(norm)]
+        spans = sorted((end - n + 1, end + 1) for end, n in self._places.iter(norm))
         if not spans:
             return found
-        return [f for f in found
-                if f[0] != "PERSON" or not any(s <= f[1] and f[2] <= e for s, e in spans)]
+        starts = [s for s, _ in spans]
+        reach = list(itertools.accumulate((e for _, e in spans), max))  # furthest end of the spans so far
+        out = []
+        for f in found:
+            i = bisect.bisect_right(starts, f[1])  # the spans that start at or before the finding
+            if f[0] != "PERSON" or i == 0 or reach[i - 1] < f[2]:
+                out.append(f)
+        return out
 
     @staticmethod
     def _strictly_bounded(s: str, start: int, end: int) -> bool:

@@ -31,6 +31,15 @@ def test_name_inside_a_place_name_is_not_a_finding():
     assert [(f.entity_type, f.masked) for f in found] == [("PERSON", "康*一")]  # the person, not the place
 
 
+def test_many_place_spans_in_one_column():
+    # a column is scanned as one joined string: every finding is tested against every place span
+    # (sorted spans and the furthest end so far, not a pairwise loop)
+    sc = _scanner(places=("康乐一区一社区", "康乐一社区", "一区一社区"))
+    values = ["康乐一区一社区"] * 300 + ["康乐一"] + ["康乐一社区"] * 300 + ["区康乐一", "王小明"]
+    found = sc.scan_dataframe(pd.DataFrame({"c": values}), "t")
+    assert sorted(f.row for f in found) == [300, 601, 602]
+
+
 def test_without_place_names_the_match_is_reported():
     found = _scanner(places=()).scan_dataframe(pd.DataFrame({"community": ["康乐一区一社区"]}), "t")
     assert [f.entity_type for f in found] == ["PERSON"]
