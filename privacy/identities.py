@@ -271,13 +271,18 @@ _ADMIN_CUT = re.compile(r"(?:自治区|省|自治州|市|区|县|旗|镇|乡|街
 _FINE = re.compile(r"[0-9一二三四五六七八九十百零〇两]\s*(?:号|室|栋|幢|单元|组|弄|层|楼|户)")
 
 
-def id_variants(id_number: str) -> set[str]:
-    """Written forms of one normalized ID: itself and, for people born 1900–1999, the legacy
-    15-digit form (GB 11643-1999: drop the century "19" and the check character)."""
-    out = {id_number}
+def legacy_id(id_number: str) -> str | None:
+    """The legacy 15-digit form of a normalized 18-character ID of someone born 1900–1999 (GB
+    11643-1999: drop the century "19" and the check character); None for anyone else."""
     if len(id_number) == 18 and id_number[6:8] == "19" and id_number[:17].isdigit():
-        out.add(id_number[:6] + id_number[8:17])
-    return out
+        return id_number[:6] + id_number[8:17]
+    return None
+
+
+def id_variants(id_number: str) -> set[str]:
+    """Written forms of one normalized ID: itself and its :func:`legacy_id` form."""
+    legacy = legacy_id(id_number)
+    return {id_number, legacy} if legacy else {id_number}
 
 
 def is_fine_address(address: str) -> bool:

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from privacy.identifiers import LANDLINE, MOBILE, luhn_valid, normalize_phone, validate_ric
-from privacy.identities import KnownIdentities, address_variants, id_variants, normalize_name
+from privacy.identities import KnownIdentities, address_variants, legacy_id, normalize_name
 
 # ------------------------------------------------------------------------------------------ findings
 
@@ -275,24 +275,21 @@ class _KnownRuns:
     ENTITIES = ("CN_RIC", "PHONE_NUMBER", "OTHER_ID", "CN_STUDENT_NUMBER", "CN_DISABILITY_CERT")
 
     def __init__(self, known: KnownIdentities):
-        forms: list[str] = []
-        codes: list[int] = []
-        for idn in known.id_numbers:
-            for v in id_variants(idn):
-                forms.append(v.upper())
-                codes.append(0)
-        for ph in known.phones:
-            forms.append(ph)
-            codes.append(1)
-        self.phone_lengths = sorted({len(ph) for ph in known.phones})
-        for oid in getattr(known, "other_ids", ()):
-            code = self.ENTITIES.index(other_id_entity(oid))
-            for v in {oid, oid.lower().replace("x", "X")}:
-                forms.append(v)
-                codes.append(code)
-        lengths = {len(f) for f in forms}
-        self.set = _SortedHashes(_hashes(forms), np.asarray(codes, dtype=np.int8))
-        del forms
+        ids = [i.upper() for i in known.id_numbers]
+        ids += [v for v in map(legacy_id, ids) if v]  # :func:`privacy.identities.id_variants`
+        phones = list(known.phones)
+        self.phone_lengths = sorted({len(ph) for ph in phones})
+        others = list(getattr(known, "other_ids", ()))
+        other_codes = [self.ENTITIES.index(other_id_entity(o)) if len(o) in (19, 20) else 2 for o in others]
+        others += [o.lower().replace("x", "X") for o in others]  # as the text reads after x → X
+        other_codes += other_codes
+        lengths = [n for part in (ids, phones, others) if part for n in (min(map(len, part)), max(map(len, part)))]
+        # added in this order, an identifier that is also an other identifier is reported as the latter
+        self.set = _SortedHashes(
+            np.concatenate([_hashes(ids), _hashes(phones), _hashes(others)]),
+            np.concatenate([np.zeros(len(ids), np.int8), np.ones(len(phones), np.int8),
+                            np.asarray(other_codes, dtype=np.int8)]))
+        del ids, phones, others
         self._run = re.compile(rf"(?<![{_RUN}])[{_RUN}]{{{min(lengths)},{max(lengths)}}}(?![{_RUN}])") if lengths else None
         self._after_cc = [re.compile(rf"86([0-9]{{{n}}})(?![{_RUN}])") for n in self.phone_lengths]
 
