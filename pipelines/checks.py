@@ -18,10 +18,11 @@ from pipelines.resources import HumiaoConfig
 from privacy.checks import (
     CheckOutcome,
     fresh_enough,
+    label_counts,
     latest_value,
     no_raw_personal_information,
     parquet_has_no_raw_personal_information,
-    prevalence_within,
+    prevalence_within_counts,
     unique_rows,
 )
 
@@ -114,21 +115,29 @@ def labels_pii(context: dg.AssetCheckExecutionContext, humiao: HumiaoConfig) -> 
 def labels_prevalence(context: dg.AssetCheckExecutionContext, humiao: HumiaoConfig,
                       cycle_plan: dict) -> dg.AssetCheckResult:
     """Label prevalence of the run's partitions whose label window has closed (partial windows are
-    lower by construction and are not judged) within the configured bands."""
+    lower by construction and are not judged) within the configured bands. Positives and labelled rows
+    are added up one partition at a time (issue 8: never every date's labels at once)."""
     cfg = humiao.cfg
     c = cfg.checks
-    labels = pd.concat([f for _, f in _run_partitions(context, humiao, "labels",
-                                                       columns=["as_of_date", *TARGETS])], ignore_index=True)
-    keys = pd.to_datetime(labels["as_of_date"]).dt.strftime("%Y-%m-%d")
-    closed = keys.map(lambda k: label_window_closed(k, cycle_plan, cfg.time.label_timespan_days)).astype(bool)
-    if not closed.any():
+    bounds = {"guardianship_risk": c.guardianship_prevalence, "left_behind_risk": c.left_behind_prevalence}
+    totals = {t: (0.0, 0) for t in bounds}
+    judged, open_window = set(), set()
+    for _, frame in _run_partitions(context, humiao, "labels", columns=["as_of_date", *TARGETS]):
+        keys = pd.to_datetime(frame["as_of_date"]).dt.strftime("%Y-%m-%d")
+        closed_keys = {k for k in keys.unique() if label_window_closed(k, cycle_plan, cfg.time.label_timespan_days)}
+        judged |= closed_keys
+        open_window |= set(keys.unique()) - closed_keys
+        if not closed_keys:
+            continue
+        counts = label_counts(frame[keys.isin(closed_keys).to_numpy()], bounds)
+        totals = {t: (totals[t][0] + counts[t][0], totals[t][1] + counts[t][1]) for t in bounds}
+    if not judged:
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata={
             "as_of_dates_judged": 0, "note": "no as-of date of this run has a closed label window"})
-    out = prevalence_within(labels[closed.to_numpy()], {"guardianship_risk": c.guardianship_prevalence,
-                                                        "left_behind_risk": c.left_behind_prevalence})
+    out = prevalence_within_counts(totals, bounds)
     return dg.AssetCheckResult(passed=out.passed, severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={**out.metadata, "as_of_dates_judged": int(keys[closed.to_numpy()].nunique()),
-                                         "as_of_dates_open_window": int(keys[~closed.to_numpy()].nunique())})
+                               metadata={**out.metadata, "as_of_dates_judged": len(judged),
+                                         "as_of_dates_open_window": len(open_window)})
 
 
 @dg.asset_check(asset="risk_scores", name="no_raw_personal_information", blocking=True)

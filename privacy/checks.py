@@ -110,16 +110,33 @@ def unique_rows(frame: pd.DataFrame, key: list[str]) -> CheckOutcome:
     return CheckOutcome(dup == 0, {"duplicates": dup, "key": key})
 
 
-def prevalence_within(labels: pd.DataFrame, bounds: Mapping[str, tuple[float, float]]) -> CheckOutcome:
-    """Each label's prevalence among labelled rows lies within its configured [low, high] band."""
+def label_counts(labels: pd.DataFrame, columns: Iterable[str]) -> dict[str, tuple[float, int]]:
+    """``{column: (positives, labelled rows)}`` of label columns (missing labels not counted), so that
+    prevalence can be added up over partitions (:func:`prevalence_within_counts`)."""
+    out = {}
+    for col in columns:
+        y = labels[col].dropna().astype(float)
+        out[col] = (float(y.sum()), len(y))
+    return out
+
+
+def prevalence_within_counts(counts: Mapping[str, tuple[float, int]],
+                             bounds: Mapping[str, tuple[float, float]]) -> CheckOutcome:
+    """Each label's prevalence (positives / labelled rows, from :func:`label_counts`, possibly added up
+    over partitions) lies within its configured [low, high] band; no labelled row fails."""
     meta, ok = {}, True
     for col, (lo, hi) in bounds.items():
-        y = labels[col].dropna().astype(float)
-        p = float(y.mean()) if len(y) else float("nan")
-        inside = len(y) > 0 and lo <= p <= hi
+        pos, n = counts.get(col, (0.0, 0))
+        p = pos / n if n else float("nan")
+        inside = n > 0 and lo <= p <= hi
         ok &= inside
-        meta[col] = {"prevalence": p, "low": lo, "high": hi, "within": inside, "labelled_rows": len(y)}
+        meta[col] = {"prevalence": p, "low": lo, "high": hi, "within": inside, "labelled_rows": n}
     return CheckOutcome(ok, meta)
+
+
+def prevalence_within(labels: pd.DataFrame, bounds: Mapping[str, tuple[float, float]]) -> CheckOutcome:
+    """Each label's prevalence among labelled rows lies within its configured [low, high] band."""
+    return prevalence_within_counts(label_counts(labels, bounds), bounds)
 
 
 def fresh_enough(knowledge_dates: pd.Series, as_of, max_age_days: int) -> CheckOutcome:

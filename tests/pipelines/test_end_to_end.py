@@ -163,3 +163,32 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
     assert "features:no_raw_personal_information" in result["error"]
     assert not (cfg.path("out_dir") / "visit_lists").exists()
     assert not (cfg.path("out_dir") / "model_cards").exists()
+
+
+def test_label_prevalence_check_adds_up_the_closed_partitions(first_run):
+    """The prevalence check reads the labels one partition at a time (issue 8); what it reports is the
+    prevalence of every partition with a closed label window, read here at once from the files."""
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    import dagster as dg
+
+    from pipelines.partitions import label_window_closed
+
+    assets = cfg.path("work_dir") / "assets"
+    plan = json.loads((assets / "cycle_plan.json").read_text(encoding="utf-8"))
+    files = sorted((assets / "labels").glob("*.parquet"))
+    closed = [p for p in files if label_window_closed(p.stem, plan, cfg.time.label_timespan_days)]
+    assert 0 < len(closed) < len(files)  # the latest dates' windows are still open
+    labels = pd.concat([pd.read_parquet(p) for p in closed], ignore_index=True)
+    with dg.DagsterInstance.from_config(str(cfg.path("dagster_home"))) as instance:
+        events = instance.all_logs(result["run_id"], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    evaluations = [e.dagster_event.asset_check_evaluation_data for e in events
+                   if e.dagster_event.asset_check_evaluation_data.check_name == "prevalence_within_bounds"]
+    assert len(evaluations) == 1 and evaluations[0].passed
+    meta = {k: v.value for k, v in evaluations[0].metadata.items()}
+    assert meta["as_of_dates_judged"] == len(closed)
+    assert meta["as_of_dates_open_window"] == len(files) - len(closed)
+    for target in ("guardianship_risk", "left_behind_risk"):
+        y = labels[target].dropna().astype(float)
+        assert meta[target]["labelled_rows"] == len(y)
+        assert meta[target]["prevalence"] == pytest.approx(y.mean(), rel=1e-12)
