@@ -112,6 +112,13 @@ _NORMALIZERS = {
 }
 
 
+def scanner_cache_path(index_path: str | os.PathLike) -> Path:
+    """Where the scanner's derived index (:class:`privacy.scanner.ScannerIndex`) of an identity index is
+    kept: beside it, ``<name>.scanner``. Writing the identity index removes it."""
+    p = Path(index_path)
+    return p.with_name(p.name + ".scanner")
+
+
 @dataclass
 class KnownIdentities:
     """Sets of normalized personal values seen in the raw input.
@@ -226,6 +233,7 @@ class KnownIdentities:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        scanner_cache_path(path).unlink(missing_ok=True)  # derived from the index being replaced
         payload = json.dumps({"version": _FORMAT_VERSION, **self.as_dict(), "places": sorted(self.places)},
                              ensure_ascii=False)
         token = Fernet(fernet_key).encrypt(zlib.compress(payload.encode("utf-8"), 6))

@@ -242,6 +242,13 @@ class _SortedHashes:
         last[:-1] = h[1:] != h[:-1]
         self.hashes, self.codes = h[last], c[last]
 
+    @classmethod
+    def sorted(cls, hashes: np.ndarray, codes: np.ndarray) -> _SortedHashes:
+        """Members already sorted and unique (from :attr:`hashes` and :attr:`codes` of another set)."""
+        self = cls.__new__(cls)
+        self.hashes, self.codes = hashes, codes
+        return self
+
     def __len__(self) -> int:
         return len(self.hashes)
 
@@ -290,8 +297,27 @@ class _KnownRuns:
             np.concatenate([np.zeros(len(ids), np.int8), np.ones(len(phones), np.int8),
                             np.asarray(other_codes, dtype=np.int8)]))
         del ids, phones, others
-        self._run = re.compile(rf"(?<![{_RUN}])[{_RUN}]{{{min(lengths)},{max(lengths)}}}(?![{_RUN}])") if lengths else None
+        self.lengths = (min(lengths), max(lengths)) if lengths else None
+        self._compile()
+
+    def _compile(self) -> None:
+        lo_hi = self.lengths
+        self._run = re.compile(rf"(?<![{_RUN}])[{_RUN}]{{{lo_hi[0]},{lo_hi[1]}}}(?![{_RUN}])") if lo_hi else None
         self._after_cc = [re.compile(rf"86([0-9]{{{n}}})(?![{_RUN}])") for n in self.phone_lengths]
+
+    def state(self) -> dict:
+        """What :meth:`from_state` needs (hashes and lengths: no identifier itself)."""
+        return {"hashes": self.set.hashes, "codes": self.set.codes, "phone_lengths": self.phone_lengths,
+                "lengths": self.lengths}
+
+    @classmethod
+    def from_state(cls, state: dict) -> _KnownRuns:
+        self = cls.__new__(cls)
+        self.set = _SortedHashes.sorted(state["hashes"], state["codes"])
+        self.phone_lengths = list(state["phone_lengths"])
+        self.lengths = tuple(state["lengths"]) if state["lengths"] else None
+        self._compile()
+        return self
 
     def __len__(self) -> int:
         return len(self.set)
@@ -335,8 +361,10 @@ class _KnownAddresses:
     forms, so that a match is widened to the longest known form ending there (the span the full
     automaton of every form gave, at a quarter of its keys)."""
 
-    def __init__(self, known: KnownIdentities):
+    def __init__(self, known: KnownIdentities | None = None):
         self.tails: dict[str, tuple[int, ...]] = {}
+        if known is None:  # :meth:`from_state`
+            return
         forms: list[str] = []
         lengths: dict[str, set] = {}
         for addr in known.addresses:
@@ -351,6 +379,17 @@ class _KnownAddresses:
             self.tails[tail] = shared.setdefault(t, t)
         self.set = _SortedHashes(_hashes(forms), np.zeros(len(forms), dtype=np.int8))
 
+    def state(self) -> dict:
+        return {"tails": list(self.tails), "lengths": list(self.tails.values()), "hashes": self.set.hashes}
+
+    @classmethod
+    def from_state(cls, state: dict) -> _KnownAddresses:
+        self = cls()
+        shared: dict[tuple, tuple] = {}
+        self.tails = {t: shared.setdefault(tuple(n), tuple(n)) for t, n in zip(state["tails"], state["lengths"], strict=True)}
+        self.set = _SortedHashes.sorted(state["hashes"], np.zeros(len(state["hashes"]), dtype=np.int8))
+        return self
+
     def widest(self, target: str, end: int, lengths: tuple[int, ...]) -> int:
         """Length of the longest known form ending at ``target[end]`` (inclusive) among ``lengths``
         (longest first; the last is the tail itself, always known)."""
@@ -361,6 +400,97 @@ class _KnownAddresses:
                 if h:
                     return len(c)
         return lengths[-1]
+
+
+class ScannerIndex:
+    """What the scanner derives from the known identities, apart from the caller's skip words: the
+    hashed identifiers (:class:`_KnownRuns`), the address keys (:class:`_KnownAddresses`), the names
+    and the place names.
+
+    Deriving it takes about a minute at 2,000,000 children; :meth:`save` keeps it encrypted beside the
+    identity index and :meth:`load` reads it back in seconds, so that every process that scans (a
+    Dagster step in a process of its own, the CLI) does not derive it again (issue 8). It holds the
+    same personal data as the identity index (names, addresses; identifiers as unkeyed hashes, which
+    a dictionary of IDs would reverse): the same key, the same file mode (0600).
+
+    Parameters
+    ----------
+    known : KnownIdentities, optional
+        Derive from these (None: empty).
+    """
+
+    #: Bumped whenever what is derived changes (variants, hashing), so that an older file is rebuilt.
+    VERSION = 1
+
+    def __init__(self, known: KnownIdentities | None = None):
+        known = known or KnownIdentities()
+        self.runs = _KnownRuns(known)
+        self.addresses = _KnownAddresses(known)
+        self.names = sorted(n for n in known.names if len(n) >= 2)
+        self.places = sorted(getattr(known, "places", ()))
+
+    def save(self, path: str | os.PathLike, fernet_key: bytes, source: str) -> Path:
+        """Write the index encrypted (Fernet), mode 0600, atomically. ``source`` names what it was
+        derived from (:func:`file_digest` of the identity index); :meth:`load` returns it to compare."""
+        import pickle
+        import tempfile
+
+        from cryptography.fernet import Fernet
+
+        path = Path(path)
+        payload = pickle.dumps({"version": self.VERSION, "source": source, "runs": self.runs.state(),
+                                "addresses": self.addresses.state(), "names": self.names,
+                                "places": self.places}, protocol=5)
+        token = Fernet(fernet_key).encrypt(payload)
+        del payload
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(token)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, fernet_key: bytes) -> tuple[ScannerIndex, str]:
+        """``(index, source)`` from a file written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            Wrong key or altered file (Fernet authentication), or another :attr:`VERSION`.
+        """
+        import pickle
+
+        from cryptography.fernet import Fernet, InvalidToken
+
+        try:
+            payload = Fernet(fernet_key).decrypt(Path(path).read_bytes())
+        except InvalidToken as exc:
+            raise ValueError(f"cannot decrypt {path}: wrong key or altered file") from exc
+        obj = pickle.loads(payload)  # authenticated above: written by this code with this key
+        del payload
+        if obj.get("version") != cls.VERSION:
+            raise ValueError(f"{path}: scanner index version {obj.get('version')!r}, expected {cls.VERSION}")
+        self = cls.__new__(cls)
+        self.runs = _KnownRuns.from_state(obj["runs"])
+        self.addresses = _KnownAddresses.from_state(obj["addresses"])
+        self.names, self.places = obj["names"], obj["places"]
+        return self, obj["source"]
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex), read in 16 MB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def other_id_entity(value: str) -> str:
@@ -393,6 +523,8 @@ class LeakScanner:
     skip_words : iterable of str
         Words that are never reported as 2-character names (community/place names, common words), in
         addition to jieba dictionary words that are not person names.
+    index : ScannerIndex, optional
+        What was derived from ``known`` before (:meth:`ScannerIndex.load`); ``known`` is then ignored.
 
     Attributes
     ----------
@@ -405,28 +537,28 @@ class LeakScanner:
     TEXT_SUFFIXES = frozenset([".txt", ".log", ".md", ".markdown", ".rst", ".html", ".htm", ".xml", ".ini", ".cfg", ".toml", ".sql", ".py", ".j2", ".tsv", ".out", ".err", ".csv", ".yaml", ".yml", ".json", ".jsonl", ".ndjson"])
     BINARY_SUFFIXES = frozenset([".pkl", ".pickle", ".joblib", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".7z", ".tar", ".whl", ".so", ".pyc", ".ubj", ".onnx", ".pt", ".bin", ".xls", ".ico", ".woff", ".woff2", ".ttf", ".otf", ".svgz", ".feather", ".arrow", ".duckdb"])
 
-    def __init__(self, known: KnownIdentities | None = None, skip_words: Iterable[str] = ()):
+    def __init__(self, known: KnownIdentities | None = None, skip_words: Iterable[str] = (), *,
+                 index: ScannerIndex | None = None):
         import ahocorasick
 
         self.skip_words = frozenset(normalize_name(w) for w in skip_words if isinstance(w, str))
         self.skipped: list[str] = []
         self._all = ahocorasick.Automaton()
         self._free = ahocorasick.Automaton()
-        known = known or KnownIdentities()
-        self._runs = _KnownRuns(known)
-        addresses = _KnownAddresses(known)
-        self._addresses = addresses.set
-        self._widest = addresses.widest
-        for tail, lengths in addresses.tails.items():
+        if index is None:
+            index = ScannerIndex(known)
+        self._runs = index.runs
+        self._addresses = index.addresses.set
+        self._widest = index.addresses.widest
+        for tail, lengths in index.addresses.tails.items():
             self._all.add_word(tail, ("CN_ADDRESS", len(tail), lengths))
-        del addresses
-        for name in known.names:
+        for name in index.names:
             if len(name) >= 3:
                 self._all.add_word(name, ("PERSON", len(name), None))
             elif len(name) == 2 and name not in self.skip_words and not _default_skip(name):
                 self._free.add_word(name, ("PERSON", 2, None))
         self._places = ahocorasick.Automaton()
-        for place in getattr(known, "places", ()):
+        for place in index.places:
             self._places.add_word(place, len(place))
         self._has_places = len(self._places) > 0
         if self._has_places:
