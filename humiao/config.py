@@ -192,6 +192,20 @@ class PrivacySettings(_Section):
     retention_days: int = Field(180, ge=0)
 
 
+class PipelineSettings(_Section):
+    """How Dagster runs the steps of ``humiao run``.
+
+    ``in_process`` (default): every step in the one pipeline process; a step costs nothing to start.
+    ``multiprocess``: each step in its own process, one at a time (Dagster's multiprocess executor,
+    ``max_concurrent: 1`` on two cores). What a step leaves behind goes back to the system when it
+    ends, so the peak is the largest single step rather than the steps' sum; each step pays a few
+    seconds to start, and a step that scans for leaks builds the scanner again (≈ 1 min at
+    2,000,000 children). For city scale (issue 8); a cluster uses the Kubernetes executor instead
+    (docs/production.md)."""
+
+    executor: Literal["in_process", "multiprocess"] = "in_process"
+
+
 class Config(_Section):
     """Everything configurable in humiao. See ``humiao.yaml`` for the documented defaults."""
 
@@ -206,6 +220,7 @@ class Config(_Section):
     features: FeaturesSettings = Field(default_factory=FeaturesSettings)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     rural_hukou_only: bool = False  # left-behind cohort: national definition counts rural hukou only
     mlflow_experiment: str = "humiao"
     root: Path = REPO_ROOT

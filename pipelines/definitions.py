@@ -4,7 +4,8 @@
     → features, labels (monthly as-of-date partitions: one run per cycle range, pipelines/partitions.py)
     → model_<target> (MLflow) → model_card_<target> → risk_scores → visit_lists → privacy_audit
 
-In-process executor (2 cores); resources switched by HUMIAO_ENV through the config file.
+In-process executor (2 cores) by default, the multiprocess executor with one step at a time when
+``pipeline.executor: multiprocess`` (city scale); resources switched by HUMIAO_ENV through the config file.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ from pipelines.schedules import schedules
 from pipelines.sensors import sensors
 
 
+def executor_for(name: str) -> dg.ExecutorDefinition:
+    """``in_process``: Dagster's in-process executor; ``multiprocess``: its multiprocess executor with
+    one step at a time (two cores: a step that is alone may use both; humiao/config.py PipelineSettings)."""
+    if name == "multiprocess":
+        return dg.multiprocess_executor.configured({"max_concurrent": 1})
+    return dg.in_process_executor
+
+
 def build_definitions(config_file: str | None = None) -> dg.Definitions:
     """Definitions for one configuration file (None: humiao.yaml + environment)."""
     cfg = load_config(config_file)
@@ -50,9 +59,15 @@ def build_definitions(config_file: str | None = None) -> dg.Definitions:
                                               experiment=cfg.mlflow_experiment),
             "io_manager": ParquetJsonIOManager(base_dir=str(cfg.path("work_dir") / "assets")),
         },
-        executor=dg.in_process_executor,
+        executor=executor_for(cfg.pipeline.executor),
         loggers={"console": humiao_console_logger},
     )
 
 
 defs = build_definitions()
+
+
+def asset_job() -> dg.JobDefinition:
+    """The job of every asset, rebuilt from ``HUMIAO_CONFIG`` in each step process of the multiprocess
+    executor (:func:`dagster.reconstructable` needs a module-level function; pipelines/run.py)."""
+    return build_definitions().resolve_implicit_global_asset_job_def()

@@ -1,8 +1,10 @@
-"""Materialize the whole graph in-process (what `humiao run` and `make run` do)."""
+"""Materialize the whole graph (what `humiao run` and `make run` do): in-process, or each step in its own
+process (``pipeline.executor: multiprocess``)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 import yaml
@@ -42,7 +44,8 @@ def ensure_instance_settings(cfg: Config) -> None:
 
 
 def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
-    """Run every asset and check once, in-process, against the Dagster instance in ``DAGSTER_HOME``:
+    """Run every asset and check once, against the Dagster instance in ``DAGSTER_HOME`` (in-process, or
+    each step in its own process with ``pipeline.executor: multiprocess``):
     first the head of the graph up to the cycle plan (``ingest_and_plan``), then everything else over
     the plan's range of as-of-date partitions (pipelines.partitions). Console log level: INFO
     (``HUMIAO_LOG_LEVEL=DEBUG`` shows every Dagster event).
@@ -69,15 +72,35 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     # The console shows INFO and above (step starts/ends, reuse, warnings); the event log keeps everything.
     run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("HUMIAO_LOG_LEVEL", "INFO")}}}}
     # Two runs: the cycle plan decides which as-of dates (partitions) the rest of the cycle needs.
+    if cfg.pipeline.executor == "multiprocess":
+        # each step in its own process: the job is rebuilt there from the configuration file
+        from pipelines.definitions import asset_job
+
+        reconstructable = dg.reconstructable(asset_job)
+
+        def execute(instance, keys, tags=None):
+            saved = os.environ.get("HUMIAO_CONFIG")
+            if config_file:  # the step processes inherit the environment
+                os.environ["HUMIAO_CONFIG"] = str(Path(config_file).resolve())
+            try:
+                return dg.execute_job(reconstructable, instance, run_config=run_config, tags=tags,
+                                      raise_on_error=False, asset_selection=sorted(keys, key=str))
+            finally:
+                if saved is None:
+                    os.environ.pop("HUMIAO_CONFIG", None)
+                else:
+                    os.environ["HUMIAO_CONFIG"] = saved
+    else:
+        def execute(instance, keys, tags=None):
+            return job.get_subset(asset_selection=keys).execute_in_process(
+                instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
     with dg.DagsterInstance.get() as instance:
-        result = job.get_subset(asset_selection=upstream_keys).execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config)
+        result = execute(instance, upstream_keys)
         results = [result]
         plan_path = output_path(cfg.path("work_dir") / "assets", "cycle_plan")
         if result.success and plan_path is not None:
             tags = range_tags(read_output(plan_path))
-            result = job.get_subset(asset_selection=rest).execute_in_process(
-                instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
+            result = execute(instance, rest, tags)
             results.append(result)
     plan_missing = result.success and len(results) == 1
     out = cfg.path("out_dir")
