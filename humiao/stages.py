@@ -247,8 +247,11 @@ def _swap_in(staging: Path, work: Path, quarantine: Path, quarantine_staging: Pa
     for name in ("vault.bin", "identity_index.bin", "ingest_report.json", NOTE_CACHE_FILE):
         if (staging / name).exists():
             (staging / name).replace(work / name)
-            if name == "identity_index.bin":  # derived from the index just replaced
-                scanner_cache_path(work / name).unlink(missing_ok=True)
+            if name == "identity_index.bin":  # the scanner index derived from it goes with it
+                if scanner_cache_path(staging / name).exists():
+                    scanner_cache_path(staging / name).replace(scanner_cache_path(work / name))
+                else:
+                    scanner_cache_path(work / name).unlink(missing_ok=True)
     shutil.rmtree(old_dir, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
 

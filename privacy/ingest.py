@@ -2159,14 +2159,22 @@ class IngestSession:
                 stale = pseudo_dir / f"{name}.parquet"
                 if stale.exists():
                     stale.unlink()
+        index = getattr(scanner, "index", None)  # what the scanner derived: kept for the next scans
         del scanner
         self.report.conflicts = self._conflicts()
         self.name_frames = []
         self._write_note_cache()
-        known.save(self.out_dir / "identity_index.bin", self.vault_key)  # before the vault: one at a time
+        index_path = self.out_dir / "identity_index.bin"
+        known.save(index_path, self.vault_key)  # before the vault: one at a time
         with contextlib.suppress(FileNotFoundError):
-            os.chmod(self.out_dir / "identity_index.bin", 0o600)
+            os.chmod(index_path, 0o600)
         del known
+        if index is not None and hasattr(index, "save"):
+            from privacy.identities import scanner_cache_path
+            from privacy.scanner import file_digest
+
+            index.save(scanner_cache_path(index_path), self.vault_key, file_digest(index_path))
+        del index
         gc.collect()
         vault_n = self._write_vault()
         self.report.vault_records = vault_n

@@ -530,6 +530,8 @@ class LeakScanner:
     ----------
     skipped : list of str
         Files skipped by the last :meth:`scan_path` / :meth:`scan_paths` call (binary, unreadable).
+    index : ScannerIndex
+        What the scanner derived from the known identities (or was given).
     """
 
     COMPRESSED_SUFFIXES = frozenset([".gz", ".bz2", ".xz", ".zip"])
@@ -547,6 +549,7 @@ class LeakScanner:
         self._free = ahocorasick.Automaton()
         if index is None:
             index = ScannerIndex(known)
+        self.index = index  # what was derived (the ingest saves it beside the identity index)
         self._runs = index.runs
         self._addresses = index.addresses.set
         self._widest = index.addresses.widest

@@ -78,3 +78,32 @@ def test_pipeline_scanner_writes_then_reuses_the_index_until_the_identity_index_
     cache.write_bytes(b"garbage")
     assert output_scanner(cfg).scan_text("电话13900000000")
     assert ScannerIndex.load(cache, key)[0].runs.set.lookup is not None  # written again, readable
+
+
+def test_ingest_writes_the_scanner_index_of_its_identity_index(tmp_path):
+    """The ingest has derived the scanner index to scan its own output: it keeps it beside the identity
+    index it writes, so the pipeline's first scan loads it (at 2M: seconds instead of a minute)."""
+    import tests.privacy.test_ingest as ti
+    from privacy.ingest import ingest_folder
+    from privacy.scanner import file_digest
+    from privacy.tokens import Pseudonymizer
+
+    raw = tmp_path / "raw"
+    ti.build_raw(raw)
+    known_cls, scanner_cls, anonymizer = ti._components()
+    key = Fernet.generate_key()
+    ingest_folder(raw, ti.CONTRACTS, pseudonymizer=Pseudonymizer(b"k" * 32, 1), vault_key=key,
+                  out_dir=tmp_path / "work", quarantine_dir=tmp_path / "q", as_of=ti.AS_OF, anonymizer=anonymizer,
+                  scanner_factory=scanner_cls, known_factory=known_cls, raise_on_error=False, raise_on_undeclared=False)
+    index_path = tmp_path / "work" / "identity_index.bin"
+    cache = scanner_cache_path(index_path)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    loaded, source = ScannerIndex.load(cache, key)
+    assert source == file_digest(index_path)
+    known = KnownIdentities.load(index_path, key)
+    derived, again = LeakScanner(known), LeakScanner(index=loaded)
+    texts = [f"{v}。" for kind in ("names", "id_numbers", "phones", "addresses", "other_ids")
+             for v in sorted(getattr(known, kind))[:20]]
+    assert len(texts) > 30
+    assert [again.scan_text(t) for t in texts] == [derived.scan_text(t) for t in texts]
+    assert sum(bool(derived.scan_text(t)) for t in texts) > 30

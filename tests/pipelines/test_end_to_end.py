@@ -220,3 +220,17 @@ def test_multiprocess_executor_runs_each_step_in_its_own_process(first_run, tmp_
     assert {"models", "visit_lists", "privacy_audit"} <= set(pids)
     assert len(set(pids.values())) == len(pids) and os.getpid() not in pids.values()
     pd.testing.assert_frame_equal(before, pd.read_parquet(lists))
+
+
+def test_the_scanner_index_of_the_ingest_is_in_the_work_folder(first_run):
+    """The ingest's scanner index travels with the identity index from the staging folder (issue 8)."""
+    cfg, result = first_run
+    assert result["success"], result["error"]
+    from humiao.stages import vault_key_from_config
+    from privacy.identities import scanner_cache_path
+    from privacy.scanner import ScannerIndex, file_digest
+
+    index_path = cfg.path("work_dir") / "identity_index.bin"
+    _, source = ScannerIndex.load(scanner_cache_path(index_path), vault_key_from_config(cfg))
+    assert source == file_digest(index_path)
+    assert not list(cfg.path("work_dir").glob("_staging*"))
