@@ -198,10 +198,10 @@ class PipelineSettings(_Section):
     ``in_process`` (default): every step in the one pipeline process; a step costs nothing to start.
     ``multiprocess``: each step in its own process, one at a time (Dagster's multiprocess executor,
     ``max_concurrent: 1`` on two cores). What a step leaves behind goes back to the system when it
-    ends, so the peak is the largest single step rather than the steps' sum; each step pays a few
-    seconds to start, and a step that scans for leaks builds the scanner again (≈ 1 min at
-    2,000,000 children). For city scale (issue 8); a cluster uses the Kubernetes executor instead
-    (docs/production.md)."""
+    ends, so the peak is the largest single step rather than what the earlier steps left behind. Each
+    step is forked from a server that has imported the libraries once, and a step that scans for leaks
+    loads the scanner index the ingest kept (``identity_index.bin.scanner``) instead of deriving it.
+    For city scale (issue 8); a cluster uses the Kubernetes executor instead (docs/production.md)."""
 
     executor: Literal["in_process", "multiprocess"] = "in_process"
 

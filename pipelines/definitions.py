@@ -32,12 +32,21 @@ from pipelines.resources import HumiaoConfig, MlflowTracking, PrivacyKeys
 from pipelines.schedules import schedules
 from pipelines.sensors import sensors
 
+#: Imported once by the forkserver of the multiprocess executor, so that a step starts in about a second
+#: instead of importing them again. Third-party libraries only: the pipeline's own modules read the
+#: configuration when imported, and a step must read the configuration of its own run
+#: (pipelines.run.asset_job).
+FORKSERVER_PRELOAD = ["dagster", "numpy", "pandas", "pyarrow.parquet", "duckdb", "lightgbm", "sklearn.metrics",
+                      "mlflow", "cryptography.fernet", "ahocorasick", "jieba", "openpyxl", "jinja2"]
+
 
 def executor_for(name: str) -> dg.ExecutorDefinition:
     """``in_process``: Dagster's in-process executor; ``multiprocess``: its multiprocess executor with
-    one step at a time (two cores: a step that is alone may use both; humiao/config.py PipelineSettings)."""
+    one step at a time (two cores: a step that is alone may use both; humiao/config.py PipelineSettings),
+    each step forked from a server that has imported :data:`FORKSERVER_PRELOAD`."""
     if name == "multiprocess":
-        return dg.multiprocess_executor.configured({"max_concurrent": 1})
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": 1, "start_method": {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}})
     return dg.in_process_executor
 
 
@@ -65,9 +74,3 @@ def build_definitions(config_file: str | None = None) -> dg.Definitions:
 
 
 defs = build_definitions()
-
-
-def asset_job() -> dg.JobDefinition:
-    """The job of every asset, rebuilt from ``HUMIAO_CONFIG`` in each step process of the multiprocess
-    executor (:func:`dagster.reconstructable` needs a module-level function; pipelines/run.py)."""
-    return build_definitions().resolve_implicit_global_asset_job_def()

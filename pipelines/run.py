@@ -43,6 +43,18 @@ def ensure_instance_settings(cfg: Config) -> None:
         target.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
+def asset_job(config_file: str | None = None) -> dg.JobDefinition:
+    """The job of every asset for one configuration file, as a step process of the multiprocess
+    executor rebuilds it. ``HUMIAO_CONFIG`` is set before the pipeline's modules are imported (they
+    read the configuration when imported), so a step never sees another run's configuration: the
+    forkserver that forks the steps may have been started by an earlier run of the same process."""
+    if config_file:
+        os.environ["HUMIAO_CONFIG"] = config_file
+    from pipelines.definitions import build_definitions
+
+    return build_definitions(config_file).resolve_implicit_global_asset_job_def()
+
+
 def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
     """Run every asset and check once, against the Dagster instance in ``DAGSTER_HOME`` (in-process, or
     each step in its own process with ``pipeline.executor: multiprocess``):
@@ -73,23 +85,15 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("HUMIAO_LOG_LEVEL", "INFO")}}}}
     # Two runs: the cycle plan decides which as-of dates (partitions) the rest of the cycle needs.
     if cfg.pipeline.executor == "multiprocess":
-        # each step in its own process: the job is rebuilt there from the configuration file
-        from pipelines.definitions import asset_job
-
-        reconstructable = dg.reconstructable(asset_job)
+        # each step in its own process, where the job is rebuilt from this run's configuration file
+        explicit = config_file or os.environ.get("HUMIAO_CONFIG")
+        reconstructable = dg.build_reconstructable_job(
+            "pipelines.run", "asset_job",
+            reconstructable_kwargs={"config_file": str(Path(explicit).resolve()) if explicit else None})
 
         def execute(instance, keys, tags=None):
-            saved = os.environ.get("HUMIAO_CONFIG")
-            if config_file:  # the step processes inherit the environment
-                os.environ["HUMIAO_CONFIG"] = str(Path(config_file).resolve())
-            try:
-                return dg.execute_job(reconstructable, instance, run_config=run_config, tags=tags,
-                                      raise_on_error=False, asset_selection=sorted(keys, key=str))
-            finally:
-                if saved is None:
-                    os.environ.pop("HUMIAO_CONFIG", None)
-                else:
-                    os.environ["HUMIAO_CONFIG"] = saved
+            return dg.execute_job(reconstructable, instance, run_config=run_config, tags=tags,
+                                  raise_on_error=False, asset_selection=sorted(keys, key=str))
     else:
         def execute(instance, keys, tags=None):
             return job.get_subset(asset_selection=keys).execute_in_process(
