@@ -43,8 +43,8 @@ def ensure_instance_settings(cfg: Config) -> None:
         target.write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-def asset_job(config_file: str | None = None) -> dg.JobDefinition:
-    """The job of every asset for one configuration file, as a step process of the multiprocess
+def asset_job(config_file: str | None = None, name: str = "full_cycle") -> dg.JobDefinition:
+    """The job ``name`` (pipelines.jobs) for one configuration file, as a step process of the multiprocess
     executor rebuilds it. ``HUMIAO_CONFIG`` is set before the pipeline's modules are imported (they
     read the configuration when imported), so a step never sees another run's configuration: the
     forkserver that forks the steps may have been started by an earlier run of the same process."""
@@ -52,7 +52,7 @@ def asset_job(config_file: str | None = None) -> dg.JobDefinition:
         os.environ["HUMIAO_CONFIG"] = config_file
     from pipelines.definitions import build_definitions
 
-    return build_definitions(config_file).resolve_implicit_global_asset_job_def()
+    return build_definitions(config_file).resolve_job_def(name)
 
 
 def materialize_all(cfg: Config, *, config_file: str | None = None, console=None) -> dict:
@@ -86,14 +86,15 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     # Two runs: the cycle plan decides which as-of dates (partitions) the rest of the cycle needs.
     if cfg.pipeline.executor == "multiprocess":
         # each step in its own process, where the job is rebuilt from this run's configuration file
+        # (the named jobs of pipelines.jobs select what upstream_keys and rest hold)
         explicit = config_file or os.environ.get("HUMIAO_CONFIG")
-        reconstructable = dg.build_reconstructable_job(
-            "pipelines.run", "asset_job",
-            reconstructable_kwargs={"config_file": str(Path(explicit).resolve()) if explicit else None})
+        explicit = str(Path(explicit).resolve()) if explicit else None
 
         def execute(instance, keys, tags=None):
-            return dg.execute_job(reconstructable, instance, run_config=run_config, tags=tags,
-                                  raise_on_error=False, asset_selection=sorted(keys, key=str))
+            name = "ingest_and_plan" if keys is upstream_keys else "full_cycle"
+            reconstructable = dg.build_reconstructable_job(
+                "pipelines.run", "asset_job", reconstructable_kwargs={"config_file": explicit, "name": name})
+            return dg.execute_job(reconstructable, instance, run_config=run_config, tags=tags, raise_on_error=False)
     else:
         def execute(instance, keys, tags=None):
             return job.get_subset(asset_selection=keys).execute_in_process(
