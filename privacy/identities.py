@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -231,24 +230,14 @@ class KnownIdentities:
         """
         from cryptography.fernet import Fernet
 
+        from privacy.vault import write_private
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         scanner_cache_path(path).unlink(missing_ok=True)  # derived from the index being replaced
         payload = json.dumps({"version": _FORMAT_VERSION, **self.as_dict(), "places": sorted(self.places)},
                              ensure_ascii=False)
         token = Fernet(fernet_key).encrypt(zlib.compress(payload.encode("utf-8"), 6))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(token)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        os.chmod(path, 0o600)
-        return path
+        return write_private(path, token)
 
     @classmethod
     def load(cls, path: str | os.PathLike, fernet_key: bytes) -> KnownIdentities:

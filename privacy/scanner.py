@@ -433,26 +433,17 @@ class ScannerIndex:
         """Write the index encrypted (Fernet), mode 0600, atomically. ``source`` names what it was
         derived from (:func:`file_digest` of the identity index); :meth:`load` returns it to compare."""
         import pickle
-        import tempfile
 
         from cryptography.fernet import Fernet
 
-        path = Path(path)
+        from privacy.vault import write_private
+
         payload = pickle.dumps({"version": self.VERSION, "source": source, "runs": self.runs.state(),
                                 "addresses": self.addresses.state(), "names": self.names,
                                 "places": self.places}, protocol=5)
         token = Fernet(fernet_key).encrypt(payload)
         del payload
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(token)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_private(path, token)
 
     @classmethod
     def load(cls, path: str | os.PathLike, fernet_key: bytes) -> tuple[ScannerIndex, str]:

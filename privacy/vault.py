@@ -50,20 +50,27 @@ class VaultError(RuntimeError):
 
 def write_encrypted(path: Path, payload: object, fernet_key: bytes) -> None:
     """JSON-serialize ``payload``, encrypt with Fernet and write atomically with mode 0600."""
-    _write_blob(path, Fernet(fernet_key).encrypt(json.dumps(payload, ensure_ascii=False,
+    write_private(path, Fernet(fernet_key).encrypt(json.dumps(payload, ensure_ascii=False,
                                                             separators=(",", ":")).encode()))
 
 
-def _write_blob(path: Path, blob: bytes) -> None:
-    """Write ``blob`` atomically (temporary file, then rename) with mode 0600."""
+def write_private(path: str | os.PathLike, blob: bytes) -> Path:
+    """Write ``blob`` atomically with mode 0600: a temporary file of its own in the same folder
+    (removed if the write fails), then a rename. Returns the path."""
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(blob)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def read_encrypted(path: Path, fernet_key: bytes) -> object:
@@ -222,7 +229,7 @@ class Vault:
         buf.write(b"}}")
         n = len(seen)
         del seen
-        _write_blob(path, Fernet(fernet_key).encrypt(buf.getvalue()))
+        write_private(path, Fernet(fernet_key).encrypt(buf.getvalue()))
         return n
 
     def _load(self) -> dict[str, dict]:
