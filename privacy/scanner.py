@@ -373,11 +373,13 @@ class _KnownAddresses:
                 continue
             forms.extend(variants)
             lengths.setdefault(min(variants, key=len), set()).update(len(v) for v in variants)
-        shared: dict[tuple, tuple] = {}
-        for tail, ns in lengths.items():
-            t = tuple(sorted(ns, reverse=True))
-            self.tails[tail] = shared.setdefault(t, t)
+        self._set_tails(lengths, (sorted(ns, reverse=True) for ns in lengths.values()))
         self.set = _SortedHashes(_hashes(forms), np.zeros(len(forms), dtype=np.int8))
+
+    def _set_tails(self, tails, lengths) -> None:
+        """``tails`` → their lengths (longest first), one tuple object per distinct set of lengths."""
+        shared: dict[tuple, tuple] = {}
+        self.tails = {t: shared.setdefault(tuple(n), tuple(n)) for t, n in zip(tails, lengths, strict=True)}
 
     def state(self) -> dict:
         return {"tails": list(self.tails), "lengths": list(self.tails.values()), "hashes": self.set.hashes}
@@ -385,8 +387,7 @@ class _KnownAddresses:
     @classmethod
     def from_state(cls, state: dict) -> _KnownAddresses:
         self = cls()
-        shared: dict[tuple, tuple] = {}
-        self.tails = {t: shared.setdefault(tuple(n), tuple(n)) for t, n in zip(state["tails"], state["lengths"], strict=True)}
+        self._set_tails(state["tails"], state["lengths"])
         self.set = _SortedHashes.sorted(state["hashes"], np.zeros(len(state["hashes"]), dtype=np.int8))
         return self
 
@@ -542,7 +543,6 @@ class LeakScanner:
             index = ScannerIndex(known)
         self.index = index  # what was derived (the ingest saves it beside the identity index)
         self._runs = index.runs
-        self._addresses = index.addresses.set
         self._widest = index.addresses.widest
         for tail, lengths in index.addresses.tails.items():
             self._all.add_word(tail, ("CN_ADDRESS", len(tail), lengths))
