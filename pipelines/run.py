@@ -86,26 +86,26 @@ def materialize_all(cfg: Config, *, config_file: str | None = None, console=None
     # Two runs: the cycle plan decides which as-of dates (partitions) the rest of the cycle needs.
     if cfg.pipeline.executor == "multiprocess":
         # each step in its own process, where the job is rebuilt from this run's configuration file
-        # (the named jobs of pipelines.jobs select what upstream_keys and rest hold)
+        # (the named jobs of pipelines.jobs select what upstream_keys and rest hold; in-process runs
+        # the subsets of the one asset job instead)
         explicit = config_file or os.environ.get("HUMIAO_CONFIG")
         explicit = str(Path(explicit).resolve()) if explicit else None
 
-        def execute(instance, keys, tags=None):
-            name = "ingest_and_plan" if keys is upstream_keys else "full_cycle"
+        def execute(instance, name, keys, tags=None):
             reconstructable = dg.build_reconstructable_job(
                 "pipelines.run", "asset_job", reconstructable_kwargs={"config_file": explicit, "name": name})
             return dg.execute_job(reconstructable, instance, run_config=run_config, tags=tags, raise_on_error=False)
     else:
-        def execute(instance, keys, tags=None):
+        def execute(instance, name, keys, tags=None):
             return job.get_subset(asset_selection=keys).execute_in_process(
                 instance=instance, tags=tags, raise_on_error=False, run_config=run_config)
     with dg.DagsterInstance.get() as instance:
-        result = execute(instance, upstream_keys)
+        result = execute(instance, "ingest_and_plan", upstream_keys)
         results = [result]
         plan_path = output_path(cfg.path("work_dir") / "assets", "cycle_plan")
         if result.success and plan_path is not None:
             tags = range_tags(read_output(plan_path))
-            result = execute(instance, rest, tags)
+            result = execute(instance, "full_cycle", rest, tags)
             results.append(result)
     plan_missing = result.success and len(results) == 1
     out = cfg.path("out_dir")
