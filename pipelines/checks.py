@@ -123,13 +123,14 @@ def labels_prevalence(context: dg.AssetCheckExecutionContext, humiao: HumiaoConf
     totals = {t: (0.0, 0) for t in bounds}
     judged, open_window = set(), set()
     for _, frame in _run_partitions(context, humiao, "labels", columns=["as_of_date", *TARGETS]):
-        keys = pd.to_datetime(frame["as_of_date"]).dt.strftime("%Y-%m-%d")
-        closed_keys = {k for k in keys.unique() if label_window_closed(k, cycle_plan, cfg.time.label_timespan_days)}
-        judged |= closed_keys
-        open_window |= set(keys.unique()) - closed_keys
-        if not closed_keys:
+        dates = pd.to_datetime(frame["as_of_date"])
+        keys = {d: d.strftime("%Y-%m-%d") for d in dates.unique()}  # a partition is one date: one key
+        closed = [d for d, k in keys.items() if label_window_closed(k, cycle_plan, cfg.time.label_timespan_days)]
+        judged |= {keys[d] for d in closed}
+        open_window |= {k for d, k in keys.items() if d not in closed}
+        if not closed:
             continue
-        counts = label_counts(frame[keys.isin(closed_keys).to_numpy()], bounds)
+        counts = label_counts(frame[dates.isin(closed).to_numpy()], bounds)
         totals = {t: (totals[t][0] + counts[t][0], totals[t][1] + counts[t][1]) for t in bounds}
     if not judged:
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata={
