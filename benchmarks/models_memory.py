@@ -82,6 +82,27 @@ class RssSampler:
               f"peak {max(self._peak, end) / 1e9:5.2f} GB  end {end / 1e9:5.2f} GB", flush=True)
 
 
+@contextmanager
+def profiled(on: bool, name: str, out: list[str], top: int = 30):
+    """cProfile the block when ``on``; append its top ``top`` functions by cumulative time to ``out``."""
+    if not on:
+        yield
+        return
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        yield
+    finally:
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(top)
+        out.append(f"## {name}\n{buf.getvalue()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, required=True, help="a city folder with humiao.yaml and work/assets")
@@ -92,6 +113,9 @@ def main() -> None:
                     help="re-plan with time.training_as_of_date_frequency_months (default: the stored plan)")
     ap.add_argument("--fit-time-sampling", action="store_true",
                     help="read every row and sample the negatives at fit time only (the path before issue 8)")
+    ap.add_argument("--profile", action="store_true",
+                    help="profile train_target and evaluate_target with cProfile; the top functions by cumulative "
+                         "time go to benchmarks/results/models_profile_<stamp>.txt")
     args = ap.parse_args()
 
     import gc
@@ -124,6 +148,7 @@ def main() -> None:
           flush=True)
     dictionary = feature_dictionary()
     rows: dict[str, dict] = {}
+    profiles: list[str] = []
     with RssSampler() as rss:
         for target in args.targets:
             with rss.phase(f"{target}: label_coverage"):  # before the matrix, as the models asset does
@@ -134,19 +159,20 @@ def main() -> None:
                     negative_sample_rate=rate, seed=cfg.models.seed, feature_names=dictionary["name"],
                     one_feature=cfg.models.one_feature.get(target))  # fmt: skip
                 capacity = capacity_for(cfg, read.capacity_input, target)
-                matrix, evaluation_rows = read.matrix, read.evaluation_rows
+                matrix, evaluation_rows, X, names = read.matrix, read.evaluation_rows, read.X, read.feature_names
                 rows[target] = {"matrix_rows": len(matrix), "rows_before_sampling": read.rows_before_sampling,
-                                "matrix_memory_gb": round(matrix.memory_usage(deep=False).sum() / 1e9, 2),
+                                "matrix_memory_gb": round(matrix.memory_usage(deep=True).sum() / 1e9, 2),
+                                "feature_array_gb": None if X is None else round(X.nbytes / 1e9, 2),
                                 "evaluation_rows_memory_gb": None if evaluation_rows is None else
-                                round(evaluation_rows.memory_usage(deep=False).sum() / 1e9, 2), "note": read.note}
+                                round(evaluation_rows.memory_usage(deep=True).sum() / 1e9, 2), "note": read.note}
                 del read
                 gc.collect()
             print(f"    {rows[target]}", flush=True)
             # run_target_cycle(track=False) is train_target then evaluate_target: timed apart
-            with rss.phase(f"{target}: train_target"):
+            with rss.phase(f"{target}: train_target"), profiled(args.profile, f"{target}: train_target", profiles):
                 result = train_target(matrix, target, dictionary, splits, capacity, grid=cfg.models.grid,
-                                      seed=cfg.models.seed, negative_sample_rate=rate)
-            with rss.phase(f"{target}: evaluate_target"):
+                                      seed=cfg.models.seed, negative_sample_rate=rate, X=X, feature_names=names)
+            with rss.phase(f"{target}: evaluate_target"), profiled(args.profile, f"{target}: evaluate_target", profiles):
                 ev = evaluate_target(
                     result, matrix if evaluation_rows is None else evaluation_rows, dictionary, capacity,
                     label_timespan_days=cfg.time.label_timespan_days, one_feature=cfg.models.one_feature.get(target),
@@ -156,7 +182,7 @@ def main() -> None:
             rows[target].update({"precision@capacity_abs": m["precision@capacity_abs"]["value"],
                                  "roc_auc": m["roc_auc"]["value"], "ece": m["ece"]["value"],
                                  "refit_n_train": ev["refit"]["n_train"], "n_train": ev["n_train"]})  # fmt: skip
-            del matrix, evaluation_rows, capacity, result, ev, coverage
+            del matrix, evaluation_rows, X, capacity, result, ev, coverage
             gc.collect()
     first = pq.ParquetFile(assets / "features" / f"{keys[0]}.parquet")
     out = {"root": str(args.root), "training_as_of_dates": keys, "fit_only_as_of_dates": [d.isoformat() for d in fit_only],
@@ -166,6 +192,8 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = REPO / "benchmarks" / "results" / f"models_memory_{stamp}.json"
     path.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    if profiles:
+        (REPO / "benchmarks" / "results" / f"models_profile_{stamp}.txt").write_text("\n".join(profiles), encoding="utf-8")
     print(f"peak {out['peak_gb']} GB → {path}")
 
 

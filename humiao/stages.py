@@ -14,7 +14,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -528,6 +528,11 @@ def evaluation_columns(columns: Iterable[str], feature_names: Iterable[str], tar
     return [c for c in columns if c in wanted]
 
 
+#: The matrix columns training reads besides the features (:func:`models.train.train_target`); the label
+#: and ``label_knowledge_date`` come with them.
+MATRIX_COLUMNS: tuple[str, ...] = ("child_token", "as_of_date", "community")
+
+
 @dataclass
 class TrainingInputs:
     """What the models stage reads for one target (:func:`read_training_inputs`).
@@ -535,10 +540,13 @@ class TrainingInputs:
     Attributes
     ----------
     matrix : DataFrame
-        The training matrix LightGBM is fitted on (:func:`training_matrix` rows and columns). With
-        read-time sampling: every row of the dates needed in full, the positives and sampled negatives of
-        the fit-only dates; index = the row's position among every labelled row (``evaluation_rows``),
-        and ``matrix.attrs[models.train.SAMPLED_ATTR]`` records rate, seed and sampled dates.
+        The rows LightGBM is fitted on, in :func:`training_matrix` order. With ``X``: without the feature
+        columns (they are in ``X``); without read-time sampling it is ``evaluation_rows`` itself (every
+        labelled row, the columns evaluation reads); with it, :data:`MATRIX_COLUMNS` and the label columns
+        of every row of the dates needed in full and of the positives and sampled negatives of the
+        fit-only dates, index = the row's position among every labelled row (``evaluation_rows``), and
+        ``matrix.attrs[models.train.SAMPLED_ATTR]`` records rate, seed and sampled dates. Without ``X``
+        (the one-feature baseline's feature absent): every column of every labelled row.
     evaluation_rows : DataFrame or None
         Read-time sampling only: every labelled row of every date (index 0..n−1) with the columns of
         :func:`evaluation_columns` and the label columns — what the evaluation reads; None: use ``matrix``.
@@ -549,6 +557,12 @@ class TrainingInputs:
         Labelled rows of the cohort over every date (= ``len(matrix)`` without read-time sampling).
     note : str
         Why read-time sampling was not applied, if it was asked for and not applied.
+    X : ndarray or None
+        The features of ``matrix``'s rows, float32, shape ``(len(matrix), len(feature_names))``,
+        row-aligned (``train_target``'s ``X``); None: the features are columns of ``matrix``.
+    feature_names : list of str
+        The columns of ``X``: the dictionary's features present in the partitions, in dictionary order
+        (:func:`models.train.feature_columns`).
     """
 
     matrix: pd.DataFrame
@@ -556,6 +570,8 @@ class TrainingInputs:
     capacity_input: pd.DataFrame
     rows_before_sampling: int
     note: str = ""
+    X: object = None
+    feature_names: list[str] = field(default_factory=list)
 
 
 def _read_partition_frames(folder: Path, keys: list[str], columns: list[str] | None = None,
@@ -588,29 +604,94 @@ def _read_partition_frames(folder: Path, keys: list[str], columns: list[str] | N
     return pd.concat(frames, ignore_index=True)
 
 
+def read_feature_array(features_dir: Path, key_dates: dict[str, date], rows: pd.DataFrame, keep,
+                       feature_names: list[str]):
+    """The features of ``rows[keep]`` read straight from the partitions into one float32 array (issue 8:
+    the features are never a DataFrame, so they are held once).
+
+    Parameters
+    ----------
+    features_dir : Path
+        Folder of the features partitions ``<key>.parquet``.
+    key_dates : dict of str → date
+        Partition key → its as-of date, in the order the rows were read (:func:`training_matrix` keeps
+        the partitions' order, so each date's rows are one block).
+    rows : DataFrame
+        ``child_token, as_of_date`` of the labelled rows (:func:`training_matrix` of the partitions).
+    keep : ndarray of bool, shape (len(rows),)
+        The rows wanted (e.g. :func:`models.train.read_time_keep`).
+    feature_names : list of str
+        Feature columns, in the array's column order.
+
+    Returns
+    -------
+    ndarray, float32, C-contiguous, shape ``(keep.sum(), len(feature_names))``, NaN where a feature is
+    missing — ``models.train.to_float32`` of the same rows, row for row.
+
+    Raises
+    ------
+    RuntimeError
+        A wanted row is not in its partition, or the rows are not in the partitions' order.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    keep = np.asarray(keep, dtype=bool)
+    row_dates = np.asarray(pd.to_datetime(rows["as_of_date"])).astype("datetime64[ns]")
+    order = np.array([np.datetime64(d, "ns") for d in key_dates.values()], dtype="datetime64[ns]")
+    counts = [int((keep & (row_dates == d)).sum()) for d in order]
+    if not np.array_equal(row_dates[keep], np.repeat(order, counts)):
+        raise RuntimeError("the labelled rows are not in the partitions' order: the feature array would not line up")
+    tokens = pa.array(rows["child_token"], type=pa.large_string())
+    X = np.empty((int(keep.sum()), len(feature_names)), dtype=np.float32)
+    offset = 0
+    for (key, d), n in zip(key_dates.items(), counts, strict=True):
+        if not n:
+            continue
+        wanted = tokens.filter(pa.array(keep & (row_dates == np.datetime64(d, "ns"))))
+        path = Path(features_dir) / f"{key}.parquet"
+        table = pq.read_table(path, columns=["child_token", *feature_names])
+        pos = pc.index_in(wanted, value_set=table["child_token"].cast(pa.large_string()))
+        if pos.null_count:
+            raise RuntimeError(f"{path}: {pos.null_count} labelled rows not found by child_token")
+        table = table.select(feature_names).take(pos)
+        block = np.empty((n, len(feature_names)), dtype=np.float32, order="F")  # columns written whole
+        for j in range(len(feature_names)):
+            block[:, j] = pc.cast(table.column(j), pa.float32(), safe=False).to_numpy(zero_copy_only=False)
+        del table
+        X[offset:offset + n] = block
+        offset += n
+        del block
+    return X
+
+
 def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], target: str, *,
                          fit_only_as_of_dates: Iterable[date] = (), negative_sample_rate: float = 1.0,
                          seed: int = 0, feature_names: Iterable[str] = (),
                          one_feature: str | None = None) -> TrainingInputs:
-    """Read one target's training matrix from the features and labels partitions ``keys``, dropping at read
-    time the negative rows of the fit-only dates that fit-time sampling would drop (issue 8).
+    """Read one target's training inputs from the features and labels partitions ``keys``: the features as
+    one float32 array, the other columns as a frame, dropping at read time the negative rows of the
+    fit-only dates that fit-time sampling would drop (issue 8).
 
-    Without sampling (``negative_sample_rate == 1``, no fit-only date among ``keys``, or the one-feature
-    baseline's feature absent, see :func:`evaluation_columns`) this is ``training_matrix(features,
-    labels, target)`` of every partition. With sampling, the partitions are read three times, narrow
-    to wide:
+    The partitions are read twice, narrow then wide:
 
-    1. the labels (5 columns) of every date;
-    2. the :func:`evaluation_columns` of every feature row → ``capacity_input`` and ``evaluation_rows``
-       (every labelled cohort row, ~45 of ~150 columns);
-    3. every column of the rows :func:`models.train.read_time_keep` keeps, per partition, filtered in
-       Arrow before the conversion: every cohort row of the dates needed in full (test and calibration
-       dates), the positives and the hash-sampled negatives (same hash, seed and rate as
-       :func:`models.train.negative_sample_mask`) of the fit-only dates.
+    1. the :func:`evaluation_columns` (~45 of ~150 columns) of every feature row, joined with the labels
+       → ``capacity_input`` and every labelled cohort row (:func:`training_matrix`);
+    2. the feature columns of the rows training uses (:func:`read_feature_array`), straight into a
+       float32 array ``X``: every labelled row without sampling; with sampling (``negative_sample_rate``
+       < 1 and a fit-only date among ``keys``) every row of the dates needed in full (test and
+       calibration dates) and the positives and hash-sampled negatives (same hash, seed and rate as
+       :func:`models.train.negative_sample_mask`) of the fit-only dates (:func:`models.train.read_time_keep`).
 
     Fitting on this matrix with the same rate and seed gives the boosters, calibrators and metrics of the
     full matrix (case-control sampling weighted ``1 / rate``, King & Zeng 2001): :func:`models.train.fit_model`
     applies the same mask again, which keeps the same rows in the same order.
+
+    When the one-feature baseline's feature is absent (:func:`evaluation_columns` is None) evaluation
+    searches every feature of every training row: every partition is read whole into ``matrix``
+    (``training_matrix(features, labels, target)``), with no ``X`` and no sampling at read time.
 
     Parameters
     ----------
@@ -625,16 +706,20 @@ def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], 
     seed : int
         ``models.seed`` (the seed training samples with).
     feature_names : iterable of str
-        The feature dictionary's names (for :func:`evaluation_columns`).
+        The feature dictionary's names (the model features, for :func:`evaluation_columns` and ``X``).
     one_feature : str, optional
         ``models.one_feature`` of the target.
 
     Returns
     -------
     TrainingInputs
+
+    Raises
+    ------
+    RuntimeError
+        The rows read twice do not line up (a partition changed between the reads).
     """
     import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from models.train import SAMPLED_ATTR, read_time_keep
@@ -642,16 +727,14 @@ def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], 
     features_dir, labels_dir = Path(features_dir), Path(labels_dir)
     key_dates = {k: date.fromisoformat(k) for k in keys}
     fit_only = sorted({pd.Timestamp(d).date() for d in fit_only_as_of_dates} & set(key_dates.values()))
+    sampling = negative_sample_rate < 1 and bool(fit_only)
     labels = _read_partition_frames(labels_dir, keys)
-    note = ""
-    cols = None
-    if negative_sample_rate < 1 and fit_only:
-        cols = evaluation_columns(pq.read_schema(features_dir / f"{keys[0]}.parquet").names, feature_names,
-                                  target, one_feature)
-        if cols is None:
-            note = ("negative sampling at fit time only: the one-feature baseline's feature is not among the "
-                    "features, so evaluation searches every feature of every training row")
+    feature_names = list(feature_names)
+    schema = pq.read_schema(features_dir / f"{keys[0]}.parquet").names
+    cols = evaluation_columns(schema, feature_names, target, one_feature)
     if cols is None:
+        note = ("negative sampling at fit time only: the one-feature baseline's feature is not among the "
+                "features, so evaluation searches every feature of every training row") if sampling else ""
         features = _read_partition_frames(features_dir, keys)
         capacity_input = features[["as_of_date", "community", "registry_category"]]
         matrix = training_matrix(features, labels, target)
@@ -660,27 +743,18 @@ def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], 
     narrow = _read_partition_frames(features_dir, keys, columns=cols)
     capacity_input = narrow[["as_of_date", "community", "registry_category"]]
     rows = training_matrix(narrow, labels, target)
-    del narrow
-    tokens = rows["child_token"].to_numpy()
+    del narrow, labels
+    names = [n for n in feature_names if n in set(schema)]  # models.train.feature_columns' order
+    if not sampling:
+        X = read_feature_array(features_dir, key_dates, rows, np.ones(len(rows), dtype=bool), names)
+        return TrainingInputs(rows, None, capacity_input, len(rows), "", X, names)
     keep = read_time_keep(rows["child_token"], rows["as_of_date"], rows[target].to_numpy(), fit_only,
                           negative_sample_rate, seed)
-    row_dates = np.asarray(pd.to_datetime(rows["as_of_date"])).astype("datetime64[ns]")
-    keep_tokens = {k: pa.array(tokens[keep & (row_dates == np.datetime64(d, "ns"))], type=pa.large_string())
-                   for k, d in key_dates.items()}  # fmt: skip
-    wide = _read_partition_frames(features_dir, keys, keep_tokens=keep_tokens)
-    del keep_tokens
-    matrix = training_matrix(wide, labels, target)
-    del wide, labels
-    # the kept rows in the same order as among every labelled row (both follow the partitions' row order)
-    if len(matrix) != int(keep.sum()) or not (
-        np.array_equal(matrix["child_token"].to_numpy(), tokens[keep])
-        and np.array_equal(np.asarray(pd.to_datetime(matrix["as_of_date"])).astype("datetime64[ns]"), row_dates[keep])
-    ):
-        raise RuntimeError("read-time sampling: the sampled rows do not line up with the labelled rows")
-    matrix.index = rows.index[keep]
+    X = read_feature_array(features_dir, key_dates, rows, keep, names)
+    matrix = rows.loc[keep, [c for c in (*MATRIX_COLUMNS, target, "label_knowledge_date") if c in rows.columns]]
     matrix.attrs[SAMPLED_ATTR] = {"rate": float(negative_sample_rate), "seed": int(seed),
                                   "sampled_as_of_dates": [d.isoformat() for d in fit_only]}
-    return TrainingInputs(matrix, rows, capacity_input, len(rows), note)
+    return TrainingInputs(matrix, rows, capacity_input, len(rows), "", X, names)
 
 
 def model_splits(plan) -> list:

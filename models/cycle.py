@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from models import tracking
@@ -59,12 +60,15 @@ def run_target_cycle(
     n_boot: int = 200,
     negative_sample_rate: float = 1.0,
     evaluation_rows: pd.DataFrame | None = None,
+    X: np.ndarray | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> CycleResult:
     """Train, log, register, evaluate (and, for simulated input, approve) one target.
 
     Parameters
     ----------
-    matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed, negative_sample_rate
+    matrix, target, feature_dictionary, capacity, splits, label_timespan_days, grid, seed, negative_sample_rate,
+    X, feature_names
         See :func:`models.train.train_target` (``splits``: the cycle plan's :class:`features.timechop.Split`
         objects, or :class:`models.train.Split` per test date).
     one_feature, one_feature_direction, checklist, truth, oracle_score, label_coverage, simulation,
@@ -97,7 +101,7 @@ def run_target_cycle(
     rows = matrix if evaluation_rows is None else evaluation_rows
     trained_at = datetime.now(UTC)
     result = train_target(matrix, target, feature_dictionary, splits, capacity, grid=grid, seed=seed,
-                          negative_sample_rate=negative_sample_rate)
+                          negative_sample_rate=negative_sample_rate, X=X, feature_names=feature_names)
     run_id = version = None
     kwargs = dict(
         label_timespan_days=label_timespan_days, one_feature=one_feature,
@@ -119,8 +123,11 @@ def run_target_cycle(
         mlflow.set_tags({"target": target, "kind": "model", "simulation": str(simulation)})
         # the input example is the feature medians of the refit's fit-date rows held in the matrix: every
         # row, or the positives and sampled negatives when sampled at read time (a synthetic row only)
-        train_rows = matrix[_dates(matrix).isin(result.final.train_as_of_dates)]
-        run_id, version = tracking.log_model(result.final, train_rows, tags=tags)
+        on_fit = _dates(matrix).isin(result.final.train_as_of_dates).to_numpy()
+        if X is None:
+            run_id, version = tracking.log_model(result.final, matrix[on_fit], tags=tags)
+        else:  # the medians column by column from the array: the rows are not copied
+            run_id, version = tracking.log_model(result.final, X, rows=on_fit, tags=tags)
         name = tracking.model_name(target)
         approval = None
         if auto_approve:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -155,14 +156,34 @@ def log_split_runs(result: TrainResult, *, tags: Mapping | None = None) -> list[
     return ids
 
 
-def input_example(fitted: FittedModel, train_frame: pd.DataFrame) -> pd.DataFrame:
+def input_example(fitted: FittedModel, train_frame: pd.DataFrame | np.ndarray,
+                  rows: np.ndarray | None = None) -> pd.DataFrame:
     """One synthetic feature-only row: the training median of every feature (not any child's row).
+
+    Parameters
+    ----------
+    fitted : FittedModel
+    train_frame : DataFrame or ndarray
+        Training rows holding the model's features, or the feature array (shape (n, p), columns in
+        ``fitted.feature_names`` order; :func:`models.train.train_target`'s ``X``).
+    rows : ndarray of bool, shape (n,), optional
+        With an array: the training rows among its rows (default every row). The medians are taken one
+        column at a time, so the rows are never copied as a whole (issue 8).
 
     Returns
     -------
-    DataFrame, shape (1, p), float32, columns = the model's features
+    DataFrame, shape (1, p), float32, columns = the model's features (a feature missing on every row: 0)
     """
-    med = train_frame[fitted.feature_names].astype("float32").median(skipna=True)
+    if isinstance(train_frame, np.ndarray):
+        if train_frame.ndim != 2 or train_frame.shape[1] != len(fitted.feature_names):
+            raise ValueError(f"feature array of shape {train_frame.shape} for {len(fitted.feature_names)} features")
+        idx = np.flatnonzero(rows) if rows is not None else slice(None)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column missing on every row: NaN, then 0
+            values = [np.nanmedian(train_frame[idx, j].astype("float64")) for j in range(train_frame.shape[1])]
+        med = pd.Series(values, index=fitted.feature_names, dtype="float64")
+    else:
+        med = train_frame[fitted.feature_names].astype("float32").median(skipna=True)
     ex = pd.DataFrame([med.fillna(0.0).to_numpy(dtype="float32")], columns=fitted.feature_names)
     assert_feature_only(ex, fitted.feature_names)
     return ex
@@ -185,8 +206,9 @@ def assert_feature_only(frame: pd.DataFrame, feature_names) -> None:
 
 def log_model(
     fitted: FittedModel,
-    train_frame: pd.DataFrame,
+    train_frame: pd.DataFrame | np.ndarray,
     *,
+    rows: np.ndarray | None = None,
     register: bool = True,
     tags: Mapping | None = None,
 ) -> tuple[str, str | None]:
@@ -198,8 +220,11 @@ def log_model(
     ----------
     fitted : FittedModel
         ``TrainResult.final``.
-    train_frame : DataFrame
-        Training rows; only feature medians are taken from it (see :func:`input_example`).
+    train_frame : DataFrame or ndarray
+        Training rows, or the feature array with ``rows`` selecting them; only feature medians are
+        taken from it (see :func:`input_example`).
+    rows : ndarray of bool, optional
+        See :func:`input_example`.
     register : bool
     tags : mapping, optional
         Model-version tags.
@@ -212,7 +237,7 @@ def log_model(
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_model needs an active MLflow run")
-    example = input_example(fitted, train_frame)
+    example = input_example(fitted, train_frame, rows)
     raw = fitted.booster.predict(example.to_numpy(dtype=np.float32))
     signature = infer_signature(example, raw)
     name = model_name(fitted.target)

@@ -340,6 +340,24 @@ def to_float32(frame: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
     return np.ascontiguousarray(frame[list(feature_names)].to_numpy(dtype=np.float32, na_value=np.nan))
 
 
+def check_feature_array(X: np.ndarray, feature_names: Sequence[str] | None, n_rows: int) -> list[str]:
+    """The feature names of a feature array handed over with a matrix, after checking that they fit.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not a C-contiguous float32 array of shape ``(n_rows, len(feature_names))``, or no names.
+    """
+    if feature_names is None:
+        raise ValueError("a feature array X needs its feature_names")
+    names = list(feature_names)
+    if not isinstance(X, np.ndarray) or X.dtype != np.float32 or X.ndim != 2 or not X.flags.c_contiguous:
+        raise ValueError("X must be a C-contiguous float32 array of shape (rows, features)")
+    if X.shape != (n_rows, len(names)):
+        raise ValueError(f"X has shape {X.shape}; the matrix has {n_rows} rows and {len(names)} feature names")
+    return names
+
+
 def _dates(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(frame["as_of_date"]).dt.date
 
@@ -882,6 +900,8 @@ def train_target(
     refit_as_of_dates: Sequence | None = None,
     refit_label_cutoff=None,
     negative_sample_rate: float = 1.0,
+    X: np.ndarray | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train every grid config on every split, select one, refit it on the latest window.
 
@@ -915,10 +935,24 @@ def train_target(
         may hold only the sampled rows of the fit-only dates (:func:`read_time_keep`, recorded in
         ``matrix.attrs[SAMPLED_ATTR]``): the fitted models and every metric are then those of the full
         matrix. A matrix sampled with another rate or seed, or on a date needed in full, is refused.
+    X : ndarray, shape (len(matrix), p), float32, optional
+        The features of ``matrix``'s rows, row-aligned, columns ``feature_names``
+        (:func:`humiao.stages.read_training_inputs` builds it from the partitions). With it ``matrix``
+        needs only ``child_token, as_of_date, community``, the label and ``label_knowledge_date``: the
+        features are held once, as float32, not also as DataFrame columns (issue 8). Default:
+        ``to_float32(matrix, feature_columns(matrix, feature_dictionary))``.
+    feature_names : sequence of str, optional
+        The columns of ``X`` (required with ``X``).
 
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    ValueError
+        No label column, no splits, an ``X`` that does not fit ``matrix`` and ``feature_names``, a
+        refused read-time sample, or an error of :func:`fit_model`.
     """
     if target not in matrix.columns:
         raise ValueError(f"matrix has no label column {target!r}")
@@ -926,9 +960,12 @@ def train_target(
         raise ValueError("no splits")
     splits = splits_from_timechop(splits)
     _check_read_time_sample(matrix, splits, negative_sample_rate, seed, calibration_holdout_dates, refit_as_of_dates)
-    features = feature_columns(matrix, feature_dictionary)
+    if X is None:
+        features = feature_columns(matrix, feature_dictionary)
+        X = to_float32(matrix, features)  # once for every config, split and the refit
+    else:
+        features = check_feature_array(X, feature_names, len(matrix))
     mono = monotone_vector(features, feature_dictionary)
-    X = to_float32(matrix, features)  # once for every config, split and the refit
     all_dates = _dates(matrix)
     labelled = matrix[target].notna().to_numpy()
     rows = []

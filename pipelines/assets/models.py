@@ -40,7 +40,8 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
 
     The features and labels partitions of the plan's training dates are read per target and dropped once
     the target's training matrix is built, so that only the matrix is in memory while a model trains
-    (issue 8); when the stage is reused, nothing is read (the fingerprint comes from the files' schemas).
+    (issue 8): the features as one float32 array, the other columns as a frame. When the stage is reused,
+    nothing is read (the fingerprint comes from the files' schemas).
 
     With ``models.negative_sample_rate`` < 1 the negatives are sampled when the partitions are read
     (:func:`humiao.stages.read_training_inputs`): on the dates only ever fitted on
@@ -84,7 +85,7 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
             if read.note:
                 context.log.warning(f"{target}: {read.note}")
             capacity = capacity_for(cfg, read.capacity_input, target)
-            matrix, rows = read.matrix, read.evaluation_rows
+            matrix, rows, X, names = read.matrix, read.evaluation_rows, read.X, read.feature_names
             context.log.info(f"{target}: training matrix {len(matrix):,} rows of {read.rows_before_sampling:,} "
                              f"labelled rows ({len(fit_only)} fit-only dates, negative_sample_rate "
                              f"{cfg.models.negative_sample_rate})")
@@ -95,11 +96,11 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
                 one_feature=cfg.models.one_feature.get(target), label_coverage=coverage,
-                negative_sample_rate=cfg.models.negative_sample_rate, evaluation_rows=rows,
+                negative_sample_rate=cfg.models.negative_sample_rate, evaluation_rows=rows, X=X, feature_names=names,
                 extra_params={"exploration_share": cfg.capacity.exploration_share},
                 **simulation_evaluation_inputs(cfg, truth, matrix if rows is None else rows, target),
             )
-            del matrix, rows, capacity
+            del matrix, rows, X, capacity
             ev = result.evaluation
             ev["previous_champion"] = serving["version"] if serving else None
             m = ev["metrics"]["model"]

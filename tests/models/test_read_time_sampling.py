@@ -106,17 +106,29 @@ def test_fit_only_dates_exclude_test_and_calibration_dates(splits):
     assert fit_only_as_of_dates(one, refit_as_of_dates=[splits[0].train_as_of_dates[0]]) == []
 
 
-def test_sampled_matrix_holds_positives_and_sampled_negatives_of_fit_only_dates(full, sampled, splits):
+def test_sampled_matrix_holds_positives_and_sampled_negatives_of_fit_only_dates(full, sampled, splits, dictionary):
     """Fit-only dates: every positive and exactly the negatives negative_sample_mask keeps; other dates:
-    every row; each kept row equal to the full matrix's row of the same index."""
-    from models.train import SAMPLED_ATTR, _dates, fit_only_as_of_dates, negative_sample_mask
+    every row; each kept row equal to the full matrix's row of the same index — the features in the
+    float32 array, the columns training reads in the frame."""
+    from models.train import (
+        SAMPLED_ATTR,
+        _dates,
+        feature_columns,
+        fit_only_as_of_dates,
+        negative_sample_mask,
+        to_float32,
+    )
 
     matrix_full, _ = full
     m, rows = sampled.matrix, sampled.evaluation_rows
     fit_only = set(fit_only_as_of_dates(splits))
     assert len(m) < 0.75 * len(matrix_full)
     assert sampled.rows_before_sampling == len(matrix_full) == len(rows)
-    pd.testing.assert_frame_equal(m, matrix_full.loc[m.index])
+    assert list(m.columns) == ["child_token", "as_of_date", "community", TARGET, "label_knowledge_date"]
+    pd.testing.assert_frame_equal(m, matrix_full.loc[m.index, m.columns])
+    assert sampled.feature_names == feature_columns(matrix_full, dictionary)
+    assert sampled.X.dtype == np.float32 and sampled.X.flags.c_contiguous and np.isnan(sampled.X).any()
+    np.testing.assert_array_equal(sampled.X, to_float32(matrix_full.loc[m.index], sampled.feature_names))
     on_fit = _dates(matrix_full).isin(fit_only).to_numpy()
     y = matrix_full[TARGET].astype(int).to_numpy()
     expected = ~on_fit | negative_sample_mask(matrix_full["child_token"], matrix_full["as_of_date"], y, RATE, SEED)
@@ -152,7 +164,7 @@ def test_read_time_sampling_trains_and_evaluates_as_fit_time_sampling(full, samp
               truth=truth, oracle_score=oracle, negative_sample_rate=RATE)  # fmt: skip
     a = run_target_cycle(matrix_full, TARGET, dictionary, capacity, splits, **kw)
     b = run_target_cycle(sampled.matrix, TARGET, dictionary, capacity, splits, evaluation_rows=sampled.evaluation_rows,
-                         **kw)  # fmt: skip
+                         X=sampled.X, feature_names=sampled.feature_names, **kw)  # fmt: skip
     X = to_float32(matrix_full, feature_columns(matrix_full, dictionary))
     for si in a.train.split_models:
         fa, fb = a.train.split_models[si], b.train.split_models[si]
@@ -175,23 +187,28 @@ def test_read_time_sampling_trains_and_evaluates_as_fit_time_sampling(full, samp
 
 
 def test_rate_one_reads_the_same_matrix_as_before(full, partitions, splits, dictionary):
-    """negative_sample_rate 1.0: every row, the same frame (values, dtypes, index) as read_partitions +
-    training_matrix, no evaluation frame."""
-    from humiao.stages import read_training_inputs
-    from models.train import SAMPLED_ATTR, fit_only_as_of_dates
+    """negative_sample_rate 1.0: every row of read_partitions + training_matrix (values, dtypes, index), the
+    features as the float32 array and the columns evaluation reads as the frame; no evaluation frame."""
+    from humiao.stages import evaluation_columns, read_training_inputs
+    from models.train import SAMPLED_ATTR, feature_columns, fit_only_as_of_dates, to_float32
 
     fdir, ldir, keys = partitions
     got = read_training_inputs(fdir, ldir, keys, TARGET, fit_only_as_of_dates=fit_only_as_of_dates(splits),
                                negative_sample_rate=1.0, seed=SEED, feature_names=dictionary["name"],
                                one_feature="school_days_absent_3m")  # fmt: skip
-    pd.testing.assert_frame_equal(got.matrix, full[0])
+    cols = evaluation_columns(pq.read_schema(fdir / f"{keys[0]}.parquet").names, dictionary["name"], TARGET,
+                              "school_days_absent_3m")
+    assert "noise_a" not in got.matrix.columns and "school_days_absent_3m" in got.matrix.columns
+    pd.testing.assert_frame_equal(got.matrix, full[0][[*cols, TARGET, "label_knowledge_date"]])
+    assert got.feature_names == feature_columns(full[0], dictionary)
+    np.testing.assert_array_equal(got.X, to_float32(full[0], got.feature_names))
     pd.testing.assert_frame_equal(got.capacity_input, full[1])
     assert got.evaluation_rows is None and SAMPLED_ATTR not in got.matrix.attrs and not got.note
     # the one-feature baseline's feature absent: evaluation searches every feature, so nothing is dropped
     fallback = read_training_inputs(fdir, ldir, keys, TARGET, fit_only_as_of_dates=fit_only_as_of_dates(splits),
                                     negative_sample_rate=RATE, seed=SEED, feature_names=dictionary["name"])
     pd.testing.assert_frame_equal(fallback.matrix, full[0])
-    assert fallback.evaluation_rows is None and "fit time only" in fallback.note
+    assert fallback.evaluation_rows is None and "fit time only" in fallback.note and fallback.X is None
 
 
 def test_a_sampled_matrix_is_refused_when_it_cannot_give_the_same_models(sampled, splits, dictionary, capacity):
@@ -200,15 +217,46 @@ def test_a_sampled_matrix_is_refused_when_it_cannot_give_the_same_models(sampled
     from models.train import Split, train_target
 
     m = sampled.matrix
+    xs = dict(X=sampled.X, feature_names=sampled.feature_names)
     with pytest.raises(ValueError, match=r"rate 0\.3, seed 4"):
-        train_target(m, TARGET, dictionary, splits, capacity, grid=GRID[:1], seed=SEED, negative_sample_rate=0.5)
+        train_target(m, TARGET, dictionary, splits, capacity, grid=GRID[:1], seed=SEED, negative_sample_rate=0.5, **xs)
     with pytest.raises(ValueError, match=r"rate 0\.3, seed 4"):
-        train_target(m, TARGET, dictionary, splits, capacity, grid=GRID[:1], seed=SEED + 1, negative_sample_rate=RATE)
+        train_target(m, TARGET, dictionary, splits, capacity, grid=GRID[:1], seed=SEED + 1, negative_sample_rate=RATE,
+                     **xs)
     fit_only = sorted(m.attrs["negative_sample"]["sampled_as_of_dates"])
     bad = [Split(tuple(d for d in splits[-1].train_as_of_dates if d.isoformat() < fit_only[0]) or
                  splits[0].train_as_of_dates[:1], pd.Timestamp(fit_only[0]).date())]  # fmt: skip
     with pytest.raises(ValueError, match="needed in full"):
-        train_target(m, TARGET, dictionary, bad, capacity, grid=GRID[:1], seed=SEED, negative_sample_rate=RATE)
+        train_target(m, TARGET, dictionary, bad, capacity, grid=GRID[:1], seed=SEED, negative_sample_rate=RATE, **xs)
     with pytest.raises(ValueError, match="evaluation_rows"):
         run_target_cycle(m, TARGET, dictionary, capacity, splits, label_timespan_days=180, grid=GRID[:1], seed=SEED,
-                         track=False, n_boot=0, negative_sample_rate=RATE)  # fmt: skip
+                         track=False, n_boot=0, negative_sample_rate=RATE, **xs)  # fmt: skip
+    # a feature array that does not fit the matrix or its names
+    kw = dict(grid=GRID[:1], seed=SEED, negative_sample_rate=RATE)
+    with pytest.raises(ValueError, match="needs its feature_names"):
+        train_target(m, TARGET, dictionary, splits, capacity, X=sampled.X, **kw)
+    with pytest.raises(ValueError, match="shape"):
+        train_target(m.iloc[:-1], TARGET, dictionary, splits, capacity, **xs, **kw)
+    with pytest.raises(ValueError, match="float32"):
+        train_target(m, TARGET, dictionary, splits, capacity, X=sampled.X.astype("float64"),
+                     feature_names=sampled.feature_names, **kw)
+
+
+def test_the_feature_array_refuses_rows_it_cannot_line_up(partitions, sampled):
+    """A row not in its partition, or rows out of the partitions' order: an error, not a shifted array."""
+    from datetime import date
+
+    from humiao.stages import read_feature_array
+
+    fdir, _, keys = partitions
+    rows = sampled.evaluation_rows
+    key_dates = {k: date.fromisoformat(k) for k in keys}
+    keep = np.ones(len(rows), dtype=bool)
+    names = sampled.feature_names[:3]
+    X = read_feature_array(fdir, key_dates, rows, keep, names)
+    assert X.shape == (len(rows), 3)
+    with pytest.raises(RuntimeError, match="order"):
+        read_feature_array(fdir, dict(reversed(key_dates.items())), rows, keep, names)
+    moved = rows.assign(child_token=rows["child_token"].where(rows.index != 5, "c_not_a_child"))
+    with pytest.raises(RuntimeError, match="not found by child_token"):
+        read_feature_array(fdir, key_dates, moved, keep, names)

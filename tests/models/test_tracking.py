@@ -99,3 +99,21 @@ def test_no_per_child_rows_reach_mlflow(trained, matrix):
     with pytest.raises(ValueError, match="non-feature"):
         tracking.assert_feature_only(matrix[["child_token", "noise_a"]], trained.final.feature_names)
     assert all(pd.api.types.is_float_dtype(t) for t in ex.dtypes)
+
+
+def test_the_input_example_from_the_feature_array_is_the_one_from_the_frame(trained, matrix):
+    """The medians of the selected rows of the float32 array (what the models asset holds) equal those of
+    the same rows as DataFrame columns; a feature missing on every selected row gives 0."""
+    from models.train import to_float32
+
+    names = trained.final.feature_names
+    X = to_float32(matrix, names)
+    rows = (matrix.index.to_numpy() % 3) == 0
+    X[~rows, 0] = 1e6  # rows left out must not count
+    framed = tracking.input_example(trained.final, matrix.loc[rows])
+    arrayed = tracking.input_example(trained.final, X, rows)
+    pd.testing.assert_frame_equal(arrayed, framed)
+    X[rows, 1] = np.nan
+    assert tracking.input_example(trained.final, X, rows).iloc[0, 1] == 0.0
+    with pytest.raises(ValueError, match="shape"):
+        tracking.input_example(trained.final, X[:, :-1], rows)

@@ -48,7 +48,8 @@ def test_read_time_sampling_on_the_town_gives_the_fit_time_models_and_evaluation
                                 one_feature=cfg.models.one_feature.get(TARGET))  # fmt: skip
     assert not read.note and read.matrix.attrs[SAMPLED_ATTR]["rate"] == RATE
     assert len(read.matrix) < 0.8 * len(full) and read.rows_before_sampling == len(full)
-    pd.testing.assert_frame_equal(read.matrix, full.loc[read.matrix.index])
+    pd.testing.assert_frame_equal(read.matrix, full.loc[read.matrix.index, read.matrix.columns])
+    np.testing.assert_array_equal(read.X, to_float32(full.loc[read.matrix.index], feature_columns(full, dictionary)))
     on_fit = _dates(read.matrix).isin(fit_only)
     assert (_dates(read.matrix)[~on_fit].value_counts().sort_index()
             == _dates(full)[~_dates(full).isin(fit_only)].value_counts().sort_index()).all()  # fmt: skip
@@ -62,6 +63,7 @@ def test_read_time_sampling_on_the_town_gives_the_fit_time_models_and_evaluation
     a = run_target_cycle(full, TARGET, dictionary, capacity, splits, **kw,
                          **simulation_evaluation_inputs(cfg, truth, full, TARGET))
     b = run_target_cycle(read.matrix, TARGET, dictionary, capacity, splits, evaluation_rows=read.evaluation_rows,
+                         X=read.X, feature_names=read.feature_names,
                          **kw, **simulation_evaluation_inputs(cfg, truth, read.evaluation_rows, TARGET))
     X = to_float32(full, feature_columns(full, dictionary))
     for fa, fb in [*zip(a.train.split_models.values(), b.train.split_models.values(), strict=True),
