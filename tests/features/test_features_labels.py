@@ -195,3 +195,28 @@ def test_label_coverage(tmp_path):
     assert horizon[horizon["group"] == "all"].iloc[0]["visited_children"] == 1
     with pytest.raises(ValueError, match="cannot group"):
         label_coverage(tmp_path / "p", [AS_OF], by=("child_token",))
+
+
+def test_label_coverage_per_date_queries_equal_one_query_of_every_date(tmp_path):
+    """Label coverage queries one as-of date at a time (issue 8: bounded memory at city scale); the rows
+    are those of one query over every date: each date's own cohort and visits, the dates in order."""
+    from features.labels import _coverage_query, _coverage_rows
+    from features.prepare import connect
+    from features.sources import open_sources
+
+    t = family()
+    t.add("visit_records", visit_id="V1", visit_date=D(2025, 2, 1), child_token="P_K",
+          guardianship_assessment="良好", filed_date=D(2025, 2, 1))
+    t.add("visit_records", visit_id="V2", visit_date=D(2025, 8, 1), child_token="P_K",
+          guardianship_assessment="良好", filed_date=D(2025, 8, 1))
+    t.add("visit_records", visit_id="V3", visit_date=D(2026, 3, 1), child_token="P_K",
+          guardianship_assessment="良好", filed_date=D(2026, 3, 1))
+    dates = [D(2025, 7, 1), AS_OF, D(2025, 10, 1), AS_OF]  # unordered, repeated
+    by = ("urban_rural", "district")
+    pseudo = t.write(tmp_path / "p")
+    cov = label_coverage(pseudo, dates, 180, by=by, label_knowledge_cutoff=LATE)
+    con = open_sources(pseudo, connect())
+    whole = _coverage_rows(_coverage_query(con, sorted(set(dates)), 180, "guardianship_risk", by, LATE, False), by)
+    pd.testing.assert_frame_equal(cov, whole)
+    visited = cov[cov["group"] == "all"].set_index("as_of_date")["visited_children"]
+    assert visited.to_dict() == {AS_OF: 1, D(2025, 7, 1): 1, D(2025, 10, 1): 0}
