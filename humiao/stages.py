@@ -490,7 +490,9 @@ def training_matrix(features: pd.DataFrame, labels: pd.DataFrame, target: str,
         lab = lab[lab["as_of_date"].isin(wanted)]
     j = keys.merge(lab, on=["child_token", "as_of_date"], how="inner").sort_values("_row", kind="stable")
     m = features.take(j["_row"].to_numpy()).reset_index(drop=True)
-    m["as_of_date"] = j["as_of_date"].dt.date.to_numpy()
+    # one date object per distinct as-of date, shared by its rows (not one object per row: 10 M rows × 32 B)
+    codes, uniques = pd.factorize(j["as_of_date"], use_na_sentinel=False)
+    m["as_of_date"] = np.array([*pd.DatetimeIndex(uniques).date, None], dtype=object)[:-1][codes]
     label_columns = j[[target, "label_knowledge_date"]].reset_index(drop=True)
     return pd.concat([m, label_columns], axis=1)  # not two inserts into a frame of many blocks
 

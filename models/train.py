@@ -358,6 +358,19 @@ def check_feature_array(X: np.ndarray, feature_names: Sequence[str] | None, n_ro
     return names
 
 
+def take_rows(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (increasing positions) of a feature array: a view when they are one contiguous run (a
+    whole as-of date of a matrix ordered by date: a test or calibration date), else a copy.
+
+    At 2,000,000 children a test date's rows are ~0.9 GB of float32 features; taking them by fancy
+    indexing copied them for each split while the whole array was held (issue 8).
+    """
+    idx = np.asarray(idx)
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx) and (len(idx) == 1 or bool((np.diff(idx) == 1).all())):
+        return X[int(idx[0]):int(idx[-1]) + 1]
+    return X[idx]
+
+
 def _dates(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(frame["as_of_date"]).dt.date
 
@@ -796,7 +809,7 @@ def fit_model(
         keep = negative_sample_mask(fit_rows["child_token"], row_dates[~is_cal], y_fit, negative_sample_rate, seed)
         if X is not None:
             idx = np.flatnonzero(in_rows)
-            X_fit, X_cal = X[idx[~is_cal][keep]], X[idx[is_cal]]
+            X_fit, X_cal = take_rows(X, idx[~is_cal][keep]), take_rows(X, idx[is_cal])
         else:
             X_fit, X_cal = to_float32(fit_rows[keep], feature_names), to_float32(cal_rows, feature_names)
         y_fit = y_fit[keep]
@@ -976,7 +989,7 @@ def train_target(
         test = matrix[test_mask]
         if test.empty:
             raise ValueError(f"no labelled test rows on {split.test_as_of_date}")
-        X_test = X[test_mask]
+        X_test = take_rows(X, np.flatnonzero(test_mask))
         cap = capacity_for_date(capacity, split.test_as_of_date)
         y_test = test[target].astype("float64").to_numpy()
         cache: dict = {}  # one binned Dataset per split, shared by the configs

@@ -260,3 +260,19 @@ def test_the_feature_array_refuses_rows_it_cannot_line_up(partitions, sampled):
     moved = rows.assign(child_token=rows["child_token"].where(rows.index != 5, "c_not_a_child"))
     with pytest.raises(RuntimeError, match="not found by child_token"):
         read_feature_array(fdir, key_dates, moved, keep, names)
+
+
+def test_take_rows_is_a_view_only_for_one_contiguous_run():
+    """A whole as-of date (one contiguous run of rows) is taken as a view, anything else as a copy; the
+    values are those of fancy indexing either way."""
+    from models.train import take_rows
+
+    X = np.arange(40, dtype=np.float32).reshape(10, 4)
+    run = take_rows(X, np.arange(3, 7))
+    assert np.shares_memory(run, X) and run.flags.c_contiguous
+    np.testing.assert_array_equal(run, X[3:7])
+    gap = take_rows(X, np.array([3, 4, 6]))
+    assert not np.shares_memory(gap, X)
+    np.testing.assert_array_equal(gap, X[[3, 4, 6]])
+    np.testing.assert_array_equal(take_rows(X, np.array([9])), X[[9]])
+    assert take_rows(X, np.array([], dtype=int)).shape == (0, 4)
