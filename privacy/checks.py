@@ -25,7 +25,8 @@ class CheckOutcome:
 
 
 def no_raw_personal_information(scanner, obj: pd.DataFrame | Path, location: str,
-                                free_text_columns: Iterable[str] = ()) -> CheckOutcome:
+                                free_text_columns: Iterable[str] = (), *,
+                                clean: dict[str, set[str]] | None = None) -> CheckOutcome:
     """Scan a DataFrame (every cell) or a file tree with the leak scanner (DESIGN.md §5).
 
     Parameters
@@ -36,6 +37,9 @@ def no_raw_personal_information(scanner, obj: pd.DataFrame | Path, location: str
         Named in the findings.
     free_text_columns : iterable of str
         Columns holding (anonymized) notes: 2-character known names are searched there too (§11.1).
+    clean : dict, optional
+        For a DataFrame: the memo of values already scanned clean that the scans of one table's
+        pieces share (:meth:`privacy.scanner.LeakScanner.scan_dataframe`); the same findings.
 
     Returns
     -------
@@ -43,7 +47,7 @@ def no_raw_personal_information(scanner, obj: pd.DataFrame | Path, location: str
         ``passed`` when there is no finding; metadata ``findings`` (count) and up to 20 masked examples.
     """
     if isinstance(obj, pd.DataFrame):
-        findings = scanner.scan_dataframe(obj, location, free_text_columns=list(free_text_columns))
+        findings = scanner.scan_dataframe(obj, location, free_text_columns=list(free_text_columns), clean=clean)
         scanned = {"rows": len(obj), "columns": len(obj.columns)}
     else:
         findings = scanner.scan_path(obj) if Path(obj).exists() else []

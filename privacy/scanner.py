@@ -695,8 +695,12 @@ class LeakScanner:
         return out
 
     # -- tables -------------------------------------------------------------------------------------
+    #: Values per column that a ``clean`` memo of :meth:`scan_dataframe` keeps at most (~100 bytes each).
+    CLEAN_MEMO_MAX = 3_000_000
+
     def scan_dataframe(self, df: pd.DataFrame, location: str,
-                       free_text_columns: Iterable[str] = ()) -> list[Finding]:
+                       free_text_columns: Iterable[str] = (), *,
+                       clean: dict[str, set[str]] | None = None) -> list[Finding]:
         """Scan every column (and the column names) of ``df``.
 
         Each unique value is scanned once; integer columns and integral float columns with 10+ digits
@@ -710,6 +714,13 @@ class LeakScanner:
             Reported in each finding (e.g. the asset or file name).
         free_text_columns : iterable of str
             Columns holding prose: 2-character known names are searched there too.
+        clean : dict of column name → set of str, optional
+            A memo shared by the calls that scan one table in pieces (the as-of date partitions of the
+            features, where every partition holds the same child tokens; issue 8): a column's values in
+            it were scanned by an earlier call without a finding and are not scanned again, and this
+            call adds its own values without a finding (up to :attr:`CLEAN_MEMO_MAX` per column). The
+            findings are those of scanning every value: a value is only ever skipped after it was
+            scanned clean with the same scanner, and the free-text columns are never memoized.
 
         Returns
         -------
@@ -726,7 +737,14 @@ class LeakScanner:
             strings, codes = self._column_strings(col)
             if not strings:
                 continue
-            hits = self._scan_values(strings, str(name) in free)
+            prose = str(name) in free
+            memo = None if clean is None or prose else clean.setdefault(str(name), set())
+            todo = [v if v not in memo else "" for v in strings] if memo else strings  # "": never a finding
+            hits = self._scan_values(todo, prose)
+            if memo is not None and len(memo) < self.CLEAN_MEMO_MAX:
+                flagged_i = {i for i, _, _ in hits}
+                room = self.CLEAN_MEMO_MAX - len(memo)
+                memo.update(itertools.islice((v for i, v in enumerate(todo) if v and i not in flagged_i), room))
             if not hits:
                 continue
             by_value: dict[int, list[tuple[str, str]]] = {}
@@ -750,6 +768,9 @@ class LeakScanner:
             cats = [str(c) for c in dtype.categories]
             return cats, np.asarray(col.cat.codes, dtype=np.int64)
         if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+            with np.errstate(invalid="ignore"):
+                if not (np.abs(col.to_numpy(dtype="float64", na_value=np.nan)) >= 1e9).any():
+                    return [], np.empty(0, dtype=np.int64)  # no value of 10+ digits: nothing to scan
             codes, uniques = pd.factorize(col, use_na_sentinel=True)
             u = np.asarray(uniques, dtype="float64")
             keep = np.isfinite(u) & (np.abs(u) >= 1e9) & (np.floor(u) == u)

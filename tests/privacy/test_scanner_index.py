@@ -115,3 +115,46 @@ def test_empty_index_finds_only_patterns():
     s = LeakScanner()
     assert s.scan_text(f"号码{RIC_BAD}") == []
     assert [e for e, _, _ in s.scan_text("号码330106201501011236")] == ["CN_RIC"]
+
+
+def test_clean_memo_skips_values_scanned_clean_and_finds_the_same(scanner, monkeypatch):
+    """Partitions scanned with a shared memo (issue 8): a value scanned clean in one partition is not
+    scanned again in the next, and each partition's findings are those of scanning it alone — a leak in a
+    later partition, a leak under a clean column name, a number stored as a float, prose columns."""
+    import pandas as pd
+
+    first = pd.DataFrame({"child_token": ["c_aa", "c_bb", "c_cc"], "n": [1.0, 2.0, float(PHONE)],
+                          "note": ["x", "y", "z"]})
+    second = pd.DataFrame({"child_token": ["c_aa", f"住{RIC_BAD}", "c_dd"], "n": [float(PHONE), 3.0, 4.0],
+                           "note": ["x", "y", FULL]})
+    seen: list[list[str]] = []
+    real = LeakScanner._scan_values
+
+    def spy(self, values, free_text):
+        seen.append(list(values))
+        return real(self, values, free_text)
+
+    memo: dict[str, set[str]] = {}
+    expected = [scanner.scan_dataframe(f, "p", free_text_columns=["note"]) for f in (first, second)]
+    monkeypatch.setattr(LeakScanner, "_scan_values", spy)
+    got = [scanner.scan_dataframe(f, "p", free_text_columns=["note"], clean=memo) for f in (first, second)]
+    assert got == expected
+    assert [(f.column, f.row, f.entity_type) for f in got[1]] == [
+        ("child_token", 1, "CN_RIC"), ("n", 0, "PHONE_NUMBER"), ("note", 2, "CN_ADDRESS")]
+    assert memo["child_token"] == {"c_aa", "c_bb", "c_cc", "c_dd"}  # the leak never enters the memo
+    assert "note" not in memo and PHONE not in memo.get("n", set())
+    token_scans = [v for v in seen if "c_dd" in v]  # the second partition's token column
+    assert token_scans == [["", f"住{RIC_BAD}", "c_dd"]]
+
+
+def test_numeric_columns_without_ten_digit_values_are_not_scanned(scanner):
+    """Integer and float columns are scanned only when some value has 10+ digits (a phone or an ID stored
+    as a number); small counts are skipped without factorizing."""
+    import pandas as pd
+
+    strings, codes = LeakScanner._column_strings(pd.Series([1.5, np.nan, 3.0], dtype="float32"))
+    assert strings == [] and len(codes) == 0
+    strings, codes = LeakScanner._column_strings(pd.Series([7, int(PHONE)], dtype="int64"))
+    assert strings == ["", PHONE] and list(codes) == [0, 1]
+    strings, _ = LeakScanner._column_strings(pd.Series([np.nan, np.nan]))
+    assert strings == []
