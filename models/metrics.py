@@ -250,15 +250,18 @@ class _ListPlan:
     order: np.ndarray  # row indices in list order
     group_start: np.ndarray  # per sorted row: index (in sorted order) of its group's first row
     k: np.ndarray | None  # per sorted row: capacity of its group (None = city-wide pct)
+    ys: np.ndarray | None = None  # the labels in list order, when known when the plan is made
 
 
-def _plan(scores: np.ndarray, codes: np.ndarray, tie_key: np.ndarray, k_row: np.ndarray | None) -> _ListPlan:
+def _plan(scores: np.ndarray, codes: np.ndarray, tie_key: np.ndarray, k_row: np.ndarray | None,
+          y: np.ndarray | None = None) -> _ListPlan:
     order, _ = list_order(scores, codes, tie_key)
     g = codes[order]
     n = len(order)
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if n else np.array([], dtype=int)
     group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
-    return _ListPlan(order=order, group_start=group_start, k=None if k_row is None else k_row[order])
+    return _ListPlan(order=order, group_start=group_start, k=None if k_row is None else k_row[order],
+                     ys=None if y is None else y[order])
 
 
 def _list_hits_m(
@@ -267,7 +270,7 @@ def _list_hits_m(
     """Weighted (hits, number selected) of a list for each row of ``W`` (shape (B, n): one weight
     vector per bootstrap replicate; each row counts ``w`` times). Returns two arrays of shape (B,)."""
     Ws = W[:, plan.order]
-    ys = y[plan.order]
+    ys = y[plan.order] if plan.ys is None else plan.ys
     prefix = np.cumsum(Ws, axis=1) - Ws  # weight strictly before the row, city-wide
     before = prefix - prefix[:, plan.group_start]  # weight before the row within its group
     k = plan.k if plan.k is not None else k_total
@@ -287,25 +290,27 @@ def _list_hits(
 class _CurvePlan:
     order: np.ndarray  # rows by score descending
     last_of_value: np.ndarray  # sorted positions closing each run of equal scores
+    ys: np.ndarray | None = None  # the labels in that order, when known when the plan is made
 
 
-def _curve_plan(scores: np.ndarray) -> _CurvePlan:
+def _curve_plan(scores: np.ndarray, y: np.ndarray | None = None) -> _CurvePlan:
     order = np.argsort(-scores, kind="stable")
     s = scores[order]
     last = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=int)
-    return _CurvePlan(order=order, last_of_value=last)
+    return _CurvePlan(order=order, last_of_value=last, ys=None if y is None else y[order])
 
 
 def _auc_ap_m(plan: _CurvePlan, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted ROC AUC and average precision per row of ``W`` (scikit-learn definitions, ties as one
-    threshold). Shapes: W (B, n) → two arrays (B,)."""
+    threshold). Shapes: W (B, n) → two arrays (B,). The weights are whole numbers (1, or bootstrap
+    counts): the false positives are the weight so far minus the true positives, exactly."""
     B = W.shape[0]
     if len(plan.last_of_value) == 0:
         return np.full(B, math.nan), np.full(B, math.nan)
-    ys = y[plan.order]
+    ys = y[plan.order] if plan.ys is None else plan.ys
     Ws = W[:, plan.order]
     tps = np.cumsum(Ws * ys, axis=1)[:, plan.last_of_value]
-    fps = np.cumsum(Ws * (1.0 - ys), axis=1)[:, plan.last_of_value]
+    fps = np.cumsum(Ws, axis=1)[:, plan.last_of_value] - tps
     p, n = tps[:, -1], fps[:, -1]
     ok = (p > 0) & (n > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -329,17 +334,25 @@ def _ece_bins(proba: np.ndarray, n_bins: int) -> np.ndarray:
     return np.clip(np.floor(proba * n_bins).astype(np.int64), 0, n_bins - 1)
 
 
-def _brier_ece_m(
-    proba: np.ndarray, y: np.ndarray, W: np.ndarray, bins: np.ndarray, n_bins: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Brier score and ECE per row of ``W`` (B, n) → two arrays (B,)."""
-    tot = W.sum(axis=1)
+def _brier_ece_terms(proba: np.ndarray, y: np.ndarray, bins: np.ndarray, n_bins: int):
+    """The per-row terms of :func:`_brier_ece_m` that do not depend on the weights: squared errors,
+    and the probabilities and labels spread over the ECE bins (n, n_bins) — made once per score, not
+    once per bootstrap chunk."""
     onehot = np.zeros((len(proba), n_bins))
     onehot[np.arange(len(proba)), bins] = 1.0
+    return (proba - y) ** 2, onehot * proba[:, None], onehot * y[:, None]
+
+
+def _brier_ece_m(
+    proba: np.ndarray, y: np.ndarray, W: np.ndarray, bins: np.ndarray, n_bins: int, terms=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brier score and ECE per row of ``W`` (B, n) → two arrays (B,); ``terms``: :func:`_brier_ece_terms`."""
+    tot = W.sum(axis=1)
+    sq, p_bins, y_bins = _brier_ece_terms(proba, y, bins, n_bins) if terms is None else terms
     with np.errstate(invalid="ignore", divide="ignore"):
-        brier = (W * (proba - y) ** 2).sum(axis=1) / tot
-        pb = W @ (onehot * proba[:, None])
-        yb = W @ (onehot * y[:, None])
+        brier = (W * sq).sum(axis=1) / tot
+        pb = W @ p_bins
+        yb = W @ y_bins
         ece = np.abs(pb - yb).sum(axis=1) / tot  # sum_b (W_b/W) |mean_p_b - mean_y_b|
     bad = tot <= 0
     return np.where(bad, math.nan, brier), np.where(bad, math.nan, ece)
@@ -352,8 +365,116 @@ def _brier_ece(
     return float(b[0]), float(e[0])
 
 
-#: Bootstrap weight matrices are built in chunks of at most this many cells (replicates × rows).
-BOOT_CHUNK_CELLS = 4_000_000
+# ---------------------------------------------------------------------------------------------------
+# the same kernels for many bootstrap replicates of many rows (issue 8: a 2,000,000-child city's test date
+# has 1.7 M rows; the kernels above read every row of every replicate several times in list order)
+
+#: Candidates of a per-group list: the first ``CANDIDATE_FACTOR × K + CANDIDATE_PAD`` rows of each group.
+CANDIDATE_FACTOR = 3
+CANDIDATE_PAD = 20
+
+
+@dataclass(frozen=True)
+class _TopPlan:
+    """A :class:`_ListPlan` cut to the rows near the top of each list: whole-number weights (ones or
+    bootstrap counts) can only select a row below them when the weight of a group's candidates is below
+    its K, which is checked per replicate (those replicates fall back to every row)."""
+
+    plan: _ListPlan
+    rows: np.ndarray  # candidate rows (original row indices), in list order
+    ys: np.ndarray  # their labels
+    k: np.ndarray  # their group's K
+    start: np.ndarray  # per candidate: index (among candidates) of its group's first candidate
+    group_first: np.ndarray  # per cut group: index of its first candidate
+    group_last: np.ndarray  # per cut group: index of its last candidate
+    group_k: np.ndarray  # per cut group: its K
+
+
+def _top_plan(plan: _ListPlan, y: np.ndarray, k_total: float | None = None) -> _TopPlan:
+    """The candidates of ``plan`` (its K per row, or ``k_total`` for a city-wide list)."""
+    n = len(plan.order)
+    k_sorted = plan.k if plan.k is not None else np.full(n, float(k_total if k_total is not None else 0))
+    rank = np.arange(n) - plan.group_start  # 0-based rank within the group
+    idx = np.flatnonzero(rank < CANDIDATE_FACTOR * k_sorted + CANDIDATE_PAD)
+    if not len(idx):
+        none = np.zeros(0, dtype=np.int64)
+        return _TopPlan(plan=plan, rows=none, ys=np.zeros(0), k=np.zeros(0), start=none, group_first=none,
+                        group_last=none, group_k=np.zeros(0))
+    gs = plan.group_start[idx]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    start = np.repeat(starts, np.diff(np.r_[starts, len(idx)]))
+    ends = np.r_[starts[1:], len(idx)] - 1
+    # a group is cut when rows of it are not candidates: its next row (in list order) is in the same group
+    nxt = idx[ends] + 1
+    cut = (nxt < n) & (plan.group_start[np.minimum(nxt, n - 1)] == gs[ends])
+    return _TopPlan(plan=plan, rows=plan.order[idx], ys=y[plan.order[idx]], k=k_sorted[idx], start=start,
+                    group_first=starts[cut], group_last=ends[cut], group_k=k_sorted[idx[starts[cut]]])
+
+
+def _top_hits_m(top: _TopPlan, y: np.ndarray, W: np.ndarray, k_total: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_list_hits_m` for whole-number weights ``W`` (B, n), reading only the candidates of each list;
+    the same values (every sum is of whole numbers, exact in float64)."""
+    Wc = W[:, top.rows]
+    cum = np.cumsum(Wc, axis=1)
+    before = cum - Wc
+    before -= before[:, top.start]  # weight before the row within its group
+    take = np.minimum(np.maximum(top.k - before, 0.0), Wc)
+    hits, sel = take @ top.ys, take.sum(axis=1)
+    if len(top.group_first):  # a cut group whose candidates weigh less than its K: its lower rows count
+        weight = cum[:, top.group_last] - cum[:, top.group_first] + Wc[:, top.group_first]
+        short = (weight < top.group_k).any(axis=1)
+        if short.any():
+            hits[short], sel[short] = _list_hits_m(top.plan, y, W[short], k_total)
+    return hits, sel
+
+
+@dataclass(frozen=True)
+class _CurveCodes:
+    """Rows coded for :func:`_auc_ap_codes`: the thresholds that hold a positive (distinct scores of the
+    positives, descending: ``m`` of them) and, per row, its place among them."""
+
+    code: np.ndarray  # per row: negatives 2g (between thresholds g-1 and g) or 2g+1 (at g); positives 2m+2+g
+    m: int
+
+
+def _curve_codes(scores: np.ndarray, y: np.ndarray) -> _CurveCodes:
+    v = np.unique(scores[y > 0])  # ascending
+    m = len(v)
+    above = m - np.searchsorted(v, scores, side="right")  # thresholds strictly above the row's score
+    at = (above < m) & (v[np.clip(m - 1 - above, 0, max(m - 1, 0))] == scores) if m else np.zeros(len(scores), bool)
+    code = np.where(y > 0, 2 * m + 2 + above, 2 * above + at)
+    return _CurveCodes(code=code.astype(np.int64), m=m)
+
+
+def _auc_ap_codes(cc: _CurveCodes, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_auc_ap_m` for whole-number weights ``W`` (B, n) from per-threshold sums (one pass over the
+    rows per replicate, in row order): ROC AUC as the trapezoid rule over every threshold (ties as one
+    threshold), AP as the recall step at each threshold with a positive times its precision."""
+    m, B = cc.m, W.shape[0]
+    size = 3 * m + 2
+    auc, ap = np.full(B, math.nan), np.full(B, math.nan)
+    for b in range(B):
+        c = np.bincount(cc.code, weights=W[b], minlength=size)
+        between, at, tp_at = c[0:2 * m + 2:2], c[1:2 * m + 2:2], c[2 * m + 2:]  # lengths m+1, m+1 (at[m]=0), m
+        tp = np.cumsum(tp_at)  # true positives at each threshold (scores >= v_g)
+        p = tp[-1] if m else 0.0
+        tp_before = np.r_[0.0, tp]  # at threshold g: positives strictly above; [m]: every positive
+        n_ = between.sum() + at.sum()
+        if p > 0 and n_ > 0:
+            num = (between * tp_before).sum() + (at[:m] * (tp_before[:m] + tp)).sum() / 2.0
+            auc[b] = num / (p * n_)
+            fp = np.cumsum(between[:m] + at[:m])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                prec = np.where(tp + fp > 0, tp / (tp + fp), 1.0)
+            ap[b] = ((tp_at / p) * prec).sum()
+        elif p > 0:
+            ap[b] = 1.0
+    return auc, ap
+
+
+#: Bootstrap weight matrices are built in chunks of at most this many cells (replicates × rows): 4
+#: replicates of a 2,000,000-child city's test date (1.7 M rows; ~65 MB per float64 matrix).
+BOOT_CHUNK_CELLS = 8_000_000
 
 
 def bootstrap_weights(rng: np.random.Generator, row_cluster: np.ndarray, n_clusters: int, n_boot: int):
@@ -606,18 +727,21 @@ def evaluate_scores(
     plans = {}
     for t in TIE_ORDERS:
         key = _tie_key(y, t, np.random.default_rng(seed))
-        plans[t] = (_plan(s, codes, key, k_row), _plan(s, zeros, key, None))
-    curve = _curve_plan(s)
+        plans[t] = (_plan(s, codes, key, k_row, y), _plan(s, zeros, key, None, y))
+    tops = {t: (_top_plan(kp, y), _top_plan(cp, y, k_pct)) for t, (kp, cp) in plans.items()}
+    curve = _curve_codes(s, y)
+    positives = np.flatnonzero(y > 0)
     bins = _ece_bins(p, n_bins)
+    terms = _brier_ece_terms(p, y, bins, n_bins)
 
     def compute_m(W: np.ndarray, tie: str, k_total: float) -> np.ndarray:
         """Metrics per weight row, shape (B, len(METRIC_NAMES)), in METRIC_NAMES order."""
-        kplan, cplan = plans[tie]
-        hits, sel = _list_hits_m(kplan, y, W)
-        pos = (W * y).sum(axis=1)
-        hits_pct, sel_pct = _list_hits_m(cplan, y, W, k_total=k_total)
-        auc, ap = _auc_ap_m(curve, y, W)
-        b, e = _brier_ece_m(p, y, W, bins, n_bins)
+        ktop, ctop = tops[tie]
+        hits, sel = _top_hits_m(ktop, y, W)
+        pos = W[:, positives].sum(axis=1)
+        hits_pct, sel_pct = _top_hits_m(ctop, y, W, k_total=k_total)
+        auc, ap = _auc_ap_codes(curve, W)
+        b, e = _brier_ece_m(p, y, W, bins, n_bins, terms)
         with np.errstate(invalid="ignore", divide="ignore"):
             cols = {
                 PRECISION_AT_CAPACITY: np.where(sel > 0, hits / sel, math.nan),
