@@ -76,10 +76,11 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b and np.isfinite(a) and np.isfinite(b) else float("nan")
 
 
-def _counts(y_true, y_pred) -> tuple[float, float, float, float]:
+def _counts(y_true, y_pred, sample_weight=None) -> tuple[float, float, float, float]:
     yt = np.asarray(y_true, dtype=bool)
     yp = np.asarray(y_pred, dtype=bool)
-    return float((yt & yp).sum()), float((~yt & yp).sum()), float((yt & ~yp).sum()), float((~yt & ~yp).sum())
+    w = np.ones(len(yt)) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+    return float(w[yt & yp].sum()), float(w[~yt & yp].sum()), float(w[yt & ~yp].sum()), float(w[~yt & ~yp].sum())
 
 
 def _safe(num: float, den: float) -> float:
@@ -145,20 +146,20 @@ _GROUP_METRICS = {
 }
 
 
-def _tp(y_true, y_pred) -> float:
-    return _counts(y_true, y_pred)[0]
+def _tp(y_true, y_pred, sample_weight=None) -> float:
+    return _counts(y_true, y_pred, sample_weight)[0]
 
 
-def _fp(y_true, y_pred) -> float:
-    return _counts(y_true, y_pred)[1]
+def _fp(y_true, y_pred, sample_weight=None) -> float:
+    return _counts(y_true, y_pred, sample_weight)[1]
 
 
-def _fn(y_true, y_pred) -> float:
-    return _counts(y_true, y_pred)[2]
+def _fn(y_true, y_pred, sample_weight=None) -> float:
+    return _counts(y_true, y_pred, sample_weight)[2]
 
 
-def _tn(y_true, y_pred) -> float:
-    return _counts(y_true, y_pred)[3]
+def _tn(y_true, y_pred, sample_weight=None) -> float:
+    return _counts(y_true, y_pred, sample_weight)[3]
 
 
 #: What MetricFrame computes per group: the confusion counts; every rate of :data:`_GROUP_METRICS` is
@@ -196,7 +197,13 @@ def group_metrics(y_true, selected, groups: pd.Series) -> pd.DataFrame:
     g = group_labels(groups)
     if not (len(y) == len(sel) == len(g)):
         raise ValueError(f"lengths differ: y_true {len(y)}, selected {len(sel)}, groups {len(g)}")
-    mf = MetricFrame(metrics=_COUNT_METRICS, y_true=y, y_pred=sel, sensitive_features=g.to_numpy())
+    # one weighted row per (group, label, selected): the same counts as every row (fairlearn splits and
+    # stacks each group's rows, minutes for the 3.4 M audited rows of a 2,000,000-child city; issue 8)
+    cells = (pd.DataFrame({"g": g.to_numpy(), "y": y, "sel": sel})
+             .groupby(["g", "y", "sel"], sort=True).size().reset_index(name="w"))  # fmt: skip
+    weights = {"sample_weight": cells["w"].to_numpy(dtype="float64")}
+    mf = MetricFrame(metrics=_COUNT_METRICS, y_true=cells["y"].to_numpy(), y_pred=cells["sel"].to_numpy(),
+                     sensitive_features=cells["g"].to_numpy(), sample_params={k: weights for k in _COUNT_METRICS})
     c = mf.by_group.astype("float64")
     c.index = c.index.astype(str)
     tp, fp, fn, tn = c["tp"], c["fp"], c["fn"], c["tn"]

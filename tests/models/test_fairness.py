@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.fairness import AUDIT_COLUMNS, fairness_audit
 
@@ -70,3 +71,24 @@ def test_reference_is_the_largest_known_group_with_enough_positives():
     assert not audit.loc[audit["group"] == "大区", "flag"].any()  # 4 positives: never flagged
     forced = fairness_audit(y, sel, pd.DataFrame({"district": group}), n_boot=0, reference_groups={"district": "大区"})
     assert set(forced["reference_group"]) == {"大区"}
+
+
+def test_group_metrics_count_every_row_through_weighted_cells():
+    """group_metrics hands fairlearn one weighted row per (group, label, selected) (issue 8); the confusion
+    counts are those of counting every row, missing groups as 未知."""
+    from models.fairness import UNKNOWN_ZH, group_metrics
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    y = (rng.random(n) < 0.1).astype(float)
+    sel = rng.random(n) < 0.2 + 0.3 * y
+    g = pd.Series(rng.choice(["甲", "乙", "丙", None], n), dtype="object")
+    table = group_metrics(y, sel, g)
+    labels = g.fillna(UNKNOWN_ZH).to_numpy()
+    for group in ["甲", "乙", "丙", UNKNOWN_ZH]:
+        m = labels == group
+        tp, fp = int(((y[m] == 1) & sel[m]).sum()), int(((y[m] == 0) & sel[m]).sum())
+        assert table.loc[group, "n"] == m.sum() and table.loc[group, "n_positive"] == (y[m] == 1).sum()
+        assert table.loc[group, "n_selected"] == tp + fp
+        assert table.loc[group, "tpr"] == pytest.approx(tp / (y[m] == 1).sum())
+        assert table.loc[group, "fpr"] == pytest.approx(fp / (y[m] == 0).sum())
