@@ -172,6 +172,8 @@ def main() -> None:
             with rss.phase(f"{target}: train_target"), profiled(args.profile, f"{target}: train_target", profiles):
                 result = train_target(matrix, target, dictionary, splits, capacity, grid=cfg.models.grid,
                                       seed=cfg.models.seed, negative_sample_rate=rate, X=X, feature_names=names)
+            del X  # as run_target_cycle releases the features before the evaluation
+            gc.collect()
             with rss.phase(f"{target}: evaluate_target"), profiled(args.profile, f"{target}: evaluate_target", profiles):
                 ev = evaluate_target(
                     result, matrix if evaluation_rows is None else evaluation_rows, dictionary, capacity,
@@ -182,7 +184,7 @@ def main() -> None:
             rows[target].update({"precision@capacity_abs": m["precision@capacity_abs"]["value"],
                                  "roc_auc": m["roc_auc"]["value"], "ece": m["ece"]["value"],
                                  "refit_n_train": ev["refit"]["n_train"], "n_train": ev["n_train"]})  # fmt: skip
-            del matrix, evaluation_rows, X, capacity, result, ev, coverage
+            del matrix, evaluation_rows, capacity, result, ev, coverage
             gc.collect()
     first = pq.ParquetFile(assets / "features" / f"{keys[0]}.parquet")
     out = {"root": str(args.root), "training_as_of_dates": keys, "fit_only_as_of_dates": [d.isoformat() for d in fit_only],

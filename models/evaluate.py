@@ -62,7 +62,7 @@ from models.baselines import (
 from models.capacity import capacity_for_date
 from models.explain import importance_by_family
 from models.fairness import FAIRNESS_ATTRIBUTES, fairness_audit
-from models.train import TrainResult, _dates, _to_date, rows_of_date, training_labels
+from models.train import TrainResult, _dates, _to_date, training_labels
 
 EVALUATION_KEYS: tuple[str, ...] = (
     "target", "model_name", "model_version", "mlflow_run_id", "trained_at", "train_as_of_dates",
@@ -290,25 +290,30 @@ def evaluate_target(
     last_i = len(result.splits) - 1
     split = result.splits[last_i]
     model = result.split_models[last_i]
-    test = rows_of_date(matrix, target, split.test_as_of_date)
-    all_dates = _dates(matrix)  # once: a date per row
-    labelled_rows = matrix[target].notna()
+    # once: each row's day (datetime64, not a date object per row: 10 M rows at city scale, issue 8)
+    day = np.asarray(pd.to_datetime(pd.Series(np.asarray(matrix["as_of_date"])))).astype("datetime64[D]")
+    labelled_rows = matrix[target].notna().to_numpy()
+
+    def on_days(dates) -> np.ndarray:
+        return np.isin(day, np.array([_to_date(d) for d in dates], dtype="datetime64[D]")) & labelled_rows
+
+    test = matrix[on_days([split.test_as_of_date])]  # rows_of_date, without a date object per row
     chk = checklist if checklist is not None else ExpertChecklist()
     feat, direction, source = one_feature, one_feature_direction or 1, "configured"
     if feat is None and target in DEFAULT_ONE_FEATURE:
         feat, d0 = DEFAULT_ONE_FEATURE[target]
         direction, source = one_feature_direction or d0, "default"
     fallback = feat is None or feat not in matrix.columns
-    # the baselines' training rows need only the columns the baselines read (a 200,000-child matrix
-    # has ~150 columns); the fallback one-feature search needs every feature
+    # the baselines' training rows need only the label columns and the columns the baselines read (a
+    # 200,000-child matrix has ~150 columns; no identifier or place: 7 M training rows at city scale);
+    # the fallback one-feature search needs every feature
     baseline_cols = None if fallback else [
-        c for c in dict.fromkeys([target, "label_knowledge_date", "child_token", "community", "as_of_date", feat,
-                                  "registry_category", *chk.indicators["feature"]])
+        c for c in dict.fromkeys([target, "label_knowledge_date", feat, "registry_category", *chk.indicators["feature"]])
         if c in matrix.columns
     ]  # fmt: skip
 
     def training_rows(dates) -> pd.DataFrame:
-        mask = (all_dates.isin(dates) & labelled_rows).to_numpy()
+        mask = on_days(dates)
         return matrix.loc[mask] if baseline_cols is None else matrix.loc[mask, baseline_cols]
 
     train = training_rows(split.train_as_of_dates)
@@ -372,13 +377,17 @@ def evaluate_target(
     # --- every split of the selected config, with every baseline fitted on that split ---------------
     splits_out = []
     audited: list[tuple[pd.DataFrame, np.ndarray]] = []  # (test rows, selected at K) per audited split
+    audit_cols = [c for c in dict.fromkeys([target, "child_token", "as_of_date", *fairness_attributes])
+                  if c in matrix.columns]  # what the audit reads of each audited split's rows
+
     for si, sp in enumerate(result.splits):
         if si == last_i:
             rows, bl = test, blocks
-            audited.append((test, M.select_top_k(raw, test["community"], cap, ties="stochastic", seed=seed)))
+            audited.append((test[audit_cols], M.select_top_k(raw, test["community"], cap, ties="stochastic",
+                                                             seed=seed)))
         else:
             fm = result.split_models[si]
-            rows = rows_of_date(matrix, target, sp.test_as_of_date)
+            rows = matrix[on_days([sp.test_as_of_date])]
             tr = training_rows(sp.train_as_of_dates)
             y_tr = training_labels(tr, target, sp.label_cutoff)
             r_raw = cached_raw[si] if si in cached_raw else fm.raw_score(rows)
@@ -386,11 +395,13 @@ def evaluate_target(
             for name, b in make_baselines(False).items():
                 b.fit(tr, y_tr)
                 sc[name] = _baseline_scores(b, rows)
+            del tr  # one split's training rows at a time, beside the latest split's
             y_r = rows[target].astype("float64").to_numpy()
             cap_r = capacity_for_date(capacity, sp.test_as_of_date)
             bl = {name: _block(y_r, p, r, rows, cap_r, n_boot, seed, ties) for name, (p, r) in sc.items()}
             if fairness_scope == "all_splits":
-                audited.append((rows, M.select_top_k(r_raw, rows["community"], cap_r, ties="stochastic", seed=seed)))
+                audited.append((rows[audit_cols], M.select_top_k(r_raw, rows["community"], cap_r, ties="stochastic",
+                                                                 seed=seed)))
         splits_out.append(
             {
                 "train_as_of_dates": [d.isoformat() for d in sp.train_as_of_dates],

@@ -340,6 +340,29 @@ def to_float32(frame: pd.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
     return np.ascontiguousarray(frame[list(feature_names)].to_numpy(dtype=np.float32, na_value=np.nan))
 
 
+@dataclass
+class FeatureArray:
+    """The features of a training matrix's rows, held once (issue 8), handed to
+    :func:`models.cycle.run_target_cycle`, which drops the array (``X = None``) once the model is trained
+    and logged, so that the evaluation does not also hold it: keep no other reference to ``X``.
+
+    Attributes
+    ----------
+    X : ndarray or None
+        float32, C-contiguous, shape (rows, len(names)), row-aligned with the matrix (see
+        :func:`train_target`'s ``X``); None once released.
+    names : list of str
+        Its columns (feature names).
+    """
+
+    X: np.ndarray | None
+    names: list[str]
+
+    def release(self) -> None:
+        """Drop the array (its memory is freed when nothing else holds it)."""
+        self.X = None
+
+
 def check_feature_array(X: np.ndarray, feature_names: Sequence[str] | None, n_rows: int) -> list[str]:
     """The feature names of a feature array handed over with a matrix, after checking that they fit.
 

@@ -21,7 +21,7 @@ from humiao.stages import (
 )
 from models import tracking
 from models.cycle import run_target_cycle
-from models.train import fit_only_as_of_dates
+from models.train import FeatureArray, fit_only_as_of_dates
 from pipelines.cache import assets_dir, reuse, stage_fingerprint, stamp
 from pipelines.io_manager import partitions_fingerprint
 from pipelines.partitions import plan_partition_keys
@@ -85,7 +85,9 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
             if read.note:
                 context.log.warning(f"{target}: {read.note}")
             capacity = capacity_for(cfg, read.capacity_input, target)
-            matrix, rows, X, names = read.matrix, read.evaluation_rows, read.X, read.feature_names
+            matrix, rows = read.matrix, read.evaluation_rows
+            features = FeatureArray(read.X, read.feature_names) if read.X is not None else None
+            read.X = None  # held by `features` only: released before the evaluation
             context.log.info(f"{target}: training matrix {len(matrix):,} rows of {read.rows_before_sampling:,} "
                              f"labelled rows ({len(fit_only)} fit-only dates, negative_sample_rate "
                              f"{cfg.models.negative_sample_rate})")
@@ -96,11 +98,11 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
                 label_timespan_days=cfg.time.label_timespan_days, grid=cfg.models.grid, seed=cfg.models.seed,
                 simulation=simulated, auto_approve=simulated, tags=tags, n_boot=cfg.models.bootstrap_samples,
                 one_feature=cfg.models.one_feature.get(target), label_coverage=coverage,
-                negative_sample_rate=cfg.models.negative_sample_rate, evaluation_rows=rows, X=X, feature_names=names,
+                negative_sample_rate=cfg.models.negative_sample_rate, evaluation_rows=rows, features=features,
                 extra_params={"exploration_share": cfg.capacity.exploration_share},
                 **simulation_evaluation_inputs(cfg, truth, matrix if rows is None else rows, target),
             )
-            del matrix, rows, X, capacity
+            del matrix, rows, features, capacity
             ev = result.evaluation
             ev["previous_champion"] = serving["version"] if serving else None
             m = ev["metrics"]["model"]

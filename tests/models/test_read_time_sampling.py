@@ -151,7 +151,7 @@ def test_read_time_sampling_trains_and_evaluates_as_fit_time_sampling(full, samp
     from humiao.config import Config
     from humiao.stages import capacity_for
     from models.cycle import run_target_cycle
-    from models.train import feature_columns, to_float32
+    from models.train import FeatureArray, feature_columns, to_float32
 
     matrix_full, cap_full = full
     cfg = Config()
@@ -164,7 +164,8 @@ def test_read_time_sampling_trains_and_evaluates_as_fit_time_sampling(full, samp
               truth=truth, oracle_score=oracle, negative_sample_rate=RATE)  # fmt: skip
     a = run_target_cycle(matrix_full, TARGET, dictionary, capacity, splits, **kw)
     b = run_target_cycle(sampled.matrix, TARGET, dictionary, capacity, splits, evaluation_rows=sampled.evaluation_rows,
-                         X=sampled.X, feature_names=sampled.feature_names, **kw)  # fmt: skip
+                         features=(fa := FeatureArray(sampled.X.copy(), sampled.feature_names)), **kw)  # fmt: skip
+    assert fa.X is None  # released before the evaluation
     X = to_float32(matrix_full, feature_columns(matrix_full, dictionary))
     for si in a.train.split_models:
         fa, fb = a.train.split_models[si], b.train.split_models[si]
@@ -214,7 +215,7 @@ def test_rate_one_reads_the_same_matrix_as_before(full, partitions, splits, dict
 def test_a_sampled_matrix_is_refused_when_it_cannot_give_the_same_models(sampled, splits, dictionary, capacity):
     """Another rate or seed, a sampled date needed whole, or no evaluation frame: an error, not other models."""
     from models.cycle import run_target_cycle
-    from models.train import Split, train_target
+    from models.train import FeatureArray, Split, train_target
 
     m = sampled.matrix
     xs = dict(X=sampled.X, feature_names=sampled.feature_names)
@@ -230,7 +231,8 @@ def test_a_sampled_matrix_is_refused_when_it_cannot_give_the_same_models(sampled
         train_target(m, TARGET, dictionary, bad, capacity, grid=GRID[:1], seed=SEED, negative_sample_rate=RATE, **xs)
     with pytest.raises(ValueError, match="evaluation_rows"):
         run_target_cycle(m, TARGET, dictionary, capacity, splits, label_timespan_days=180, grid=GRID[:1], seed=SEED,
-                         track=False, n_boot=0, negative_sample_rate=RATE, **xs)  # fmt: skip
+                         track=False, n_boot=0, negative_sample_rate=RATE,
+                         features=FeatureArray(sampled.X, sampled.feature_names))  # fmt: skip
     # a feature array that does not fit the matrix or its names
     kw = dict(grid=GRID[:1], seed=SEED, negative_sample_rate=RATE)
     with pytest.raises(ValueError, match="needs its feature_names"):

@@ -24,7 +24,14 @@ def test_read_time_sampling_on_the_town_gives_the_fit_time_models_and_evaluation
         training_matrix,
     )
     from models.cycle import run_target_cycle
-    from models.train import SAMPLED_ATTR, _dates, feature_columns, fit_only_as_of_dates, to_float32
+    from models.train import (
+        SAMPLED_ATTR,
+        FeatureArray,
+        _dates,
+        feature_columns,
+        fit_only_as_of_dates,
+        to_float32,
+    )
     from pipelines.io_manager import read_output, read_partitions
 
     monkeypatch.setenv("HUMIAO_CONFIG", str(town_config))
@@ -63,7 +70,7 @@ def test_read_time_sampling_on_the_town_gives_the_fit_time_models_and_evaluation
     a = run_target_cycle(full, TARGET, dictionary, capacity, splits, **kw,
                          **simulation_evaluation_inputs(cfg, truth, full, TARGET))
     b = run_target_cycle(read.matrix, TARGET, dictionary, capacity, splits, evaluation_rows=read.evaluation_rows,
-                         X=read.X, feature_names=read.feature_names,
+                         features=FeatureArray(read.X, read.feature_names),
                          **kw, **simulation_evaluation_inputs(cfg, truth, read.evaluation_rows, TARGET))
     X = to_float32(full, feature_columns(full, dictionary))
     for fa, fb in [*zip(a.train.split_models.values(), b.train.split_models.values(), strict=True),
