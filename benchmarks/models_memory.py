@@ -8,10 +8,10 @@ on a city that `benchmarks/city_scale.py` (or `humiao run`) already materialized
         --training-frequency-months 3 --negative-sample-rate 0.1          # quarterly, read-time sampling
     ... --negative-sample-rate 0.1 --fit-time-sampling                    # the same, sampled after reading
 
-Phases per target, as the asset runs them: reading the plan's feature and label partitions into the
+Phases, as the asset runs them: the label coverage of every target, then per target: reading the plan's feature and label partitions into the
 training matrix (:func:`humiao.stages.read_training_inputs`; with a rate below 1 the negatives of the
 fit-only dates are dropped as the partitions are read, unless ``--fit-time-sampling``), then
-what ``run_target_cycle(track=False)`` runs, timed apart: the label coverage, ``train_target`` (train,
+what ``run_target_cycle(track=False)`` runs, timed apart: ``train_target`` (train,
 select, calibrate, refit) and ``evaluate_target`` (baselines, bootstrap, fairness). ``--training-frequency-months``
 re-plans the cycle (:func:`humiao.plan.plan_cycle`) with that spacing of training dates instead of the
 stored plan. The resident set size of this process (LightGBM's threads included) is sampled every
@@ -125,7 +125,7 @@ def main() -> None:
     from features.dictionary import feature_dictionary
     from humiao.config import load_config
     from humiao.plan import plan_cycle, plan_from_dict
-    from humiao.stages import capacity_for, coverage_for, model_splits, read_training_inputs
+    from humiao.stages import capacity_for, coverage_by_target, model_splits, read_training_inputs
     from models.evaluate import evaluate_target
     from models.train import fit_only_as_of_dates, train_target
     from pipelines.io_manager import read_output
@@ -150,9 +150,10 @@ def main() -> None:
     rows: dict[str, dict] = {}
     profiles: list[str] = []
     with RssSampler() as rss:
+        with rss.phase("label_coverage (every target)"):  # before any matrix, as the models asset does
+            coverages = coverage_by_target(cfg, plan, args.targets)
         for target in args.targets:
-            with rss.phase(f"{target}: label_coverage"):  # before the matrix, as the models asset does
-                coverage = coverage_for(cfg, plan, target)
+            coverage = coverages[target]
             with rss.phase(f"{target}: read + training_matrix"):
                 read = read_training_inputs(
                     assets / "features", assets / "labels", keys, target, fit_only_as_of_dates=fit_only,

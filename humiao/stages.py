@@ -800,10 +800,16 @@ def simulation_evaluation_inputs(cfg: Config, truth: pd.DataFrame | None, matrix
 
 def coverage_for(cfg: Config, plan, target: str) -> pd.DataFrame:
     """Label coverage (share of the cohort visited in the label window) per group (DESIGN §6)."""
-    from features.labels import label_coverage
+    return coverage_by_target(cfg, plan, (target,))[target]
 
-    return label_coverage(cfg.pseudonymized_dir, plan.training_as_of_dates, cfg.time.label_timespan_days,
-                          target=target, rural_hukou_only=cfg.rural_hukou_only)
+
+def coverage_by_target(cfg: Config, plan, targets: Iterable[str] = TARGETS) -> dict[str, pd.DataFrame]:
+    """:func:`coverage_for` of several targets, each date's children built once for all of them
+    (:func:`features.labels.label_coverage_by_target`)."""
+    from features.labels import label_coverage_by_target
+
+    return label_coverage_by_target(cfg.pseudonymized_dir, plan.training_as_of_dates, cfg.time.label_timespan_days,
+                                    targets=tuple(targets), rural_hukou_only=cfg.rural_hukou_only)
 
 
 # ------------------------------------------------------------------------------------------ serving

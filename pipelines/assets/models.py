@@ -12,7 +12,7 @@ from humiao.plan import plan_from_dict
 from humiao.stages import (
     TARGETS,
     capacity_for,
-    coverage_for,
+    coverage_by_target,
     is_simulated,
     load_truth_for,
     model_splits,
@@ -73,10 +73,12 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
         "visits_per_director_per_cycle": cfg.capacity.visits_per_director_per_cycle,
         "left_behind_per_community": cfg.capacity.left_behind_per_community, "simulation": simulated,
     }):
+        # both targets' label coverage before any matrix is held (DuckDB queries; each date's children built once)
+        coverages = coverage_by_target(cfg, plan, TARGETS)
         for target in TARGETS:
             t0 = time.perf_counter()
             serving = tracking.champion_state(target)  # what keeps serving while this model waits (the card)
-            coverage = coverage_for(cfg, plan, target)  # before the matrix is held (a DuckDB query; issue 8)
+            coverage = coverages[target]
             read = read_training_inputs(
                 base / "features", base / "labels", training_keys, target, fit_only_as_of_dates=fit_only,
                 negative_sample_rate=cfg.models.negative_sample_rate, seed=cfg.models.seed,

@@ -216,7 +216,28 @@ def test_label_coverage_per_date_queries_equal_one_query_of_every_date(tmp_path)
     pseudo = t.write(tmp_path / "p")
     cov = label_coverage(pseudo, dates, 180, by=by, label_knowledge_cutoff=LATE)
     con = open_sources(pseudo, connect())
-    whole = _coverage_rows(_coverage_query(con, sorted(set(dates)), 180, "guardianship_risk", by, LATE, False), by)
-    pd.testing.assert_frame_equal(cov, whole)
+    whole = _coverage_query(con, sorted(set(dates)), 180, ["guardianship_risk"], by, LATE, False)
+    pd.testing.assert_frame_equal(cov, _coverage_rows(whole["guardianship_risk"], by))
     visited = cov[cov["group"] == "all"].set_index("as_of_date")["visited_children"]
     assert visited.to_dict() == {AS_OF: 1, D(2025, 7, 1): 1, D(2025, 10, 1): 0}
+
+
+def test_label_coverage_of_both_targets_at_once_is_each_target_alone(tmp_path):
+    """label_coverage_by_target builds each date's children once for both targets; each frame is the one
+    label_coverage gives for that target alone (the left-behind cohort differs: a rural-hukou child whose
+    parents are away)."""
+    from features.labels import label_coverage_by_target
+
+    t = family()
+    t.add("visit_records", visit_id="V1", visit_date=D(2025, 2, 1), child_token="P_K",
+          guardianship_assessment="良好", filed_date=D(2025, 2, 1))
+    pseudo = t.write(tmp_path / "p")
+    dates = [AS_OF, D(2025, 4, 1)]
+    both = label_coverage_by_target(pseudo, dates, 180, label_knowledge_cutoff=LATE)
+    assert set(both) == {"guardianship_risk", "left_behind_risk"}
+    for target, frame in both.items():
+        pd.testing.assert_frame_equal(frame, label_coverage(pseudo, dates, 180, target=target,
+                                                            label_knowledge_cutoff=LATE))
+    assert both["guardianship_risk"]["cohort_children"].sum() > 0
+    with pytest.raises(ValueError, match="unknown target"):
+        label_coverage_by_target(pseudo, dates, targets=("both",))
