@@ -746,7 +746,8 @@ def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], 
     capacity_input = narrow[["as_of_date", "community", "registry_category"]]
     rows = training_matrix(narrow, labels, target)
     del narrow, labels
-    names = [n for n in feature_names if n in set(schema)]  # models.train.feature_columns' order
+    present = set(schema)
+    names = [n for n in feature_names if n in present]  # models.train.feature_columns' order
     if not sampling:
         X = read_feature_array(features_dir, key_dates, rows, np.ones(len(rows), dtype=bool), names)
         return TrainingInputs(rows, None, capacity_input, len(rows), "", X, names)
