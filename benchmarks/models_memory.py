@@ -8,15 +8,17 @@ on a city that `benchmarks/city_scale.py` (or `humiao run`) already materialized
         --training-frequency-months 3 --negative-sample-rate 0.1          # quarterly, read-time sampling
     ... --negative-sample-rate 0.1 --fit-time-sampling                    # the same, sampled after reading
 
-Phases, as the asset runs them: the label coverage of every target, then per target: reading the plan's feature and label partitions into the
-training matrix (:func:`humiao.stages.read_training_inputs`; with a rate below 1 the negatives of the
-fit-only dates are dropped as the partitions are read, unless ``--fit-time-sampling``), then
-what ``run_target_cycle(track=False)`` runs, timed apart: ``train_target`` (train,
-select, calibrate, refit) and ``evaluate_target`` (baselines, bootstrap, fairness). ``--training-frequency-months``
-re-plans the cycle (:func:`humiao.plan.plan_cycle`) with that spacing of training dates instead of the
-stored plan. The resident set size of this process (LightGBM's threads included) is sampled every
-0.2 s; for each phase the RSS at its start and its peak are printed, and the raw figures (with the
-settings and the matrix rows) go to ``benchmarks/results/models_memory_<stamp>.json``.
+Phases, as the asset runs them: the label coverage of every target, then per target: reading the
+plan's feature and label partitions (:func:`humiao.stages.read_training_inputs`: the features as one
+float32 array; with a rate below 1 the negatives of the fit-only dates are dropped as the partitions
+are read, unless ``--fit-time-sampling``), then what ``run_target_cycle(track=False)`` runs, timed
+apart: ``train_target`` (train, select, calibrate, refit) and, with the feature array released,
+``evaluate_target`` (baselines, bootstrap, fairness). ``--training-frequency-months`` re-plans the
+cycle (:func:`humiao.plan.plan_cycle`) with that spacing of training dates instead of the stored
+plan. The resident set size of this process (LightGBM's threads included) is sampled every 0.2 s;
+for each phase the RSS at its start and its peak are printed, and the raw figures (with the settings
+and the matrix rows) go to ``benchmarks/results/models_memory_<stamp>.json``; ``--profile`` adds
+cProfile's top functions of training and evaluation (``models_profile_<stamp>.txt``).
 """
 
 from __future__ import annotations
