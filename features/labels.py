@@ -253,6 +253,8 @@ def labels(
 
 #: DuckDB memory limit of :func:`label_coverage`'s own connection (it spills to disk beyond it).
 COVERAGE_MEMORY_LIMIT = "2GB"
+#: Default groups of :func:`label_coverage` (besides "all").
+COVERAGE_GROUPS: tuple[str, ...] = ("district", "hukou_type", "urban_rural", "sex", "has_disability")
 
 
 def label_coverage(
@@ -261,7 +263,7 @@ def label_coverage(
     label_timespan_days: int = 180,
     *,
     target: str = "guardianship_risk",
-    by: Sequence[str] = ("district", "hukou_type", "urban_rural", "sex", "has_disability"),
+    by: Sequence[str] = COVERAGE_GROUPS,
     label_knowledge_cutoff: dt.date | None = None,
     rural_hukou_only: bool = False,
     con: duckdb.DuckDBPyConnection | None = None,
@@ -310,7 +312,7 @@ def label_coverage_by_target(
     label_timespan_days: int = 180,
     *,
     targets: Sequence[str] = TARGETS,
-    by: Sequence[str] = ("district", "hukou_type", "urban_rural", "sex", "has_disability"),
+    by: Sequence[str] = COVERAGE_GROUPS,
     label_knowledge_cutoff: dt.date | None = None,
     rural_hukou_only: bool = False,
     con: duckdb.DuckDBPyConnection | None = None,

@@ -290,14 +290,13 @@ def _list_hits(
 class _CurvePlan:
     order: np.ndarray  # rows by score descending
     last_of_value: np.ndarray  # sorted positions closing each run of equal scores
-    ys: np.ndarray | None = None  # the labels in that order, when known when the plan is made
 
 
-def _curve_plan(scores: np.ndarray, y: np.ndarray | None = None) -> _CurvePlan:
+def _curve_plan(scores: np.ndarray) -> _CurvePlan:
     order = np.argsort(-scores, kind="stable")
     s = scores[order]
     last = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if len(s) else np.array([], dtype=int)
-    return _CurvePlan(order=order, last_of_value=last, ys=None if y is None else y[order])
+    return _CurvePlan(order=order, last_of_value=last)
 
 
 def _auc_ap_m(plan: _CurvePlan, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +306,7 @@ def _auc_ap_m(plan: _CurvePlan, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarra
     B = W.shape[0]
     if len(plan.last_of_value) == 0:
         return np.full(B, math.nan), np.full(B, math.nan)
-    ys = y[plan.order] if plan.ys is None else plan.ys
+    ys = y[plan.order]
     Ws = W[:, plan.order]
     tps = np.cumsum(Ws * ys, axis=1)[:, plan.last_of_value]
     fps = np.cumsum(Ws, axis=1)[:, plan.last_of_value] - tps

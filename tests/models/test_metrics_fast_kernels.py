@@ -78,7 +78,7 @@ def test_roc_auc_and_average_precision_from_threshold_sums_equal_the_curve(n, ti
     y, s, *_ = _case(n, n, 1, 1, ties, prev)
     W = _weights(n + 1, n, 30, n // 2)
     auc, ap = M._auc_ap_codes(M._curve_codes(s, y), W)
-    ref_auc, ref_ap = M._auc_ap_m(M._curve_plan(s, y), y, W)
+    ref_auc, ref_ap = M._auc_ap_m(M._curve_plan(s), y, W)
     np.testing.assert_allclose(auc, ref_auc, rtol=1e-12, atol=0, equal_nan=True)
     np.testing.assert_allclose(ap, ref_ap, rtol=1e-12, atol=0, equal_nan=True)
     if 0 < prev < 1:
