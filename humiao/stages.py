@@ -62,6 +62,56 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+#: Parquet schema metadata key of a stored stage output's fingerprint (pipelines.io_manager writes it).
+FP_KEY = b"humiao_fingerprint"
+
+#: Fingerprint prefix of a partition left unbuilt: a month inside a cycle's contiguous partition range
+#: that is not an as-of date of its plan (pipelines.partitions). It is stored with no rows, so Dagster
+#: can record the range as materialized, and every reader refuses it (:func:`require_built_partitions`).
+NOT_BUILT_PREFIX = "not-built|"
+
+
+def not_built_fingerprint(fp: str) -> str:
+    """The fingerprint of the placeholder stored instead of the partition whose fingerprint is ``fp``: it
+    never equals ``fp``, so a later plan that uses the date builds the partition."""
+    return NOT_BUILT_PREFIX + fp
+
+
+def partition_built(path: Path) -> bool:
+    """Whether the stored partition ``path`` holds built rows (False for a not-built placeholder).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    """
+    import pyarrow.parquet as pq
+
+    fp = (pq.read_schema(path).metadata or {}).get(FP_KEY, b"")
+    return not fp.decode().startswith(NOT_BUILT_PREFIX)
+
+
+def require_built_partitions(folder: Path, keys: Iterable[str], name: str) -> None:
+    """Raise unless every partition ``<folder>/<key>.parquet`` of ``keys`` is stored and built.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming every missing partition, then every not-built placeholder, and what materializes them.
+    """
+    keys = list(keys)
+    missing = [k for k in keys if not (Path(folder) / f"{k}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{name}: partitions {missing} are not materialized; materialize the cycle's range "
+            f"(`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+    unbuilt = [k for k in keys if not partition_built(Path(folder) / f"{k}.parquet")]
+    if unbuilt:
+        raise FileNotFoundError(
+            f"{name}: partitions {unbuilt} were not built: they lay inside the range of a cycle whose plan "
+            "does not use them (pipelines.partitions). Run `humiao run` with a plan that uses these dates")
+
+
 def files_hash(paths: Iterable[Path]) -> str:
     """SHA-256 over the bytes of ``paths`` (sorted), for raw inputs."""
     h = hashlib.sha256()
@@ -581,11 +631,13 @@ def _read_partition_frames(folder: Path, keys: list[str], columns: list[str] | N
     """Partitions ``keys`` of ``folder`` as one frame, converted as :func:`pipelines.io_manager.read_partitions`
     converts them (one Arrow concatenation and one conversion when the partitions' schemas agree, else a
     pandas concatenation), so the dtypes are the same; optionally only ``columns`` and, per key, only the
-    rows whose ``child_token`` is in ``keep_tokens[key]`` (an Arrow array; dropped before conversion)."""
+    rows whose ``child_token`` is in ``keep_tokens[key]`` (an Arrow array; dropped before conversion).
+    Raises FileNotFoundError for a partition missing or not built (:func:`require_built_partitions`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    require_built_partitions(folder, keys, Path(folder).name)
     tables, n_rows = [], []
     for k in keys:
         t = pq.read_table(Path(folder) / f"{k}.parquet", columns=columns)
@@ -720,6 +772,8 @@ def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], 
     ------
     RuntimeError
         The rows read twice do not line up (a partition changed between the reads).
+    FileNotFoundError
+        A partition of ``keys`` is missing or was not built (:func:`require_built_partitions`).
     """
     import numpy as np
     import pyarrow.parquet as pq
@@ -730,6 +784,7 @@ def read_training_inputs(features_dir: Path, labels_dir: Path, keys: list[str], 
     key_dates = {k: date.fromisoformat(k) for k in keys}
     fit_only = sorted({pd.Timestamp(d).date() for d in fit_only_as_of_dates} & set(key_dates.values()))
     sampling = negative_sample_rate < 1 and bool(fit_only)
+    require_built_partitions(features_dir, keys, "features")
     labels = _read_partition_frames(labels_dir, keys)
     feature_names = list(feature_names)
     schema = pq.read_schema(features_dir / f"{keys[0]}.parquet").names

@@ -12,7 +12,7 @@ from humiao.plan import plan_from_dict
 from humiao.stages import TARGETS
 from pipelines.assets.ingest import TABLES
 from pipelines.cache import assets_dir
-from pipelines.io_manager import consumer_partition_keys, iter_partitions
+from pipelines.io_manager import built_partition_keys, consumer_partition_keys, iter_partitions
 from pipelines.partitions import AS_OF_PARTITIONS, label_window_closed
 from pipelines.resources import HumiaoConfig
 from privacy.checks import (
@@ -68,12 +68,13 @@ def person_spine_pii(humiao: HumiaoConfig, person_spine: pd.DataFrame) -> dg.Ass
 
 
 def _run_partitions(context, humiao: HumiaoConfig, name: str, columns: list[str] | None = None):
-    """The run's partitions of ``name``, one as-of date at a time (a check never holds every date at
-    once: issue 8). A run over every partition (not a range) means the cycle plan's dates, as the IO
-    manager reads them."""
+    """The run's built partitions of ``name``, one as-of date at a time (a check never holds every date
+    at once: issue 8). A run over every partition (not a range) means the cycle plan's dates, as the IO
+    manager reads them. The not-built placeholders of a range's unused months hold no rows and are
+    skipped (pipelines.io_manager.built_partition_keys)."""
     base = assets_dir(humiao.cfg)
     keys = consumer_partition_keys(base, name, list(context.partition_keys), len(AS_OF_PARTITIONS.get_partition_keys()))
-    return iter_partitions(base / name, keys, name, columns)
+    return iter_partitions(base / name, built_partition_keys(base / name, keys), name, columns)
 
 
 def _scan_partitions(context, humiao: HumiaoConfig, name: str) -> CheckOutcome:

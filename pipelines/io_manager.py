@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-FP_KEY = b"humiao_fingerprint"
+from humiao.stages import FP_KEY
 
 
 def output_path(base_dir: str | Path, name: str) -> Path | None:
@@ -181,12 +181,20 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _require_partitions(folder: Path, keys: list[str], name: str) -> None:
-    """Raise FileNotFoundError naming every partition of ``keys`` not stored in ``folder``."""
-    missing = [k for k in keys if not (folder / f"{k}.parquet").exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"{name}: partitions {missing} are not materialized; materialize the cycle's range "
-            f"(`humiao run`, or in the Dagster UI: {name}, partitions {keys[0]}…{keys[-1]})")
+    """Raise FileNotFoundError naming every partition of ``keys`` not stored in ``folder``, or stored as
+    a not-built placeholder (humiao.stages.require_built_partitions)."""
+    from humiao.stages import require_built_partitions
+
+    require_built_partitions(folder, keys, name)
+
+
+def built_partition_keys(folder: Path, keys: list[str]) -> list[str]:
+    """The keys among ``keys`` whose stored partition was built: a check of a run's range checks what the
+    run built, not the placeholders of the months its plan does not use (humiao.stages.NOT_BUILT_PREFIX).
+    A missing partition is kept, so that reading it raises."""
+    from humiao.stages import partition_built
+
+    return [k for k in keys if not (folder / f"{k}.parquet").exists() or partition_built(folder / f"{k}.parquet")]
 
 
 def read_partitions(folder: Path, keys: list[str], name: str) -> pd.DataFrame:

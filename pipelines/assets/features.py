@@ -14,6 +14,7 @@ from humiao.stages import (
     export_feedback,
     ingest_fingerprint,
     iter_partition_frames,
+    not_built_fingerprint,
 )
 from pipelines.assets.ingest import pseudonymized_specs
 from pipelines.cache import assets_dir, stage_fingerprint, stamp
@@ -23,7 +24,7 @@ from pipelines.io_manager import (
     stored_fingerprint,
     stored_partition,
 )
-from pipelines.partitions import AS_OF_PARTITIONS
+from pipelines.partitions import AS_OF_PARTITIONS, plan_partition_keys
 from pipelines.resources import HumiaoConfig
 
 PSEUDO = [s.key for s in pseudonymized_specs]
@@ -53,17 +54,24 @@ def person_spine(humiao: HumiaoConfig) -> pd.DataFrame:
         "labels": dg.AssetOut(kinds={"duckdb", "parquet"},
                               description="Both targets' labels and cohort flags per child and as-of date."),
     },
+    ins={"cycle_plan": dg.AssetIn("cycle_plan")},
     deps=PSEUDO, group_name="features", can_subset=False,
     partitions_def=AS_OF_PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig):
-    """Features and labels of each as-of date (monthly partitions) in the run's range, in one DuckDB
-    query per source and chunk of dates; a partition whose code, configuration, ingest and feedback are
-    unchanged is reused (neither rebuilt nor read). Built partitions are written chunk by chunk as they
-    are computed, so memory stays that of one chunk (issue 8). Labels of an as-of date whose window has
-    not closed are partial: models read only the plan's training dates (pipelines.partitions)."""
+def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig, cycle_plan: dict):
+    """Features and labels of each as-of date of the cycle plan in the run's range (monthly partitions),
+    in one DuckDB query per source and chunk of dates; a partition whose code, configuration, ingest and
+    feedback are unchanged is reused (neither rebuilt nor read). Built partitions are written chunk by
+    chunk as they are computed, so memory stays that of one chunk (issue 8). Labels of an as-of date
+    whose window has not closed are partial: models read only the plan's training dates.
+
+    A month of the range that the plan does not use (between quarterly training dates, or between the
+    last test date and the scoring date) is not built: Dagster materializes a single run's range whole,
+    so it is stored as a placeholder without rows (humiao.stages.NOT_BUILT_PREFIX) that every reader
+    refuses. Building them cost 40 s a date at 2,000,000 children and nothing read them (issue 8)."""
     cfg = humiao.cfg
     keys = list(context.partition_keys)
+    wanted = set(plan_partition_keys("features", cycle_plan))
     feedback = export_feedback(cfg)  # the review app's outcomes become labels (DESIGN §11.12)
     base = assets_dir(cfg)
     ingest_fp = ingest_fingerprint(cfg)
@@ -73,9 +81,17 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig)
     feats: dict[str, StoredPartition] = {}
     labels: dict[str, StoredPartition] = {}
     for k in keys:
-        if stored_fingerprint(path["features"][k]) == fps[k] and stored_fingerprint(path["labels"][k]) == fps[k]:
-            feats[k], labels[k] = (existing_partition(path["features"][k], fps[k]),
-                                   existing_partition(path["labels"][k], fps[k]))
+        fp = fps[k] if k in wanted else not_built_fingerprint(fps[k])
+        if stored_fingerprint(path["features"][k]) == fp and stored_fingerprint(path["labels"][k]) == fp:
+            feats[k], labels[k] = (existing_partition(path["features"][k], fp),
+                                   existing_partition(path["labels"][k], fp))
+        elif k not in wanted:
+            feats[k], labels[k] = (stored_partition(stamp(pd.DataFrame(), fp), path["features"][k]),
+                                   stored_partition(stamp(pd.DataFrame(), fp), path["labels"][k]))
+    not_built = sorted(k for k in keys if k not in wanted)
+    if not_built:
+        context.log.info(f"{len(not_built)} months of the range are not as-of dates of the cycle plan: stored "
+                         f"as not-built placeholders ({not_built[0]} … {not_built[-1]})")
     todo = [k for k in keys if k not in feats]
     if todo:
         context.log.info(f"building features and labels for {len(todo)} as-of dates ({todo[0]} … {todo[-1]})")
@@ -92,12 +108,15 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig)
             if k not in feats:
                 feats[k] = stored_partition(stamp(columns.copy() if columns is not None else pd.DataFrame(), fps[k]),
                                             path["features"][k])
-    rows = {k: feats[k].rows for k in keys}
-    context.add_output_metadata({"partitions": len(keys), "rebuilt": len(todo), "rows": sum(rows.values()),
+    built = [k for k in keys if k in wanted]
+    rows = {k: feats[k].rows for k in built}
+    common = {"partitions": len(keys), "rebuilt": len(todo), "not_built": len(not_built),
+              "not_built_as_of_dates": dg.MetadataValue.json(not_built)}
+    context.add_output_metadata({**common, "rows": sum(rows.values()),
                                  "rows_by_as_of_date": dg.MetadataValue.json(rows)}, "features")
-    prevalence = {k: _prevalence(labels[k].path) for k in keys}
-    context.add_output_metadata({"partitions": len(keys), "rebuilt": len(todo),
-                                 "rows": sum(v.rows for v in labels.values()),
+    prevalence = {k: _prevalence(labels[k].path) for k in built}
+    context.add_output_metadata({**common,
+                                 "rows": sum(labels[k].rows for k in built),
                                  "prevalence_by_as_of_date": dg.MetadataValue.json(prevalence)}, "labels")
     return feats, labels
 

@@ -40,7 +40,9 @@ def test_run_succeeds_and_writes_outputs(first_run):
 
 def test_features_are_monthly_partitions_of_the_cycle_range(first_run):
     """Issue 4: features and labels are partitioned by as-of date (Dagster monthly partitions); one run
-    materializes the cycle's contiguous range, first training date … scoring date, one Parquet each."""
+    materializes the cycle's contiguous range, first training date … scoring date, one Parquet each.
+    Issue 8: only the plan's dates are built; the other months of the range (here the open label
+    windows between the last test date and the scoring date) are placeholders without rows."""
     cfg, result = first_run
     assert result["success"], result["error"]
     import dagster as dg
@@ -60,6 +62,19 @@ def test_features_are_monthly_partitions_of_the_cycle_range(first_run):
     assert len(one) > 500 and (pd.to_datetime(one["as_of_date"]).dt.strftime("%Y-%m-%d")
                                == plan["scoring_as_of_date"]).all()
     assert plan["scoring_as_of_date"] in plan_partition_keys("features", plan)
+    from humiao.stages import partition_built
+    from pipelines.io_manager import read_partitions
+
+    used = plan_partition_keys("features", plan)
+    unused = sorted(set(months) - set(used))
+    assert len(unused) >= 5 and len(used) >= 10  # the default plan: 15 of 25 months at this town
+    for name in ("features", "labels"):
+        assert [m for m in months if partition_built(assets / name / f"{m}.parquet")] == used
+        assert all(pd.read_parquet(assets / name / f"{m}.parquet").empty for m in unused)
+        with pytest.raises(FileNotFoundError, match="were not built"):
+            read_partitions(assets / name, [used[-1], unused[0]], name)
+    assert all(len(pd.read_parquet(assets / "labels" / f"{m}.parquet")) > 500
+               for m in plan_partition_keys("labels", plan))
 
 
 def test_models_registered_with_champion(first_run):
@@ -168,16 +183,18 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
 
 def test_label_prevalence_check_adds_up_the_closed_partitions(first_run):
     """The prevalence check reads the labels one partition at a time (issue 8); what it reports is the
-    prevalence of every partition with a closed label window, read here at once from the files."""
+    prevalence of every built partition with a closed label window, read here at once from the files
+    (the range's not-built placeholders hold no rows and are not judged)."""
     cfg, result = first_run
     assert result["success"], result["error"]
     import dagster as dg
 
+    from humiao.stages import partition_built
     from pipelines.partitions import label_window_closed
 
     assets = cfg.path("work_dir") / "assets"
     plan = json.loads((assets / "cycle_plan.json").read_text(encoding="utf-8"))
-    files = sorted((assets / "labels").glob("*.parquet"))
+    files = [p for p in sorted((assets / "labels").glob("*.parquet")) if partition_built(p)]
     closed = [p for p in files if label_window_closed(p.stem, plan, cfg.time.label_timespan_days)]
     assert 0 < len(closed) < len(files)  # the latest dates' windows are still open
     labels = pd.concat([pd.read_parquet(p) for p in closed], ignore_index=True)

@@ -86,3 +86,48 @@ def test_partition_keys_follow_the_plan():
         plan_partition_keys("labels", plan, "scoring")  # the scoring date has no labels yet
     keys = AS_OF_PARTITIONS.get_partition_keys()
     assert "2026-01-01" in keys and keys[0] == "2018-01-01"
+
+
+def test_not_built_placeholders_are_refused_by_every_reader(tmp_path):
+    """A month of a cycle's range that its plan does not use is stored as a placeholder without rows
+    (issue 8: at 2,000,000 children 18 of the 25 months of a quarterly plan were built and never read).
+    Every reader refuses it by name; a check of the range skips it; a stored partition is unaffected."""
+    import pandas as pd
+
+    from humiao.stages import (
+        NOT_BUILT_PREFIX,
+        _read_partition_frames,
+        not_built_fingerprint,
+        partition_built,
+        require_built_partitions,
+    )
+    from pipelines.cache import stamp
+    from pipelines.io_manager import (
+        built_partition_keys,
+        iter_partitions,
+        partitions_fingerprint,
+        read_partitions,
+        stored_fingerprint,
+        stored_partition,
+    )
+
+    folder = tmp_path / "features"
+    built = stored_partition(stamp(pd.DataFrame({"child_token": ["P_a", "P_b"], "x": [1.0, 2.0]}), "fp1"),
+                             folder / "2024-01-01.parquet")
+    hole = stored_partition(stamp(pd.DataFrame(), not_built_fingerprint("fp2")), folder / "2024-02-01.parquet")
+    assert built.rows == 2 and hole.rows == 0
+    assert stored_fingerprint(folder / "2024-02-01.parquet") == NOT_BUILT_PREFIX + "fp2" != "fp2"
+    assert partition_built(folder / "2024-01-01.parquet") and not partition_built(folder / "2024-02-01.parquet")
+    keys = ["2024-01-01", "2024-02-01", "2024-03-01"]
+    # a check of the range sees the built partition and the missing one (which then raises), not the hole
+    assert built_partition_keys(folder, keys) == ["2024-01-01", "2024-03-01"]
+    assert len(read_partitions(folder, ["2024-01-01"], "features")) == 2
+    for read in (lambda k: read_partitions(folder, k, "features"),
+                 lambda k: list(iter_partitions(folder, k, "features")),
+                 lambda k: partitions_fingerprint(folder, k, "features"),
+                 lambda k: _read_partition_frames(folder, k),
+                 lambda k: require_built_partitions(folder, k, "features")):
+        with pytest.raises(FileNotFoundError, match=r"\['2024-02-01'\] were not built"):
+            read(keys[:2])
+        with pytest.raises(FileNotFoundError, match=r"\['2024-03-01'\] are not materialized"):
+            read(keys)
