@@ -184,6 +184,87 @@ def _init_spawned(skip_words: frozenset, score_threshold: float, fast: bool) -> 
     _WORKER = NoteAnonymizer(skip_words, score_threshold=score_threshold, fast=fast)
 
 
+#: Notes per task of :class:`BackgroundAnonymizer`: small enough that finished tasks free their notes
+#: as the batch goes, large enough that sending them costs little (~1.5 s of work on one core).
+BACKGROUND_TASK_NOTES = 2_500
+
+
+class BackgroundAnonymizer:
+    """Anonymize batches of notes in spawned worker processes while the caller goes on (issue 8).
+
+    The ingest reads the visit records (1.64 M notes at 2,000,000 children, ~900 CPU-seconds) before
+    the large structured tables, whose validation runs on one core: handed to workers here, the notes
+    are anonymized on the other core while the ingest reads on. Workers are spawned, not forked: a
+    forked worker would keep a copy of every page the ingest rewrites later (its memory grows to
+    gigabytes), and fork is unsafe in a process with other threads. Each worker builds the same
+    anonymizer as the parent's (:func:`_init_spawned`: its skip words, threshold and mode; the default
+    analyzer, which is why :meth:`usable` requires it). Results are those of
+    :meth:`NoteAnonymizer.anonymize_many` in the parent.
+
+    Parameters
+    ----------
+    anonymizer : NoteAnonymizer
+        The parent's anonymizer (:meth:`usable`).
+    n_jobs : int
+        Worker processes (-1: every core).
+
+    Raises
+    ------
+    ValueError
+        For an anonymizer that is not :meth:`usable`.
+    """
+
+    def __init__(self, anonymizer: NoteAnonymizer, n_jobs: int = -1):
+        if not self.usable(anonymizer):
+            raise ValueError("BackgroundAnonymizer needs a NoteAnonymizer on the default analyzer")
+        self.n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+        ctx = mp.get_context("spawn")
+        self._pool = ctx.Pool(self.n_jobs, initializer=_init_spawned,
+                              initargs=(anonymizer.skip_words, anonymizer.score_threshold, anonymizer.fast))
+
+    @staticmethod
+    def usable(anonymizer) -> bool:
+        """Whether spawned workers can rebuild ``anonymizer``: a :class:`NoteAnonymizer` on the process-wide
+        default analyzer (a custom analyzer, e.g. a test's, cannot be sent to a new interpreter)."""
+        return isinstance(anonymizer, NoteAnonymizer) and anonymizer.analyzer is shared_analyzer()
+
+    def submit(self, texts: Sequence[str | None], known: Sequence[Mapping | None]):
+        """Queue one batch (``known[i]`` belongs to ``texts[i]``); returns at once with a handle for
+        :meth:`ready` and :meth:`result`.
+
+        Raises
+        ------
+        ValueError
+            If ``known`` has a different length than ``texts``.
+        """
+        texts, known = list(texts), list(known)
+        if len(known) != len(texts):
+            raise ValueError(f"known has {len(known)} entries for {len(texts)} texts")
+        size = BACKGROUND_TASK_NOTES
+        chunks = [(texts[i:i + size], known[i:i + size]) for i in range(0, len(texts), size)]
+        return self._pool.map_async(_work_chunk, chunks, chunksize=1)
+
+    @staticmethod
+    def ready(handle) -> bool:
+        """Whether the batch of ``handle`` is done (without waiting)."""
+        return handle.ready()
+
+    @staticmethod
+    def result(handle) -> list[str | None]:
+        """The anonymized notes of the batch of ``handle``, in order (waits; re-raises a worker's error)."""
+        return [x for part in handle.get() for x in part]
+
+    def close(self) -> None:
+        """Let the workers finish their queued batches and exit."""
+        self._pool.close()
+        self._pool.join()
+
+    def terminate(self) -> None:
+        """Stop the workers at once (the ingest failed: their results are not needed)."""
+        self._pool.terminate()
+        self._pool.join()
+
+
 def _find_all(haystack: str, needle: str):
     i = haystack.find(needle)
     while i >= 0:

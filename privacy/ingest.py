@@ -961,6 +961,7 @@ class _Pending:
     _raw_ok: pd.DataFrame | None = None  # raw cells of passed rows (only for tables with unique columns)
     headers: dict[str, str] = field(default_factory=dict)
     spill: Path | None = None  # the output rows, written aside until the table is written (issue 8)
+    note_jobs: list = field(default_factory=list)  # notes still anonymized in the background (_NoteJob)
 
     @property
     def raw_ok(self) -> pd.DataFrame | None:
@@ -1193,6 +1194,22 @@ def _source_groups(ps: Sequence[_Pending]) -> list[list[_Pending]]:
     return groups
 
 
+#: A batch of at least this many notes goes to :class:`privacy.anonymizer.BackgroundAnonymizer` (when
+#: ``anonymizer_jobs`` allows more than one process): below it, spawning workers (~3 s) costs more than
+#: the overlap saves, and the notes are anonymized in place as before.
+BACKGROUND_MIN_NOTES = 20_000
+
+
+@dataclass
+class _NoteJob:
+    """Notes of one free-text column of one chunk, anonymized in the background: ``positions`` are the
+    rows of the chunk's output frame they fill, ``handle`` the background batch."""
+
+    column: str
+    positions: np.ndarray
+    handle: object
+
+
 class IngestSession:
     """One ingest run: reads tables, accumulates identities, then scans and writes (two phases so
     that every table is scanned against the identities of *all* tables).
@@ -1247,6 +1264,7 @@ class IngestSession:
         self.name_frames: list[pd.DataFrame] = []
         self.max_quarantine_share = max_quarantine_share
         self.max_listed_rows = max_listed_rows
+        self._background = None  # privacy.anonymizer.BackgroundAnonymizer, started by the first large batch
 
     # ---------------------------------------------------------------------------------- phase 1
     @property
@@ -1435,8 +1453,7 @@ class IngestSession:
         self._collect_vault(table, values, ok, out)
         self._collect_conflicts(table, values, ok, out, rel, raw.sheet, src_row)
         free = [c.name for c in table.columns if c.privacy == FREE_TEXT]
-        if free and frep.rows_passed:
-            self._anonymize(table, values, ok, out, free)
+        note_jobs = self._anonymize(table, values, ok, out, free) if free and frep.rows_passed else []
 
         q = None
         if frep.rows_quarantined:
@@ -1457,6 +1474,7 @@ class IngestSession:
         if raw.extra is not None and n:
             extra_rows = src_row
         pend = _Pending(table, rep, out, free, scan_cols, label, frep, raw.extra, extra_rows, q)
+        pend.note_jobs = note_jobs
         for col in table.columns:
             if col.unique:
                 pend.unique_values[col.name] = values[col.name][ok]
@@ -1469,6 +1487,7 @@ class IngestSession:
             raw_ok["source_row"] = src_row[ok]
             pend.raw_ok = raw_ok  # written aside too when the rows are
         self.pending.append(pend)
+        self._collect_notes(wait=False)  # background batches already done go into their chunks' rows
         frep.seconds = round(frep.seconds + time.perf_counter() - t0, 3)
         return frep
 
@@ -1630,12 +1649,17 @@ class IngestSession:
 
     def _anonymize(
         self, table: Table, values: dict[str, np.ndarray], ok: np.ndarray, out: pd.DataFrame, free: list[str]
-    ) -> None:
+    ) -> list[_NoteJob]:
         """Anonymize the passed rows' free-text cells; with a note cache, a cell whose text and record
         identities are unchanged since the previous ingest takes its stored result instead (its key goes
-        into the hidden column ``NOTE_KEY_PREFIX + name``, removed before the table is written)."""
+        into the hidden column ``NOTE_KEY_PREFIX + name``, removed before the table is written).
+
+        A batch of at least :data:`BACKGROUND_MIN_NOTES` notes goes to background workers
+        (:meth:`_background_for`): its cells stay empty in ``out`` and are filled by
+        :meth:`_collect_notes` before the table is scanned. Returns those batches."""
         idx = np.flatnonzero(ok)
         known = self._row_known(table, values, idx)
+        jobs: list[_NoteJob] = []
         for name in free:
             texts = values[name][idx].tolist()
             todo = np.arange(len(texts))
@@ -1648,7 +1672,11 @@ class IngestSession:
                 anon[found] = np.where(pd.notna(hit[found]), hit[found], None)
                 todo = np.flatnonzero(~found)
                 self.report.notes_reused += int(pd.notna(hit).sum())
-            if len(todo):
+            background = self._background_for(len(todo))
+            if len(todo) and background is not None:
+                jobs.append(_NoteJob(name, todo, background.submit([texts[i] for i in todo],
+                                                                   [known[i] for i in todo])))
+            elif len(todo):
                 got = self.anonymizer.anonymize_many([texts[i] for i in todo], [known[i] for i in todo],
                                                      n_jobs=self.anonymizer_jobs)
                 if len(got) != len(todo):
@@ -1656,6 +1684,52 @@ class IngestSession:
                 anon[todo] = np.array(got, dtype=object)
                 self.report.notes_anonymized += sum(1 for t in got if t is not None)
             out[name] = pd.Series(anon, index=out.index, dtype="str")
+        return jobs
+
+    def _background_for(self, n_notes: int):
+        """The background anonymizer for a batch of ``n_notes`` notes, started on first use; None when the
+        batch is anonymized in place: fewer than :data:`BACKGROUND_MIN_NOTES` notes, one process allowed
+        (``anonymizer_jobs == 1``), or an anonymizer workers cannot rebuild (e.g. a test's)."""
+        from privacy.anonymizer import BackgroundAnonymizer
+
+        if self._background is not None:
+            return self._background
+        if n_notes < BACKGROUND_MIN_NOTES or self.anonymizer_jobs == 1 or not BackgroundAnonymizer.usable(self.anonymizer):
+            return None
+        self._background = BackgroundAnonymizer(self.anonymizer, self.anonymizer_jobs)
+        return self._background
+
+    def _collect_notes(self, *, wait: bool, pending: Sequence[_Pending] | None = None) -> None:
+        """Put the notes of finished background batches into their chunks' output rows (read back and
+        written aside again when spilled); ``wait``: wait for every batch of ``pending`` (default: all).
+
+        Raises
+        ------
+        IngestError
+            A batch came back with a different number of notes.
+        """
+        for p in self.pending if pending is None else pending:
+            done = [j for j in p.note_jobs if wait or self._background.ready(j.handle)]
+            if not done:
+                continue
+            frame = p.frame
+            for job in done:
+                got = self._background.result(job.handle)
+                if len(got) != len(job.positions):
+                    raise IngestError(f"{p.table.name}.{job.column}: anonymizer returned {len(got)} notes "
+                                      f"for {len(job.positions)}")
+                col = np.array(frame[job.column].astype(object).where(frame[job.column].notna(), None), dtype=object)
+                col[job.positions] = np.array(got, dtype=object)
+                frame[job.column] = pd.Series(col, index=frame.index, dtype="str")
+                self.report.notes_anonymized += sum(1 for t in got if t is not None)
+            p.frame = frame
+            p.note_jobs = [j for j in p.note_jobs if j not in done]
+
+    def stop_background(self, *, wait: bool = True) -> None:
+        """Stop the background workers: let them exit (``wait``), or terminate them (a failed ingest)."""
+        if self._background is not None:
+            (self._background.close if wait else self._background.terminate)()
+            self._background = None
 
     def _note_keys(self, texts: list, known: list[dict]) -> np.ndarray:
         """One keyed hash per note: HMAC (the pseudonym key, :class:`privacy.tokens.Pseudonymizer`) of
@@ -2074,7 +2148,13 @@ class IngestSession:
         by_table: dict[str, list[_Pending]] = {}
         for p in self.pending:
             by_table.setdefault(p.table.name, []).append(p)
-        for name, ps in by_table.items():
+        # tables whose notes are still anonymized in the background come last: the workers go on while
+        # the others are scanned and written
+        for name, ps in sorted(by_table.items(), key=lambda kv: any(p.note_jobs for p in kv[1])):
+            if any(p.note_jobs for p in ps):
+                self._collect_notes(wait=True, pending=ps)
+            if not any(p.note_jobs for p in self.pending):
+                self.stop_background()  # its workers' memory is free before the vault is written
             table, rep = ps[0].table, self.report.tables[name]
             path = pseudo_dir / f"{name}.parquet"
             groups = _source_groups(ps)
@@ -2338,8 +2418,11 @@ def ingest_table(
         scanner_factory=scanner_factory,
         known_factory=known_factory,
     )
-    rep = session.add_table(raw_path, table, rel)
-    session.finish()
+    try:
+        rep = session.add_table(raw_path, table, rel)
+        session.finish()
+    finally:
+        session.stop_background(wait=False)  # still running only when the ingest failed
     return rep
 
 
@@ -2467,6 +2550,7 @@ def ingest_folder(
         return _ingest_planned(session, plan, contracts, out_dir, tables, missing_ok, fail_on_unrecognized,
                                raise_on_undeclared, raise_on_error)
     finally:
+        session.stop_background(wait=False)  # still running only when the ingest failed
         for p in session.pending:
             p.release()
         shutil.rmtree(session.spill_dir, ignore_errors=True)
