@@ -181,6 +181,47 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
     assert not (cfg.path("out_dir") / "model_cards").exists()
 
 
+def test_planted_raw_name_in_a_pseudonymized_table_stops_the_run(town_config, make_config, tmp_path, monkeypatch):
+    """The 14 tables' leak scans run in one step (one scanner, issue 8) but stay 14 blocking checks: a raw
+    name planted into one pseudonymized table fails that table's check, the others pass, and nothing
+    downstream is built."""
+    import dagster as dg
+
+    import pipelines.assets.ingest as ingest_asset
+
+    root = tmp_path / "planted_table"
+    shutil.copytree(Path(town_config).parent / "raw", root / "raw")
+    shutil.copytree(Path(town_config).parent / "truth", root / "truth")
+    path = make_config(root)
+    monkeypatch.setenv("HUMIAO_CONFIG", str(path))
+    cfg = load_config(path)
+    raw = pd.read_csv(root / "raw" / "civil_affairs" / "visit_records.csv", dtype=str)
+    raw_name = raw["儿童姓名"].dropna().loc[lambda s: s.str.len() == 3].iloc[0]
+    real = ingest_asset.run_ingest
+
+    def leaky(cfg_):
+        report = real(cfg_)
+        table = cfg_.pseudonymized_dir / "incidents.parquet"
+        frame = pd.read_parquet(table)
+        frame["role"] = frame["role"].astype(object)
+        frame.loc[frame.index[0], "role"] = raw_name
+        frame.to_parquet(table)
+        return report
+
+    monkeypatch.setattr(ingest_asset, "run_ingest", leaky)
+    result = materialize_all(cfg, config_file=str(path))
+    assert not result["success"]
+    assert "pseudonymized_incidents:no_raw_personal_information" in result["error"]
+    assert not (cfg.path("work_dir") / "assets" / "person_spine.parquet").exists()
+    with dg.DagsterInstance.from_config(str(cfg.path("dagster_home"))) as instance:
+        events = instance.all_logs(result["run_id"], of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    verdicts = {(e.dagster_event.asset_check_evaluation_data.asset_key.path[-1],
+                 e.dagster_event.asset_check_evaluation_data.check_name): e.dagster_event.asset_check_evaluation_data.passed
+                for e in events}
+    pii = {a: ok for (a, c), ok in verdicts.items() if c == "no_raw_personal_information"}
+    assert len(pii) == 14 and [a for a, ok in pii.items() if not ok] == ["pseudonymized_incidents"]
+
+
 def test_label_prevalence_check_adds_up_the_closed_partitions(first_run):
     """The prevalence check reads the labels one partition at a time (issue 8); what it reports is the
     prevalence of every built partition with a closed label window, read here at once from the files
