@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from features.cohorts import TARGETS, create_children_table
@@ -410,6 +411,33 @@ def _coverage_rows(res: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return out.sort_values(["as_of_date", "group", "value"], na_position="last").reset_index(drop=True)
 
 
+def truth_child_codes(truth_tokens: pd.Series, row_tokens: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer child codes shared by the truth and the rows, without a string per truth row.
+
+    Parameters
+    ----------
+    truth_tokens : Series
+        The truth's ``child_token`` (categorical as :func:`privacy.truth.load_truth` gives it, or str).
+    row_tokens : Series
+        The rows' ``child_token``.
+
+    Returns
+    -------
+    (truth_codes, row_codes, n_children)
+        int arrays in ``[0, n_children)``; -1 for a missing truth token or a row child absent from the truth.
+    """
+    cat = truth_tokens if isinstance(truth_tokens.dtype, pd.CategoricalDtype) else truth_tokens.astype("category")
+    categories = pd.Index(cat.cat.categories.astype(str))
+    row_codes = categories.get_indexer(pd.Index(row_tokens.astype(str)))
+    return cat.cat.codes.to_numpy(), row_codes, len(categories)
+
+
+def month_index(values) -> np.ndarray:
+    """``year * 12 + month - 1`` of each date (int64): consecutive months differ by one."""
+    t = pd.DatetimeIndex(pd.to_datetime(values))
+    return (t.year * 12 + t.month - 1).to_numpy(dtype=np.int64)
+
+
 def true_outcomes(truth: pd.DataFrame, rows: pd.DataFrame, target: str, label_timespan_days: int = 180) -> pd.Series:
     """Simulation only: the true outcome of each row's label window, from the simulator's ground truth.
 
@@ -424,28 +452,41 @@ def true_outcomes(truth: pd.DataFrame, rows: pd.DataFrame, target: str, label_ti
         guardianship_risk: a true guardianship failure (state inadequate/absent, or a failure event) in a
         month of the window; left_behind_risk: the child is truly left behind in a month of the window.
     label_timespan_days : int
-        The window ``(as_of_date, as_of_date + label_timespan_days]``, in whole months touched.
+        The window ``(as_of_date, as_of_date + label_timespan_days]``, in whole months touched: a month
+        counts when it ends after the as-of date and starts on or before the window's end.
 
     Returns
     -------
     Series of int8 (0/1), index of ``rows``; children absent from the truth get 0.
+
+    Each child's event months are counted cumulatively (one small integer matrix, children × months),
+    so a row's window is two lookups. Joining the rows with every event month (the way before) made
+    hundreds of millions of pairs at 2,000,000 children (issue 8).
     """
     if target == "guardianship_risk":
-        flag = (truth["guardianship_state"] >= 2) | truth["guardianship_failure_event"].astype(bool)
+        flag = ((truth["guardianship_state"] >= 2) | truth["guardianship_failure_event"].astype(bool)).to_numpy()
     elif target == "left_behind_risk":
-        flag = truth["true_left_behind"].astype(bool)
+        flag = truth["true_left_behind"].astype(bool).to_numpy()
     else:
         raise ValueError(f"unknown target {target!r}")
-    events = truth.loc[flag, ["child_token", "month"]].copy()
-    events["month"] = pd.to_datetime(events["month"])
-    r = rows[["child_token", "as_of_date"]].copy()
-    r["_row"] = range(len(r))
-    r["as_of_date"] = pd.to_datetime(r["as_of_date"])
-    m = r.merge(events, on="child_token", how="inner")
-    end = m["as_of_date"] + pd.Timedelta(days=label_timespan_days)
-    month_end = m["month"] + pd.offsets.MonthEnd(0)
-    hit = (month_end > m["as_of_date"]) & (m["month"] <= end)
-    out = pd.Series(0, index=range(len(r)), dtype="int8")
-    out.iloc[m.loc[hit, "_row"].unique()] = 1
-    out.index = rows.index
-    return out
+    out = np.zeros(len(rows), dtype="int8")
+    t_codes, r_codes, n_children = truth_child_codes(truth["child_token"], rows["child_token"])
+    keep = flag & (t_codes >= 0)
+    if keep.any() and len(rows):
+        months = month_index(truth["month"].to_numpy()[keep])
+        m0, n_months = int(months.min()), int(months.max() - months.min()) + 1
+        events = np.zeros((n_children, n_months + 1), dtype=np.int32)  # column 0: nothing before m0
+        events[t_codes[keep], months - m0 + 1] = 1  # one truth row per child and month
+        np.cumsum(events, axis=1, out=events)
+        as_of = pd.DatetimeIndex(pd.to_datetime(rows["as_of_date"]))
+        end = as_of + pd.Timedelta(days=label_timespan_days)
+        # first month that ends after the as-of date: its own month unless the as-of date is its last day
+        lo = month_index(as_of) + (as_of.is_month_end).astype(np.int64)
+        hi = month_index(end)
+        ok = r_codes >= 0
+        a = np.clip(lo - m0, 0, n_months)  # events[c, j] counts months m0 … m0 + j - 1
+        b = np.clip(hi - m0 + 1, 0, n_months)
+        hit = np.zeros(len(rows), dtype=bool)
+        hit[ok] = events[r_codes[ok], b[ok]] > events[r_codes[ok], a[ok]]
+        out[hit & (b > a)] = 1
+    return pd.Series(out, index=rows.index, dtype="int8")

@@ -66,44 +66,58 @@ def true_risk_score(truth: pd.DataFrame, rows: pd.DataFrame, target: str) -> pd.
     missing = [c for c in need if c not in truth.columns]
     if missing:
         raise ValueError(f"truth lacks columns {missing}")
-    tokens = pd.Index(rows["child_token"].astype(str).unique())
-    t = truth.loc[truth["child_token"].astype(str).isin(tokens), need]
+    from features.labels import truth_child_codes
+
     out = np.zeros(len(rows), dtype="float64")
-    if t.empty or len(rows) == 0:
+    t_codes, r_codes, n_children = truth_child_codes(truth["child_token"], rows["child_token"])
+    used = np.zeros(n_children + 1, dtype=bool)
+    used[r_codes] = True  # (a row child absent from the truth marks the spare last slot)
+    keep = (t_codes >= 0) & used[t_codes]
+    if not keep.any() or len(rows) == 0:
         return pd.Series(out, index=rows.index, name="oracle_score")
+    t = truth.loc[keep, need]
     m_idx = _month_index(t["month"])
     m0 = int(m_idx.min())
     n_months = int(m_idx.max()) - m0 + 1
-    child = tokens.get_indexer(t["child_token"].astype(str))
+    # only the rows' children, renumbered: the matrices are (their children × months)
+    slot = np.full(n_children, -1, dtype=np.int64)
+    kids = np.flatnonzero(used[:n_children])
+    slot[kids] = np.arange(len(kids))
+    child = slot[t_codes[keep]]
     if target == "guardianship_risk":
-        a = np.full((len(tokens), n_months), np.nan)
+        a = np.full((len(kids), n_months), np.nan)
         a[child, m_idx - m0] = t["guardianship_state"].to_numpy(dtype="float64")
-        b = np.zeros((len(tokens), n_months))
+        b = np.zeros((len(kids), n_months))
         b[child, m_idx - m0] = t["maltreated"].astype(bool).to_numpy(dtype="float64")
     else:
-        a = np.full((len(tokens), n_months), np.nan)
+        a = np.full((len(kids), n_months), np.nan)
         a[child, m_idx - m0] = t["true_left_behind"].astype(bool).to_numpy(dtype="float64")
         b = None
-    r_child = tokens.get_indexer(rows["child_token"].astype(str))
+    del t
+    r_child = np.where(r_codes >= 0, slot[np.maximum(r_codes, 0)], -1)
     as_of = pd.to_datetime(rows["as_of_date"]) - pd.Timedelta(days=1)  # last complete month
     now = _month_index(as_of) - m0
     ok = (r_child >= 0) & (now >= 0) & (now < n_months)
     rc, nw = r_child[ok], now[ok]
+    # a month's sum and count of known values, cumulated over months: the mean of the last k months
+    # (those before the first month, and unknown ones, left out; none known → 0) is two lookups per row
+    # instead of a (rows × k) block (issue 8: 1 GB at 2,000,000 children)
+    known = ~np.isnan(a)
+    csum = np.zeros((len(kids), n_months + 1))
+    np.cumsum(np.where(known, a, 0.0), axis=1, out=csum[:, 1:])
+    ccount = np.zeros((len(kids), n_months + 1), dtype=np.int32)
+    np.cumsum(known, axis=1, out=ccount[:, 1:])
+    del known
 
     def window_mean(k: int) -> np.ndarray:
-        vals = np.stack([a[rc, np.clip(nw - j, 0, None)] for j in range(k)], axis=1)
-        vals[(nw[:, None] - np.arange(k)[None, :]) < 0] = np.nan
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(vals, axis=1) if vals.size else np.zeros(len(rc))
-        return np.nan_to_num(mean)
+        first = np.maximum(nw - k + 1, 0)
+        total = csum[rc, nw + 1] - csum[rc, first]
+        count = ccount[rc, nw + 1] - ccount[rc, first]
+        return np.divide(total, count, out=np.zeros(len(rc)), where=count > 0)
 
     cur = np.nan_to_num(a[rc, nw])
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows (child not yet born) → 0
-        if target == "guardianship_risk":
-            out[ok] = cur + 0.5 * b[rc, nw] + 0.25 * window_mean(6)
-        else:
-            out[ok] = cur + 0.5 * window_mean(12)
+    if target == "guardianship_risk":
+        out[ok] = cur + 0.5 * b[rc, nw] + 0.25 * window_mean(6)
+    else:
+        out[ok] = cur + 0.5 * window_mean(12)
     return pd.Series(out, index=rows.index, name="oracle_score")
