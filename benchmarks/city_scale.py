@@ -170,7 +170,7 @@ def step_times(dagster_home: Path, since: float) -> list[dict]:
                 if mat.partition:
                     s.setdefault("_partitions", set()).add(mat.partition)
                 for k, v in mat.metadata.items():
-                    if k.startswith("seconds_"):
+                    if k.startswith("seconds_") or k == "not_built":  # not_built: placeholders of the range
                         s["extra"][k] = getattr(v, "value", v)
         for s in steps.values():
             if "_partitions" in s:
@@ -241,9 +241,9 @@ def stage_rows(res: dict) -> list[tuple[str, float | None, float | None]]:
         if s is None:
             continue
         rows.append((label, s["seconds"], s["peak_rss_gb"]))
-        n = s["extra"].get("partitions")
-        if key == "features_and_labels" and n:
-            rows.append((f"  per as-of date ({n} dates)", s["seconds"] / n, None))
+        n = (s["extra"].get("partitions") or 0) - int(s["extra"].get("not_built") or 0)  # the dates built
+        if key == "features_and_labels" and n > 0:
+            rows.append((f"  per as-of date built ({n} dates)", s["seconds"] / n, None))
         for k, v in sorted(s["extra"].items()):
             if k.startswith("seconds_"):
                 rows.append((f"  {k.removeprefix('seconds_')}", float(v), None))
