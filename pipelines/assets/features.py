@@ -90,8 +90,8 @@ def features_and_labels(context: dg.AssetExecutionContext, humiao: HumiaoConfig,
                                    stored_partition(stamp(pd.DataFrame(), fp), path["labels"][k]))
     not_built = sorted(k for k in keys if k not in wanted)
     if not_built:
-        context.log.info(f"{len(not_built)} months of the range are not as-of dates of the cycle plan: stored "
-                         f"as not-built placeholders ({not_built[0]} … {not_built[-1]})")
+        context.log.info(f"{len(not_built)} months of the range are not as-of dates of the cycle plan, stored as "
+                         f"not-built placeholders: {', '.join(k[:7] for k in not_built)}")
     todo = [k for k in keys if k not in feats]
     if todo:
         context.log.info(f"building features and labels for {len(todo)} as-of dates ({todo[0]} … {todo[-1]})")
