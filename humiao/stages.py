@@ -854,6 +854,86 @@ def simulation_evaluation_inputs(cfg: Config, truth: pd.DataFrame | None, matrix
             "oracle_score": true_risk_score(truth, matrix, target)}
 
 
+COHORT_COLUMNS = {"guardianship_risk": "in_cohort_guardianship", "left_behind_risk": "in_cohort_left_behind"}
+
+
+def simulation_truth_lookup(cfg: Config, labels_dir: Path, keys: list[str],
+                            targets: Iterable[str] = TARGETS) -> dict[str, dict] | None:
+    """Simulation only: the true outcome and the oracle's score of every cohort row of the labels partitions
+    ``keys``, per target, computed before any training matrix is read (issue 8).
+
+    At 2,000,000 children the ground truth is ~59 M child-months (3.7 GB on read); computed while a target's
+    training matrix and feature array were held, it took the models step from 10.4 to 19.4 GB (run 4,
+    docs/production.md). The lookup kept instead is two small columns per labelled cohort row.
+
+    Parameters
+    ----------
+    labels_dir : Path
+        The labels asset's folder (one Parquet file per as-of date).
+    keys : list of str
+        Its partitions to read (ISO as-of dates), e.g. the plan's training dates.
+    targets : iterable of str
+
+    Returns
+    -------
+    ``{target: {as_of_date (Timestamp): DataFrame indexed by child_token with columns truth (int8) and
+    oracle_score (float64)}}``, or None outside simulation. Pass one target's value to
+    :func:`simulation_inputs_for_rows`.
+
+    Raises
+    ------
+    FileNotFoundError
+        A partition of ``keys`` is missing or was not built.
+    """
+    truth = load_truth_for(cfg)
+    if truth is None:
+        return None
+    targets = tuple(targets)
+    labels = _read_partition_frames(Path(labels_dir), list(keys),
+                                    columns=["child_token", "as_of_date", *(COHORT_COLUMNS[t] for t in targets)])
+    labels["as_of_date"] = pd.to_datetime(labels["as_of_date"])
+    out = {}
+    for target in targets:
+        rows = labels.loc[labels[COHORT_COLUMNS[target]].astype(bool), ["child_token", "as_of_date"]]
+        got = pd.DataFrame(simulation_evaluation_inputs(cfg, truth, rows, target))
+        got.index = pd.Index(rows["child_token"].astype(str).to_numpy(), name="child_token")
+        dates = rows["as_of_date"].to_numpy()
+        out[target] = {pd.Timestamp(d): got[dates == d] for d in pd.unique(dates)}
+        del rows, got
+    return out
+
+
+def simulation_inputs_for_rows(lookup: dict | None, rows: pd.DataFrame) -> dict:
+    """``truth`` and ``oracle_score`` of ``rows`` (``child_token, as_of_date``) from one target's
+    :func:`simulation_truth_lookup`, as :func:`simulation_evaluation_inputs` gives them: Series with the index of
+    ``rows``. Empty outside simulation (``lookup`` None).
+
+    Raises
+    ------
+    KeyError
+        A row is not in the lookup (it is not a cohort row of the labels the lookup was read from).
+    """
+    import numpy as np
+
+    if lookup is None:
+        return {}
+    truth = np.zeros(len(rows), dtype="int8")
+    oracle = np.zeros(len(rows), dtype="float64")
+    dates = pd.to_datetime(rows["as_of_date"]).to_numpy()
+    tokens = rows["child_token"]
+    for d in pd.unique(dates):
+        where = np.flatnonzero(dates == d)
+        table = lookup.get(pd.Timestamp(d))
+        pos = (table.index.get_indexer(tokens.iloc[where].astype(str).to_numpy()) if table is not None
+               else np.full(len(where), -1))
+        if (pos < 0).any():
+            raise KeyError(f"{int((pos < 0).sum())} rows of as-of date {pd.Timestamp(d).date()} are not in the "
+                           "simulation's truth lookup (not cohort rows of the labels it was read from)")
+        truth[where] = table["truth"].to_numpy()[pos]
+        oracle[where] = table["oracle_score"].to_numpy()[pos]
+    return {"truth": pd.Series(truth, index=rows.index), "oracle_score": pd.Series(oracle, index=rows.index)}
+
+
 def coverage_for(cfg: Config, plan, target: str) -> pd.DataFrame:
     """Label coverage (share of the cohort visited in the label window) per group (DESIGN §6)."""
     return coverage_by_target(cfg, plan, (target,))[target]

@@ -82,3 +82,45 @@ def test_read_time_sampling_on_the_town_gives_the_fit_time_models_and_evaluation
     eb.pop("trained_at")
     assert ea["oracle"] is not None and ea["truth_metrics"] is not None
     assert eb == ea
+
+
+def test_truth_lookup_from_labels_gives_the_direct_truth_inputs(town_run, town_config, monkeypatch):
+    """The models asset computes the simulation's truth inputs from the labels before reading any features
+    (issue 8): for the evaluation rows of both targets they equal those computed from the matrix itself, and a
+    row outside the labels' cohort is refused."""
+    import pytest
+
+    from features.dictionary import feature_dictionary
+    from humiao.plan import plan_from_dict
+    from humiao.stages import (
+        TARGETS,
+        load_truth_for,
+        read_training_inputs,
+        simulation_evaluation_inputs,
+        simulation_inputs_for_rows,
+        simulation_truth_lookup,
+    )
+    from pipelines.io_manager import read_output
+
+    monkeypatch.setenv("HUMIAO_CONFIG", str(town_config))
+    cfg, result = town_run
+    assert result["success"], result["error"]
+    assets = cfg.path("work_dir") / "assets"
+    plan = plan_from_dict(read_output(assets / "cycle_plan.json"))
+    keys = [d.isoformat() for d in plan.training_as_of_dates]
+    lookup = simulation_truth_lookup(cfg, assets / "labels", keys, TARGETS)
+    truth = load_truth_for(cfg)
+    for target in TARGETS:
+        read = read_training_inputs(assets / "features", assets / "labels", keys, target,
+                                    negative_sample_rate=1.0, seed=cfg.models.seed,
+                                    feature_names=feature_dictionary()["name"])  # fmt: skip
+        rows = read.matrix.sample(frac=1.0, random_state=0)  # any order and index
+        want = simulation_evaluation_inputs(cfg, truth, rows, target)
+        got = simulation_inputs_for_rows(lookup[target], rows)
+        assert want["truth"].sum() > 0 and want["oracle_score"].nunique() > 1
+        pd.testing.assert_series_equal(got["truth"], want["truth"], check_names=False)
+        pd.testing.assert_series_equal(got["oracle_score"], want["oracle_score"], check_names=False)
+        stranger = rows.head(1).assign(child_token="not-a-token")
+        with pytest.raises(KeyError, match="not in the simulation's truth lookup"):
+            simulation_inputs_for_rows(lookup[target], pd.concat([rows.head(3), stranger]))
+    assert simulation_inputs_for_rows(None, rows) == {}
