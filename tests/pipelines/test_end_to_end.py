@@ -20,6 +20,17 @@ def first_run(town_run, town_config, monkeypatch):
     return town_run
 
 
+def _town_copy(town_config, make_config, root: Path, monkeypatch):
+    """A fresh copy of the town's raw and truth folders under ``root`` with its own configuration (so a
+    planted leak never touches the shared town run); ``HUMIAO_CONFIG`` points at it. Returns
+    ``(root, config path, Config)``."""
+    shutil.copytree(Path(town_config).parent / "raw", root / "raw")
+    shutil.copytree(Path(town_config).parent / "truth", root / "truth")
+    path = make_config(root)
+    monkeypatch.setenv("HUMIAO_CONFIG", str(path))
+    return root, path, load_config(path)
+
+
 def test_run_succeeds_and_writes_outputs(first_run):
     cfg, result = first_run
     assert result["success"], result["error"]
@@ -152,12 +163,7 @@ def test_planted_raw_identifier_stops_the_run(town_config, make_config, tmp_path
     """A raw resident ID planted into the features stops the run at the blocking check: no model,
     no list is produced."""
     from humiao import stages
-    root = tmp_path / "planted"
-    shutil.copytree(Path(town_config).parent / "raw", root / "raw")
-    shutil.copytree(Path(town_config).parent / "truth", root / "truth")
-    path = make_config(root)
-    monkeypatch.setenv("HUMIAO_CONFIG", str(path))
-    cfg = load_config(path)
+    root, path, cfg = _town_copy(town_config, make_config, tmp_path / "planted", monkeypatch)
     raw = pd.read_csv(root / "raw" / "public_security" / "incidents.csv", dtype=str)
     raw_id = raw["涉及人员公民身份号码"].dropna().iloc[0]
 
@@ -189,12 +195,7 @@ def test_planted_raw_name_in_a_pseudonymized_table_stops_the_run(town_config, ma
 
     import pipelines.assets.ingest as ingest_asset
 
-    root = tmp_path / "planted_table"
-    shutil.copytree(Path(town_config).parent / "raw", root / "raw")
-    shutil.copytree(Path(town_config).parent / "truth", root / "truth")
-    path = make_config(root)
-    monkeypatch.setenv("HUMIAO_CONFIG", str(path))
-    cfg = load_config(path)
+    root, path, cfg = _town_copy(town_config, make_config, tmp_path / "planted_table", monkeypatch)
     raw = pd.read_csv(root / "raw" / "civil_affairs" / "visit_records.csv", dtype=str)
     raw_name = raw["儿童姓名"].dropna().loc[lambda s: s.str.len() == 3].iloc[0]
     real = ingest_asset.run_ingest
