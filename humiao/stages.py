@@ -948,6 +948,26 @@ def coverage_by_target(cfg: Config, plan, targets: Iterable[str] = TARGETS) -> d
                                     targets=tuple(targets), rural_hukou_only=cfg.rural_hukou_only)
 
 
+def stored_coverage_by_target(cfg: Config, plan, assets: Path, targets: Iterable[str] = TARGETS) -> dict[str, pd.DataFrame]:
+    """:func:`coverage_by_target` from the features and labels partitions of the plan's training dates stored
+    under ``assets`` (:func:`features.labels.label_coverage_from_partitions`; the children are not built again).
+
+    Raises
+    ------
+    FileNotFoundError
+        A partition is missing or was not built (:func:`require_built_partitions`).
+    """
+    from features.labels import label_coverage_from_partitions
+
+    keys = [d.isoformat() for d in plan.training_as_of_dates]
+    features_dir, labels_dir = Path(assets) / "features", Path(assets) / "labels"
+    require_built_partitions(features_dir, keys, "features")
+    require_built_partitions(labels_dir, keys, "labels")
+    return label_coverage_from_partitions(
+        cfg.pseudonymized_dir, [(features_dir / f"{k}.parquet", labels_dir / f"{k}.parquet") for k in keys],
+        cfg.time.label_timespan_days, targets=tuple(targets))
+
+
 # ------------------------------------------------------------------------------------------ serving
 
 AGE_BANDS = ((0, 3, "0–2岁"), (3, 6, "3–5岁"), (6, 12, "6–11岁"), (12, 15, "12–14岁"), (15, 18, "15–17岁"))

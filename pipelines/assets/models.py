@@ -12,12 +12,12 @@ from humiao.plan import plan_from_dict
 from humiao.stages import (
     TARGETS,
     capacity_for,
-    coverage_by_target,
     is_simulated,
     model_splits,
     read_training_inputs,
     simulation_inputs_for_rows,
     simulation_truth_lookup,
+    stored_coverage_by_target,
 )
 from models import tracking
 from models.cycle import run_target_cycle
@@ -72,8 +72,8 @@ def models(context: dg.AssetExecutionContext, humiao: HumiaoConfig, mlflow_track
         "visits_per_director_per_cycle": cfg.capacity.visits_per_director_per_cycle,
         "left_behind_per_community": cfg.capacity.left_behind_per_community, "simulation": simulated,
     }):
-        # both targets' label coverage before any matrix is held (DuckDB queries; each date's children built once)
-        coverages = coverage_by_target(cfg, plan, TARGETS)
+        # both targets' label coverage before any matrix is held (DuckDB queries over the stored partitions)
+        coverages = stored_coverage_by_target(cfg, plan, base, TARGETS)
         # simulation only: each cohort row's true outcome and oracle score, the ground truth dropped before
         # any training matrix is read (at 2M it took the step from 10.4 to 19.4 GB when computed alongside)
         truth = simulation_truth_lookup(cfg, base / "labels", training_keys, TARGETS)

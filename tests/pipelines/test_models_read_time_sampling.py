@@ -124,3 +124,43 @@ def test_truth_lookup_from_labels_gives_the_direct_truth_inputs(town_run, town_c
         with pytest.raises(KeyError, match="not in the simulation's truth lookup"):
             simulation_inputs_for_rows(lookup[target], pd.concat([rows.head(3), stranger]))
     assert simulation_inputs_for_rows(None, rows) == {}
+
+
+def test_label_coverage_from_the_stored_partitions_equals_the_rebuilt_one(town_run, town_config, monkeypatch, tmp_path):
+    """The models asset reads label coverage from the stored features and labels partitions (issue 8): the same
+    counts as building each date's children again, except that a child with no registered place or hukou type
+    is counted under the features' （未定位）/未知 instead of a missing value; a labels partition that does not
+    match its features partition is refused."""
+    import pytest
+
+    from features.build import UNKNOWN, UNPLACED
+    from features.labels import label_coverage_from_partitions
+    from humiao.plan import plan_from_dict
+    from humiao.stages import TARGETS, coverage_by_target, stored_coverage_by_target
+    from pipelines.io_manager import read_output
+
+    monkeypatch.setenv("HUMIAO_CONFIG", str(town_config))
+    cfg, result = town_run
+    assert result["success"], result["error"]
+    assets = cfg.path("work_dir") / "assets"
+    plan = plan_from_dict(read_output(assets / "cycle_plan.json"))
+    rebuilt = coverage_by_target(cfg, plan, TARGETS)
+    stored = stored_coverage_by_target(cfg, plan, assets, TARGETS)
+    fill = {"district": UNPLACED, "township": UNPLACED, "community": UNPLACED,
+            "hukou_type": UNKNOWN, "urban_rural": UNKNOWN, "sex": UNKNOWN}
+    for target in TARGETS:
+        want = rebuilt[target].copy()
+        want["value"] = [fill.get(g, v) if pd.isna(v) else v for g, v in zip(want["group"], want["value"], strict=True)]
+        want = want.sort_values(["as_of_date", "group", "value"]).reset_index(drop=True)
+        assert len(want) > 10 and want["visited_children"].sum() > 0
+        assert set(want["as_of_date"]) == set(plan.training_as_of_dates)
+        pd.testing.assert_frame_equal(stored[target], want)
+
+    keys = [d.isoformat() for d in plan.training_as_of_dates]
+    labels = pd.read_parquet(assets / "labels" / f"{keys[0]}.parquet")
+    labels.loc[labels.index[0], "child_token"] = "not-a-token"
+    labels.loc[labels.index[0], "in_cohort_guardianship"] = True
+    labels.to_parquet(tmp_path / "labels.parquet")
+    with pytest.raises(ValueError, match="1 cohort rows have no row in"):
+        label_coverage_from_partitions(cfg.pseudonymized_dir,
+                                       [(assets / "features" / f"{keys[0]}.parquet", tmp_path / "labels.parquet")])
