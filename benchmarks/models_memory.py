@@ -127,7 +127,7 @@ def main() -> None:
     from features.dictionary import feature_dictionary
     from humiao.config import load_config
     from humiao.plan import plan_cycle, plan_from_dict
-    from humiao.stages import capacity_for, coverage_by_target, model_splits, read_training_inputs
+    from humiao.stages import capacity_for, model_splits, read_training_inputs, stored_coverage_by_target
     from models.evaluate import evaluate_target
     from models.train import fit_only_as_of_dates, train_target
     from pipelines.io_manager import read_output
@@ -153,7 +153,7 @@ def main() -> None:
     profiles: list[str] = []
     with RssSampler() as rss:
         with rss.phase("label_coverage (every target)"):  # before any matrix, as the models asset does
-            coverages = coverage_by_target(cfg, plan, args.targets)
+            coverages = stored_coverage_by_target(cfg, plan, assets, args.targets)
         for target in args.targets:
             coverage = coverages[target]
             with rss.phase(f"{target}: read + training_matrix"):
