@@ -360,7 +360,13 @@ def child_places(pseudo_dir: str | Path, as_of_date: dt.date, *, con: duckdb.Duc
     )
 
 
-def person_spine(pseudo_dir: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> pd.DataFrame:
+#: DuckDB memory limit of :func:`person_spine`'s own connection. Without one DuckDB may take 80 % of RAM:
+#: the step peaked at 12.15 GB at 2,000,000 children (run 4, docs/production.md; issue 8).
+SPINE_MEMORY_LIMIT = "4GB"
+
+
+def person_spine(pseudo_dir: str | Path, *, con: duckdb.DuckDBPyConnection | None = None,
+                 memory_limit: str | None = SPINE_MEMORY_LIMIT) -> pd.DataFrame:
     """The person spine of interfaces §3, on everything the data holds (latest known state).
 
     Parameters
@@ -368,7 +374,11 @@ def person_spine(pseudo_dir: str | Path, *, con: duckdb.DuckDBPyConnection | Non
     pseudo_dir : str or Path
         Pseudonymized Parquet folder (interfaces §2).
     con : duckdb.DuckDBPyConnection, optional
-        Connection to reuse.
+        Connection to reuse (its own settings apply).
+    memory_limit : str or None
+        DuckDB ``memory_limit`` of the connection made here when ``con`` is None
+        (:func:`features.prepare.connect`: it spills beyond it; closed before returning); None: DuckDB's
+        default, 80 % of RAM.
 
     Returns
     -------
@@ -380,7 +390,19 @@ def person_spine(pseudo_dir: str | Path, *, con: duckdb.DuckDBPyConnection | Non
         latest row). Use :func:`child_places` and the as-of tables for anything time-dependent: the
         spine is the *latest* state and must not feed features of past as-of dates.
     """
-    con = open_sources(pseudo_dir, con)
+    own = con is None
+    if own:
+        from features.prepare import connect
+
+        con = connect(memory_limit)
+    try:
+        return _person_spine(open_sources(pseudo_dir, con))
+    finally:
+        if own:
+            con.close()
+
+
+def _person_spine(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     register_as_of_dates(con, [END_OF_TIME])
     create_person_tables(con)
     create_household_tables(con)

@@ -32,6 +32,18 @@ def test_person_spine(town_dir):
     assert sp.loc["P_G2", "sex"] == "男"
 
 
+def test_person_spine_under_a_small_memory_limit_is_the_same(town_dir):
+    """The spine's own DuckDB connection has a memory limit (issue 8: 12.15 GB at 2M without one); the result
+    does not depend on it or on whose connection it is."""
+    import duckdb
+    import pandas as pd
+
+    limited = person_spine(town_dir, memory_limit="64MB")
+    pd.testing.assert_frame_equal(limited, person_spine(town_dir, memory_limit=None))
+    pd.testing.assert_frame_equal(limited, person_spine(town_dir, con=duckdb.connect()))
+    assert len(limited) > 5
+
+
 def test_child_places_priority_and_as_of(tmp_path):
     t = Town()
     t.person("P_K", D(2014, 5, 1), household="H_1", relation="子", registered=D(2014, 6, 1),
