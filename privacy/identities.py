@@ -216,7 +216,8 @@ class KnownIdentities:
 
     # -- encrypted storage ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, fernet_key: bytes) -> Path:
-        """Write the identities encrypted (Fernet: AES-128-CBC + HMAC-SHA256), file mode 0600.
+        """Write the identities encrypted (Fernet: AES-128-CBC + HMAC-SHA256, chunk by chunk:
+        :func:`privacy.sealed.seal`), file mode 0600.
 
         The JSON is zlib-compressed before encryption; the write is atomic (temporary file in the
         same directory, then rename).
@@ -228,16 +229,13 @@ class KnownIdentities:
             A key from :meth:`cryptography.fernet.Fernet.generate_key` (kept apart from the pseudonym
             key).
         """
-        from cryptography.fernet import Fernet
-
-        from privacy.vault import write_private
+        from privacy.sealed import seal
 
         path = Path(path)
         scanner_cache_path(path).unlink(missing_ok=True)  # derived from the index being replaced
         payload = json.dumps({"version": _FORMAT_VERSION, **self.as_dict(), "places": sorted(self.places)},
                              ensure_ascii=False)
-        token = Fernet(fernet_key).encrypt(zlib.compress(payload.encode("utf-8"), 6))
-        return write_private(path, token)
+        return seal(path, zlib.compress(payload.encode("utf-8"), 6), fernet_key)
 
     @classmethod
     def load(cls, path: str | os.PathLike, fernet_key: bytes) -> KnownIdentities:
@@ -249,11 +247,12 @@ class KnownIdentities:
             If the key is wrong or the file was altered (Fernet authentication fails), or the format
             version is unknown.
         """
-        from cryptography.fernet import Fernet, InvalidToken
+        from cryptography.fernet import InvalidToken
 
-        data = Path(path).read_bytes()
+        from privacy.sealed import unseal
+
         try:
-            raw = zlib.decompress(Fernet(fernet_key).decrypt(data))
+            raw = zlib.decompress(unseal(path, fernet_key))
         except InvalidToken as exc:
             raise ValueError(f"cannot decrypt {path}: wrong key or altered file") from exc
         obj = json.loads(raw.decode("utf-8"))

@@ -431,20 +431,19 @@ class ScannerIndex:
         self.places = sorted(getattr(known, "places", ()))
 
     def save(self, path: str | os.PathLike, fernet_key: bytes, source: str) -> Path:
-        """Write the index encrypted (Fernet), mode 0600, atomically. ``source`` names what it was
+        """Write the index encrypted (Fernet, chunk by chunk: :func:`privacy.sealed.seal`), mode 0600, atomically. ``source`` names what it was
         derived from (:func:`file_digest` of the identity index); :meth:`load` returns it to compare."""
         import pickle
 
-        from cryptography.fernet import Fernet
-
-        from privacy.vault import write_private
+        from privacy.sealed import seal
 
         payload = pickle.dumps({"version": self.VERSION, "source": source, "runs": self.runs.state(),
                                 "addresses": self.addresses.state(), "names": self.names,
                                 "places": self.places}, protocol=5)
-        token = Fernet(fernet_key).encrypt(payload)
-        del payload
-        return write_private(path, token)
+        try:
+            return seal(path, payload, fernet_key)
+        finally:
+            del payload
 
     @classmethod
     def load(cls, path: str | os.PathLike, fernet_key: bytes) -> tuple[ScannerIndex, str]:
@@ -457,10 +456,12 @@ class ScannerIndex:
         """
         import pickle
 
-        from cryptography.fernet import Fernet, InvalidToken
+        from cryptography.fernet import InvalidToken
+
+        from privacy.sealed import unseal
 
         try:
-            payload = Fernet(fernet_key).decrypt(Path(path).read_bytes())
+            payload = unseal(path, fernet_key)
         except InvalidToken as exc:
             raise ValueError(f"cannot decrypt {path}: wrong key or altered file") from exc
         obj = pickle.loads(payload)  # authenticated above: written by this code with this key

@@ -1,7 +1,8 @@
 """The re-identification vault and its hash-chained audit log (DESIGN.md §5, §8; interfaces §2).
 
 ``vault.bin`` maps a person token to ``{name, id_number, phone, address, community, township}``,
-serialized as JSON and encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under the vault key, which is
+serialized as JSON and encrypted chunk by chunk with Fernet (AES-128-CBC + HMAC-SHA256; :mod:`privacy.sealed`)
+under the vault key, which is
 separate from the pseudonym key (:mod:`privacy.keys`). Only ``serving`` opens it, for a child director
 (own community) or a child supervisor (own township); the data team and reviewers never re-identify
 (DESIGN §1).
@@ -27,7 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
+
+from privacy.sealed import seal, unseal, write_private_chunks
 
 __all__ = [
     "FIELDS",
@@ -49,28 +52,15 @@ class VaultError(RuntimeError):
 
 
 def write_encrypted(path: Path, payload: object, fernet_key: bytes) -> None:
-    """JSON-serialize ``payload``, encrypt with Fernet and write atomically with mode 0600."""
-    write_private(path, Fernet(fernet_key).encrypt(json.dumps(payload, ensure_ascii=False,
-                                                            separators=(",", ":")).encode()))
+    """JSON-serialize ``payload``, encrypt it chunk by chunk with Fernet (:func:`privacy.sealed.seal`) and
+    write atomically with mode 0600."""
+    seal(path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), fernet_key)
 
 
 def write_private(path: str | os.PathLike, blob: bytes) -> Path:
     """Write ``blob`` atomically with mode 0600: a temporary file of its own in the same folder
     (removed if the write fails), then a rename. Returns the path."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_private_chunks(path, (blob,))
 
 
 def read_encrypted(path: Path, fernet_key: bytes) -> object:
@@ -82,7 +72,7 @@ def read_encrypted(path: Path, fernet_key: bytes) -> object:
         Wrong key or tampered file (Fernet authentication fails).
     """
     try:
-        return json.loads(Fernet(fernet_key).decrypt(Path(path).read_bytes()))
+        return json.loads(unseal(path, fernet_key))
     except InvalidToken:
         raise VaultError(f"{Path(path).name}: cannot decrypt (wrong key or modified file)") from None
 
@@ -229,7 +219,11 @@ class Vault:
         buf.write(b"}}")
         n = len(seen)
         del seen
-        write_private(path, Fernet(fernet_key).encrypt(buf.getvalue()))
+        view = buf.getbuffer()  # sealed chunk by chunk from the buffer: no second copy of the JSON (issue 8)
+        try:
+            seal(path, view, fernet_key)
+        finally:
+            view.release()
         return n
 
     def _load(self) -> dict[str, dict]:
