@@ -2322,14 +2322,8 @@ class IngestSession:
             agg = allv.groupby("token", sort=True)[fields].first()  # first non-null per field
             del allv
             self.vault_frames = []
-            # one record at a time into the vault's payload (no second {token: {...}} of every person)
-            records = (
-                {"token": tok, **{f: (None if pd.isna(v) else v) for f, v in zip(fields, row, strict=True)}}
-                for tok, row in zip(agg.index, agg.itertuples(index=False, name=None), strict=True)
-            )
-        else:
-            records = {}
-        return Vault.write(self.out_dir / "vault.bin", records, self.vault_key)
+            return Vault.write_frame(self.out_dir / "vault.bin", agg, self.vault_key)
+        return Vault.write(self.out_dir / "vault.bin", {}, self.vault_key)
 
 
 # ----------------------------------------------------------------------------------- public API

@@ -226,6 +226,58 @@ class Vault:
             view.release()
         return n
 
+    #: Rows per piece of :meth:`write_frame`'s JSON (its text is made a piece at a time).
+    FRAME_PIECE_ROWS = 250_000
+
+    @staticmethod
+    def write_frame(path: Path, frame, fernet_key: bytes) -> int:
+        """Encrypt and write the vault from a frame: the same file as :meth:`write` of its rows, made by
+        pandas' C JSON writer a piece of :attr:`FRAME_PIECE_ROWS` rows at a time (issue 8: at 2,000,000
+        children the vault holds 5.7 M people, and :meth:`write`'s one ``json.dumps`` per record took most
+        of the 150 s the ingest spent on it).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Indexed by token (unique), with any of :data:`FIELDS` as columns (a missing column is None for
+            everyone; other columns are ignored). Values are written as text; missing values as None.
+
+        Returns
+        -------
+        int
+            Number of tokens written.
+
+        Raises
+        ------
+        ValueError
+            The index has a token twice.
+        """
+        import pandas as pd
+
+        if not frame.index.is_unique:
+            raise ValueError("vault frame: a token appears twice in the index")
+        buf = io.BytesIO()
+        buf.write(b'{"version":1,"records":{')
+        step = Vault.FRAME_PIECE_ROWS
+        for start in range(0, len(frame), step):
+            piece = frame.iloc[start:start + step]
+            piece = pd.DataFrame({f: (piece[f] if f in piece.columns else pd.Series(None, index=piece.index,
+                                                                                   dtype=object)).astype("string")
+                                  for f in FIELDS}, index=piece.index.astype(str))
+            text = piece.to_json(orient="index", force_ascii=False).encode()
+            del piece
+            if start:
+                buf.write(b",")
+            buf.write(memoryview(text)[1:-1])  # without the piece's own braces
+            del text
+        buf.write(b"}}")
+        view = buf.getbuffer()
+        try:
+            seal(path, view, fernet_key)
+        finally:
+            view.release()
+        return len(frame)
+
     def _load(self) -> dict[str, dict]:
         if self._records is None:
             doc = read_encrypted(self.path, self._key)

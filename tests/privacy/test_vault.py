@@ -96,3 +96,42 @@ def test_tampering_detected(vault, attack):
 
 def test_missing_log_is_empty_and_intact(tmp_path):
     assert verify_audit_log(tmp_path / "none.log").ok
+
+
+def test_write_frame_is_the_same_vault_as_write(tmp_path, monkeypatch):
+    """The ingest writes the vault from its frame with pandas' JSON writer, in pieces (issue 8): the document
+    is the one Vault.write makes of the same records — text escaped the same, missing values and columns None,
+    non-text values as text — across piece boundaries; a repeated token is refused."""
+    import json
+    import random
+
+    import pandas as pd
+    from cryptography.fernet import Fernet
+
+    from privacy.sealed import unseal
+    from privacy.vault import FIELDS, Vault
+
+    monkeypatch.setattr(Vault, "FRAME_PIECE_ROWS", 7)
+    rng = random.Random(3)
+    alphabet = ["张", "三", "村", '"', "\\", "/", "\n", "\x01", "\u2028", "é", "😀", "a", "1", " "]
+    rows = []
+    for i in range(40):
+        rec = {f: "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for f in FIELDS if f != "phone"}
+        rec["name"] = None if i % 5 == 0 else rec["name"]
+        rec["id_number"] = 3301062010 + i if i % 7 == 0 else rec["id_number"]  # not text: written as text
+        rows.append({"token": f"P_{i:03d}" if i != 9 else 'P_"9', **rec})
+    frame = pd.DataFrame(rows).set_index("token")
+    frame.loc[frame.index[3], "township"] = float("nan")
+    key = Fernet.generate_key()
+    assert Vault.write_frame(tmp_path / "a.bin", frame, key) == 40
+    Vault.write(tmp_path / "b.bin", [{"token": t, **{k: (None if pd.isna(v) else v) for k, v in r.items()}}
+                                     for t, r in frame.iterrows()], key)
+    a, b = json.loads(unseal(tmp_path / "a.bin", key)), json.loads(unseal(tmp_path / "b.bin", key))
+    assert a == b and len(a["records"]) == 40
+    assert a["records"]['P_"9'] and a["records"]["P_000"]["name"] is None and a["records"]["P_001"]["phone"] is None
+    assert a["records"]["P_007"]["id_number"] == "3301062017"
+    assert a["records"][frame.index[3]]["township"] is None
+    with pytest.raises(ValueError, match="appears twice"):
+        Vault.write_frame(tmp_path / "c.bin", pd.concat([frame.head(2), frame.head(1)]), key)
+    assert Vault.write_frame(tmp_path / "d.bin", frame.head(0), key) == 0
+    assert json.loads(unseal(tmp_path / "d.bin", key)) == {"version": 1, "records": {}}
