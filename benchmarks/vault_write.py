@@ -3,12 +3,18 @@ last phase peaked at 14 GB at 2,000,000 children, where the vault holds about 5.
 
     .venv/bin/python benchmarks/vault_write.py --records 5700000
 
-Synthetic records only (``测试`` + a number, made-up 18-digit numbers, no real person). Each way runs in a fresh
-process: ``whole`` is the vault as it was written before session 10 (the JSON buffer copied out and encrypted
-as one Fernet token), ``sealed`` is :meth:`privacy.vault.Vault.write` now (sealed chunk by chunk from the
-buffer, :mod:`privacy.sealed`); both are read back with :func:`privacy.vault.read_encrypted`. Figures are the
-resident set above the records' own (``models_memory.RssSampler``, 0.05 s); results go to
-``benchmarks/results/vault_write_<stamp>.json``.
+Synthetic records only (``测试`` + a number, made-up 18-digit numbers, no real person), as the ingest holds
+them before writing: a frame indexed by token, one column per field. Each way runs in a fresh process:
+
+- ``whole``: the vault as the ingest wrote it before session 10: one ``json.dumps`` per record into a
+  buffer, the buffer copied out and encrypted as one Fernet token;
+- ``sealed``: the same records through :meth:`privacy.vault.Vault.write` (sealed chunk by chunk from the
+  buffer, :mod:`privacy.sealed`);
+- ``frame``: :meth:`privacy.vault.Vault.write_frame` (pandas' JSON writer a piece at a time, sealed), what the
+  ingest does now.
+
+Each is read back with :func:`privacy.vault.read_encrypted`. ``RssSampler`` (0.05 s) gives each phase's peak
+resident set; results go to ``benchmarks/results/vault_write_<stamp>.json``.
 """
 
 from __future__ import annotations
@@ -26,11 +32,26 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _records(n: int):
-    for i in range(n):
-        yield {"token": f"P_{i:012x}{'0' * 20}", "name": f"测试{i}", "id_number": f"990000{20000101 + i % 9999:08d}{i % 10000:04d}",
-               "phone": f"199{i:08d}", "address": f"测试市测试区第{i % 997}街{i % 89}号", "community": f"测试村{i % 8000}",
-               "township": f"测试镇{i % 190}"}
+def _frame(n: int):
+    import numpy as np
+    import pandas as pd
+
+    i = np.arange(n)
+    s = pd.Series(i).astype(str)
+    return pd.DataFrame({
+        "name": "测试" + s, "id_number": "990000" + pd.Series(20000101 + i % 9999).astype(str) + s.str.zfill(4).str[-4:],
+        "phone": "199" + s.str.zfill(8), "address": "测试市测试区第" + pd.Series(i % 997).astype(str) + "街",
+        "community": "测试村" + pd.Series(i % 8000).astype(str), "township": "测试镇" + pd.Series(i % 190).astype(str),
+    }, index=pd.Index("P_" + s.str.zfill(12), name="token"))
+
+
+def _records(frame):
+    """The records as the ingest gave them to Vault.write before session 10 (one dict per person)."""
+    import pandas as pd
+
+    fields = list(frame.columns)
+    return ({"token": tok, **{f: (None if pd.isna(v) else v) for f, v in zip(fields, row, strict=True)}}
+            for tok, row in zip(frame.index, frame.itertuples(index=False, name=None), strict=True))
 
 
 def _whole(path: Path, records, key: bytes) -> None:
@@ -60,14 +81,17 @@ def _one(way: str, n: int) -> dict:
     from privacy.vault import Vault, read_encrypted
 
     key = Fernet.generate_key()
+    frame = _frame(n)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "vault.bin"
         with RssSampler(interval=0.05) as rss:
             with rss.phase("write"):
                 if way == "whole":
-                    _whole(path, _records(n), key)
+                    _whole(path, _records(frame), key)
+                elif way == "sealed":
+                    Vault.write(path, _records(frame), key)
                 else:
-                    Vault.write(path, _records(n), key)
+                    Vault.write_frame(path, frame, key)
             size = path.stat().st_size
             with rss.phase("read"):
                 doc = read_encrypted(path, key)
@@ -88,7 +112,7 @@ def main() -> None:
         print(json.dumps(_one(args.one, args.records)))
         return
     out = []
-    for way in ("whole", "sealed"):
+    for way in ("whole", "sealed", "frame"):
         p = subprocess.run([sys.executable, __file__, "--records", str(args.records), "--one", way],
                            capture_output=True, text=True, check=True)
         out.append(json.loads(p.stdout.strip().splitlines()[-1]))
