@@ -333,13 +333,7 @@ def label_coverage_by_target(
     ValueError
         An unknown target or group column.
     """
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown or not targets:
-        raise ValueError(f"unknown target {unknown[0] if unknown else None!r}; expected one of {TARGETS}")
-    allowed = {"district", "township", "community", "hukou_type", "urban_rural", "sex", "has_disability"}
-    bad = [b for b in by if b not in allowed]
-    if bad:
-        raise ValueError(f"cannot group label coverage by {bad}; allowed: {sorted(allowed)}")
+    _check_coverage_args(targets, by)
     own = con is None
     con = open_sources(pseudo_dir, connect(memory_limit) if own else con, feedback_dir=feedback_dir)
     dates = sorted({_to_date(d) for d in as_of_dates})
@@ -399,16 +393,9 @@ def label_coverage_from_partitions(
         An unknown target or group column, or a labels row with no features row (the two partitions are
         not of the same build).
     """
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown or not targets:
-        raise ValueError(f"unknown target {unknown[0] if unknown else None!r}; expected one of {TARGETS}")
-    allowed = {"district", "township", "community", "hukou_type", "urban_rural", "sex", "has_disability"}
-    bad = [b for b in by if b not in allowed]
-    if bad:
-        raise ValueError(f"cannot group label coverage by {bad}; allowed: {sorted(allowed)}")
+    _check_coverage_args(targets, by)
     con = open_sources(pseudo_dir, connect(memory_limit), feedback_dir=feedback_dir)
     flags = {t: "in_cohort_guardianship" if t == "guardianship_risk" else "in_cohort_left_behind" for t in targets}
-    sets = ", ".join(["(as_of_date)"] + [f"(as_of_date, {b})" for b in by])
     cols = ", ".join(by)
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in targets}
     try:
@@ -434,21 +421,7 @@ def label_coverage_from_partitions(
                                  "(the partitions are not of the same build)")
             for target in targets:
                 parts[target].append(con.sql(
-                    f"""
-                    WITH c AS (SELECT * FROM hm_coverage WHERE {flags[target]}),
-                    v AS (
-                        SELECT DISTINCT c.as_of_date, c.child_token
-                        FROM c JOIN src_visit_records r ON r.child_token = c.child_token
-                         AND r.visit_date > c.as_of_date AND r.visit_date <= c.window_end
-                         AND r.knowledge_date <= DATE {sql_literal(cutoff.isoformat())}
-                    ),
-                    cv AS (SELECT c.*, v.child_token IS NOT NULL AS visited
-                           FROM c LEFT JOIN v USING (as_of_date, child_token))
-                    SELECT as_of_date, {cols}, {", ".join(f"GROUPING({b}) AS g_{b}" for b in by)},
-                           COUNT(*) AS cohort_children, SUM(CAST(visited AS INT)) AS visited_children
-                    FROM cv GROUP BY GROUPING SETS ({sets})
-                    """
-                ).df())
+                    _coverage_sql(f"SELECT * FROM hm_coverage WHERE {flags[target]}", cutoff, by)).df())
     finally:
         con.close()
     return {t: _coverage_rows(pd.concat(parts[t], ignore_index=True), by) if parts[t] else
@@ -462,33 +435,47 @@ def _coverage_query(con, as_of_dates, label_timespan_days, targets, by, label_kn
     register_as_of_dates(con, as_of_dates)
     create_children_table(con, rural_hukou_only=rural_hukou_only)
     cutoff = resolve_cutoff(con, label_knowledge_cutoff)
-    sets = ", ".join(["(as_of_date)"] + [f"(as_of_date, {b})" for b in by])
-    cols = ", ".join(by)
     out = {}
     for target in targets:
         flag = "in_cohort_guardianship" if target == "guardianship_risk" else "in_cohort_left_behind"
-        out[target] = con.sql(
-            f"""
-            WITH c AS (
-                SELECT h.*, CAST(h.as_of_date + INTERVAL {int(label_timespan_days)} DAY AS DATE) AS window_end,
+        out[target] = con.sql(_coverage_sql(
+            f"""SELECT h.*, CAST(h.as_of_date + INTERVAL {int(label_timespan_days)} DAY AS DATE) AS window_end,
                        EXISTS (SELECT 1 FROM src_disability_certificates d
                                WHERE d.person_token = h.child_token AND d.issued_date <= h.as_of_date
                                  AND d.knowledge_date <= h.as_of_date) AS has_disability
-                FROM hm_children h WHERE {flag}
-            ),
-            v AS (
-                SELECT DISTINCT c.as_of_date, c.child_token
-                FROM c JOIN src_visit_records r ON r.child_token = c.child_token
-                 AND r.visit_date > c.as_of_date AND r.visit_date <= c.window_end
-                 AND r.knowledge_date <= DATE {sql_literal(cutoff.isoformat())}
-            ),
-            cv AS (SELECT c.*, v.child_token IS NOT NULL AS visited FROM c LEFT JOIN v USING (as_of_date, child_token))
-            SELECT as_of_date, {cols}, {", ".join(f"GROUPING({b}) AS g_{b}" for b in by)},
-                   COUNT(*) AS cohort_children, SUM(CAST(visited AS INT)) AS visited_children
-            FROM cv GROUP BY GROUPING SETS ({sets})
-            """
-        ).df()
+                FROM hm_children h WHERE {flag}""", cutoff, by)).df()
     return out
+
+
+def _check_coverage_args(targets: Sequence[str], by: Sequence[str]) -> None:
+    """ValueError for an unknown target or group column of label coverage."""
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown or not targets:
+        raise ValueError(f"unknown target {unknown[0] if unknown else None!r}; expected one of {TARGETS}")
+    allowed = {"district", "township", "community", "hukou_type", "urban_rural", "sex", "has_disability"}
+    bad = [b for b in by if b not in allowed]
+    if bad:
+        raise ValueError(f"cannot group label coverage by {bad}; allowed: {sorted(allowed)}")
+
+
+def _coverage_sql(cohort_sql: str, cutoff: dt.date, by: Sequence[str]) -> str:
+    """The coverage counts of a cohort (``cohort_sql``: ``as_of_date, child_token, window_end`` and the ``by``
+    columns): each child visited or not in its window (visits known by ``cutoff``), counted overall and per
+    group (GROUPING SETS; :func:`_coverage_rows` reads the result)."""
+    sets = ", ".join(["(as_of_date)"] + [f"(as_of_date, {b})" for b in by])
+    return f"""
+        WITH c AS ({cohort_sql}),
+        v AS (
+            SELECT DISTINCT c.as_of_date, c.child_token
+            FROM c JOIN src_visit_records r ON r.child_token = c.child_token
+             AND r.visit_date > c.as_of_date AND r.visit_date <= c.window_end
+             AND r.knowledge_date <= DATE {sql_literal(cutoff.isoformat())}
+        ),
+        cv AS (SELECT c.*, v.child_token IS NOT NULL AS visited FROM c LEFT JOIN v USING (as_of_date, child_token))
+        SELECT as_of_date, {", ".join(by)}, {", ".join(f"GROUPING({b}) AS g_{b}" for b in by)},
+               COUNT(*) AS cohort_children, SUM(CAST(visited AS INT)) AS visited_children
+        FROM cv GROUP BY GROUPING SETS ({sets})
+        """
 
 
 def _coverage_rows(res: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
