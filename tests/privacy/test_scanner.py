@@ -205,6 +205,46 @@ def test_scan_path_tree(scanner, tmp_path):
     assert len(scan_paths([tree / "card.md"])) == 1
 
 
+def test_workbooks_every_sheet_and_cell(scanner, tmp_path):
+    """Workbooks are read with the calamine engine (issue 8: 8,000 visit lists at 2M): a hidden sheet, a
+    phone written as a number cell and a workbook inside a zip are all scanned, with the same findings
+    as openpyxl's reading of the same cells; a file that is not a workbook is skipped and named."""
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "走访名单"
+    ws.append(["序号", "备注", "分数"])
+    ws.append([1, "按时走访", 0.873])
+    ws.append([2, int(PHONE), 0.5])  # a number cell: Excel's own type for a typed-in phone
+    hidden = wb.create_sheet("隐藏")
+    hidden.sheet_state = "hidden"
+    hidden.append(["说明"])
+    hidden.append([f"身份证{RIC}"])
+    book = tmp_path / "list.xlsx"
+    wb.save(book)
+    with zipfile.ZipFile(tmp_path / "lists.zip", "w") as z:
+        z.write(book, "town/list.xlsx")
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+
+    got = {(f.location.replace(str(tmp_path) + "/", ""), f.column, f.row, f.entity_type) for f in scanner.scan_path(tmp_path)}
+    assert got == {
+        ("list.xlsx#走访名单", "备注", 1, "PHONE_NUMBER"),
+        ("list.xlsx#隐藏", "说明", 0, "CN_RIC"),
+        ("lists.zip!town/list.xlsx#走访名单", "备注", 1, "PHONE_NUMBER"),
+        ("lists.zip!town/list.xlsx#隐藏", "说明", 0, "CN_RIC"),
+    }
+    assert [s.split(" (")[0] for s in scanner.skipped] == [str(tmp_path / "broken.xlsx")]
+    by_openpyxl = {
+        (f"list.xlsx#{sheet}", f.column, f.row, f.entity_type)
+        for sheet, df in pd.read_excel(book, sheet_name=None, dtype=str, engine="openpyxl").items()
+        for f in scanner.scan_dataframe(df, "x")
+    }
+    assert by_openpyxl == {g for g in got if g[0].startswith("list.xlsx")}
+
+
 def test_scan_path_clean_tree(scanner, tmp_path):
     _clean_frame(200).to_parquet(tmp_path / "features.parquet")
     _clean_frame(200).to_csv(tmp_path / "features.csv", index=False)
