@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1129,6 +1130,7 @@ def write_lists(cfg: Config, scores: pd.DataFrame, plan) -> dict:
         cfg.path("out_dir") / "visit_lists", plan.cycle,
         data_as_of=plan.scoring_as_of_date - timedelta(days=1),
         risk_levels=cfg.risk_levels.as_dict(), alerts=for_visit_lists(alerts),
+        workers=os.cpu_count() or 1,
     )
     res["alert_counts"] = alert_counts(alerts).to_dict("records")
     return json.loads(json.dumps(res, default=str))

@@ -933,6 +933,33 @@ def _write_township_summary(
 # ----------------------------------------------------------------------------------------------
 
 
+#: Fewer workbooks than this are written in the calling process whatever ``workers`` says: a spawned
+#: worker takes about a second to import openpyxl and pandas, the time of some 40 workbooks.
+PARALLEL_MIN_WORKBOOKS = 200
+
+
+def _call(job: tuple) -> None:
+    func, args = job
+    func(*args)
+
+
+def _run_jobs(jobs: Sequence[tuple], workers: int) -> None:
+    """Run every ``(function, arguments)`` job: here, or in ``workers`` spawned processes (module-level
+    functions and picklable arguments only). An error in a job is raised here once every job is done
+    or cancelled."""
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_WORKBOOKS:
+        for job in jobs:
+            _call(job)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(1, len(jobs) // (workers * 16))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in pool.map(_call, jobs, chunksize=chunk):
+            pass
+
+
 def _parquet_table(rows: Iterable[dict]) -> pa.Table:
     rows = list(rows)
     for row in rows:
@@ -951,6 +978,7 @@ def write_visit_lists(
     data_as_of: dt.date,
     alerts: pd.DataFrame | None = None,
     risk_levels: Mapping[str, int] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Write one cycle's visit lists: a workbook per community, a township summary, one Parquet.
 
@@ -980,6 +1008,11 @@ def write_visit_lists(
     risk_levels : Mapping[str, int], optional
         Lower ventile bound of each level (configuration ``risk_levels``), used only to explain the
         levels on the 说明 sheet; default 极危 19, 高危 16, 中危 11, 低危 1 (DESIGN §7).
+    workers : int
+        Processes writing the workbooks (default 1: this one). With more, and at least
+        :data:`PARALLEL_MIN_WORKBOOKS` workbooks, they are shared among that many spawned processes:
+        openpyxl is pure Python, and a 2,000,000-child city has 8,000 communities (issue 8). The files
+        are byte-identical either way.
 
     Returns
     -------
@@ -1061,6 +1094,7 @@ def write_visit_lists(
     summary_counts = _summary_counts(gs, rows, all_places, cap_g)
 
     workbooks: list[Path] = []
+    jobs: list[tuple] = []  # (function, arguments) of every workbook, written together below
     per_community: list[dict[str, Any]] = []
     seen_paths: dict[Path, tuple[str, str, str]] = {}
     for place in all_places:
@@ -1072,7 +1106,8 @@ def write_visit_lists(
         mine = by_place.get(place, [])
         sections = {s: [r for r in mine if r["section"] == s] for s in SECTION_ORDER}
         capacities = {GUARDIANSHIP: cap_g.get(place, 0), LEFT_BEHIND: cap_l.get(place, 0)}
-        _write_community_workbook(path, place, cycle, data_as_of, sections, capacities, timestamp, bounds)
+        jobs.append((_write_community_workbook,
+                     (path, place, cycle, data_as_of, sections, capacities, timestamp, bounds)))
         workbooks.append(path)
         per_community.append(
             {
@@ -1097,7 +1132,7 @@ def write_visit_lists(
             / safe_filename(township)
             / f"乡镇汇总_{safe_filename(township)}.xlsx"
         )
-        _write_township_summary(
+        jobs.append((_write_township_summary, (
             path,
             district,
             township,
@@ -1105,8 +1140,9 @@ def write_visit_lists(
             data_as_of,
             summary_counts.loc[(district, township)].loc[communities],
             timestamp,
-        )
+        )))
         summaries.append(path)
+    _run_jobs(jobs, workers)
 
     table = _parquet_table(rows)
     parquet_path = root / "visit_lists.parquet"

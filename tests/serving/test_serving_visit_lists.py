@@ -260,6 +260,28 @@ def test_deterministic(tmp_path, guardianship_scores, left_behind_scores, alerts
             assert _rows(wa[name]) == _rows(wb_[name])
 
 
+def test_workers_write_the_same_bytes(tmp_path, guardianship_scores, left_behind_scores, alerts, monkeypatch):
+    """Workbooks shared among spawned processes (issue 8: 8,000 communities at 2M) are the same files,
+    byte for byte, as those written here; a job that fails in a worker fails the call."""
+    import serving.visit_lists as vl
+
+    one = write_visit_lists(guardianship_scores, left_behind_scores, tmp_path / "one", CYCLE, data_as_of=AS_OF,
+                            alerts=alerts)
+    monkeypatch.setattr(vl, "PARALLEL_MIN_WORKBOOKS", 1)
+    two = write_visit_lists(guardianship_scores, left_behind_scores, tmp_path / "two", CYCLE, data_as_of=AS_OF,
+                            alerts=alerts, workers=2)
+    files = one["workbooks"] + one["township_summaries"]
+    assert len(files) > 2
+    for a, b in zip(files, two["workbooks"] + two["township_summaries"], strict=True):
+        assert a.relative_to(tmp_path / "one") == b.relative_to(tmp_path / "two")
+        assert a.read_bytes() == b.read_bytes(), a.name
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / CYCLE).write_text("a file where the cycle's folder goes", encoding="utf-8")
+    with pytest.raises(OSError):
+        vl._run_jobs([(vl.safe_filename, ("x",)), (vl.Path.mkdir, (blocked / CYCLE / "d",))], workers=2)
+
+
 def test_refuses_unknown_columns_and_raw_identifiers(tmp_path, guardianship_scores, left_behind_scores):
     with pytest.raises(ValueError, match="unexpected columns"):
         write_visit_lists(
