@@ -25,6 +25,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+
 RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RIC_CHECK_CHARS = "10X98765432"
 
@@ -163,6 +165,61 @@ def validate_ric(value: object, as_of: date | None = None) -> RicResult:
     if ric_check_char(s[:17]) != s[17]:
         return RicResult(None, INVALID_CHECKSUM)
     return RicResult(s, None, upgraded)
+
+
+_CANONICAL_RIC = re.compile(r"^[0-9]{17}[0-9X]$")
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: leap years below
+
+
+def canonical_ric_valid(values, as_of: date | None = None) -> np.ndarray:
+    """Which of ``values`` are resident IDs already in their normalized form and valid — the common
+    case of a clean export, checked in bulk (issue 8: about 6 M distinct IDs at 2,000,000 children).
+
+    A value counts when it is a ``str`` of exactly 18 ASCII characters, 17 digits and a digit or
+    upper-case X, and :func:`validate_ric` (with the same ``as_of``) returns it unchanged: province code in
+    :data:`PROVINCE_CODES`, a calendar birth date not before :data:`EARLIEST_BIRTH`, the ISO 7064 MOD
+    11-2 check character (GB 11643-1999). Everything else is False — including IDs that
+    :func:`validate_ric` would accept after normalizing (spaces, full-width digits, a lower-case x, the
+    15-digit form): pass those to :func:`validate_ric`.
+
+    Parameters
+    ----------
+    values : sequence or ndarray of object
+        Cells of any type (non-strings are False).
+    as_of : date, optional
+        Birth dates after it are invalid, as in :func:`validate_ric`.
+
+    Returns
+    -------
+    ndarray of bool, shape (len(values),)
+    """
+    cells = np.asarray(values, dtype=object).ravel()
+    out = np.zeros(len(cells), dtype=bool)
+    if not len(cells):
+        return out
+    shaped = np.fromiter((isinstance(v, str) and len(v) == 18 and _CANONICAL_RIC.match(v) is not None
+                          for v in cells), dtype=bool, count=len(cells))
+    idx = np.flatnonzero(shaped)
+    if not len(idx):
+        return out
+    b = np.frombuffer("".join(cells[idx]).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+    d = (b[:, :17] - 48).astype(np.int64)
+    check = np.frombuffer(RIC_CHECK_CHARS.encode("ascii"), dtype=np.uint8)[(d @ np.array(RIC_WEIGHTS)) % 11]
+    ok = check == b[:, 17]
+    province = np.zeros(100, dtype=bool)
+    province[[int(c) for c in PROVINCE_CODES]] = True
+    ok &= province[d[:, 0] * 10 + d[:, 1]]
+    year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+    month = d[:, 10] * 10 + d[:, 11]
+    day = d[:, 12] * 10 + d[:, 13]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    last = np.asarray(_DAYS_IN_MONTH)[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
+    ok &= month_ok & (day >= 1) & (day <= last) & (year >= EARLIEST_BIRTH.year)
+    if as_of is not None:
+        ok &= year * 10000 + month * 100 + day <= as_of.year * 10000 + as_of.month * 100 + as_of.day
+    out[idx] = ok
+    return out
 
 
 def is_valid_ric(value: str, as_of: date | None = None) -> bool:

@@ -15,7 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from privacy.identifiers import LANDLINE, MOBILE, SERVICE, normalize_phone, normalize_text, validate_ric
+import numpy as np
+
+from privacy.identifiers import (
+    LANDLINE,
+    MOBILE,
+    SERVICE,
+    canonical_ric_valid,
+    normalize_phone,
+    normalize_text,
+    validate_ric,
+)
 
 KINDS = ("names", "id_numbers", "phones", "addresses", "other_ids")
 #: How a Chinese place name ends (administrative units, villages, residents' committees, estates).
@@ -180,7 +190,14 @@ class KnownIdentities:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         norm = _NORMALIZERS[kind]
         target: set = getattr(self, kind)
-        for v in dict.fromkeys(values):
+        values = list(dict.fromkeys(values))
+        if kind == "id_numbers" and values:  # IDs already in normalized form, checked in bulk (issue 8)
+            cells = np.empty(len(values), dtype=object)
+            cells[:] = values
+            canonical = canonical_ric_valid(cells)
+            target.update(cells[canonical].tolist())
+            values = cells[~canonical].tolist()
+        for v in values:
             if kind == "other_ids":
                 self._add_other(v)
                 continue

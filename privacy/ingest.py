@@ -871,9 +871,12 @@ def _map_unique(
     series: pd.Series,
     func: Callable[[object], tuple[object, str | None]],
     memo: _ChunkMemo | None = None,
+    unchanged: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply ``func`` once per distinct value — with ``memo``, only to the values that were not in the
-    previous chunk (see :class:`_ChunkMemo`). Returns (values, reasons, is_null), arrays of len(series)."""
+    previous chunk (see :class:`_ChunkMemo`). ``unchanged`` (optional) marks, in bulk, the distinct
+    cells ``func`` would return as they are with no reason (``(cell, None)``); ``func`` is not called
+    for them. Returns (values, reasons, is_null), arrays of len(series)."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     n = len(uniques)
     vals = np.empty(n + 1, dtype=object)
@@ -891,6 +894,12 @@ def _map_unique(
         todo = np.flatnonzero(hit < 0)
         memo.hit = hit
     cells = np.asarray(uniques, dtype=object)
+    if unchanged is not None and len(todo):
+        todo = np.asarray(todo, dtype=np.intp)
+        same = unchanged(cells[todo])
+        vals[todo[same]] = cells[todo[same]]
+        reasons[todo[same]] = None
+        todo = todo[~same]
     for i in todo:
         vals[i], reasons[i] = func(cells[i])
     if memo is not None:
@@ -932,6 +941,20 @@ def _column_func(
     if t == "address":
         limit = col.max_length or fmt.max_string
     return lambda u: _u_text(u, fmt, limit)
+
+
+def _unchanged_func(col: Column, as_of: dt.date, fmt: _Fmt = _DEFAULT_FMT) -> Callable[[np.ndarray], np.ndarray] | None:
+    """For :func:`_map_unique`: the bulk test of the cells ``col``'s function keeps as they are — for a
+    resident ID column, IDs already in normalized form and valid at ``as_of``
+    (:func:`privacy.identifiers.canonical_ric_valid`), unless a configured blank word; None otherwise."""
+    if col.type != "resident_id":
+        return None
+    blank = np.array(sorted(fmt.blank), dtype=object)
+
+    def unchanged(cells: np.ndarray) -> np.ndarray:
+        return ids.canonical_ric_valid(cells, as_of) & ~np.isin(cells, blank)
+
+    return unchanged
 
 
 def _raw_text_identifier(u: object) -> str | None:
@@ -1378,7 +1401,8 @@ class IngestSession:
 
                 v, r, _ = _map_unique(df[col.name], _free, memo)
             else:
-                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of, fmt), memo)
+                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of, fmt), memo,
+                                      _unchanged_func(col, self.as_of, fmt))
             null = pd.isna(pd.Series(v, dtype=object)).to_numpy()
             if col.type == "phone":
                 for w in (PHONE_INVALID, PHONE_SERVICE_NUMBER):

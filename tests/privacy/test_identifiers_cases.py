@@ -80,3 +80,38 @@ def test_full_width_and_spaces():
 def test_check_char_vector():
     assert ids.ric_check_char("34052419800101001") == "X"  # GB 11643 test vector (SIMULATOR_FACTS §8)
     assert ids.luhn_valid("4111111111111111") and not ids.luhn_valid("4111111111111112")
+
+
+def _ric_like(rng, body_prefixes=("33", "11", "83", "99", "00", "65")) -> str:
+    body = (f"{rng.choice(body_prefixes)}{rng.randint(0, 9999):04d}{rng.randint(1895, 2030)}"
+            f"{rng.randint(0, 13):02d}{rng.randint(0, 32):02d}{rng.randint(0, 999):03d}")
+    return body + (ids.ric_check_char(body) if rng.random() < 0.85 else rng.choice("0123456789X"))
+
+
+def test_canonical_ric_valid_agrees_with_validate_ric():
+    """The bulk check (issue 8) is True exactly where validate_ric returns the value unchanged: random
+    IDs (bad provinces, months 00/13, days 00/32, years 1895–2030, wrong check characters), the forms
+    validate_ric normalizes first (lower-case x, spaces, full-width digits, 15 digits), non-strings,
+    29 February in leap and common years, 1900-01-01 and the as-of date itself."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    values: list[object] = []
+    for _ in range(20_000):
+        v = _ric_like(rng)
+        r = rng.random()
+        values.append(v.lower() if r < 0.03 else f" {v}" if r < 0.05 else v[:15] if r < 0.07
+                      else "３" + v[1:] if r < 0.08 else v)
+    for body in ("33010620000229123", "33010619000229123", "33010620240229123", "33010619000101123",
+                 "33010618991231123", "33010620250601123", "33010620250602123"):
+        values.append(body + ids.ric_check_char(body))
+    values += [None, 330106200001011234, 3.3e17, "", "33010620000101123x"]
+    for as_of in (None, date(2025, 6, 1)):
+        got = ids.canonical_ric_valid(values, as_of)
+        want = np.array([isinstance(v, str) and validate_ric(v, as_of).normalized == v for v in values])
+        assert (got == want).all(), [v for v, g, w in zip(values, got, want, strict=True) if g != w][:5]
+        assert 0.3 < want.mean() < 0.9  # both kinds are well represented
+    assert ids.canonical_ric_valid([]).shape == (0,)
+    assert list(ids.canonical_ric_valid(values[-12:-10])) == [True, False]  # 2000-02-29 yes, 1900-02-29 no

@@ -47,3 +47,36 @@ def test_save_load_round_trip_is_encrypted(tmp_path):
     assert loaded == k
     with pytest.raises(ValueError, match="wrong key"):
         KnownIdentities.load(path, Fernet.generate_key())
+
+
+def test_add_ids_in_bulk_keeps_every_outcome():
+    """IDs already normalized and valid go in without the per-value path (issue 8); every other value
+    still takes it: the index is the one the per-value normalizers give."""
+    import random
+
+    from privacy.identifiers import ric_check_char
+    from privacy.identities import normalize_id_number, normalize_other_id
+
+    rng = random.Random(3)
+    values = []
+    for i in range(3000):
+        body = f"33{rng.randint(0, 9999):04d}{rng.randint(1990, 2030)}{rng.randint(1, 13):02d}{rng.randint(1, 29):02d}{i % 1000:03d}"
+        v = body + ric_check_char(body) if rng.random() < 0.8 else body + "7"
+        values.append(rng.choice([v, v.lower(), " " + v, v[:6] + v[8:17], "G" + v, v + "42", "330100123456"]))
+    values += [None, float("nan"), 12345678901, ""]
+    k = KnownIdentities().add("id_numbers", values)
+    want_ids, want_other = set(), set()
+    for v in values:
+        n = normalize_id_number(v)
+        if n:
+            want_ids.add(n)
+            continue
+        o = normalize_other_id(v)
+        if o:
+            want_other.add(o)
+            from privacy.identities import embedded_ric
+
+            if embedded_ric(o):
+                want_ids.add(embedded_ric(o))
+    assert k.id_numbers == want_ids and k.other_ids == want_other
+    assert len(want_ids) > 1000 and len(want_other) > 500

@@ -301,3 +301,41 @@ def test_raw_rows_of_unique_keys_wait_on_disk_and_still_reach_quarantine(tmp_pat
     assert not (tmp_path / "streamed" / "work" / ".ingest_chunks").exists()
     attrs = pd.read_parquet(tmp_path / "streamed" / "work" / "pseudonymized" / "id_attributes.parquet")
     assert len(attrs) == rep.persons >= 29  # written before the scan, from every person seen
+
+
+def test_resident_ids_checked_in_bulk_map_as_one_by_one():
+    """A resident-ID column's clean IDs skip the per-cell function (issue 8); the values and reasons
+    are those of the per-cell function for every cell, chunk after chunk with the memo, including a
+    blank word that looks like an ID, an ID born after the as-of date and the forms normalized first."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from privacy.contracts import Column, Formats
+    from privacy.identifiers import ric_check_char
+    from privacy.ingest import _ChunkMemo, _column_func, _Fmt, _map_unique, _unchanged_func
+
+    def rid(body):
+        return body + ric_check_char(body)
+
+    odd = rid("33010620000101999")
+    fmt = _Fmt(Formats(blank_values=("无", odd)))
+    as_of = dt.date(2025, 6, 1)
+    col = Column(name="id", header="公民身份号码", type="resident_id", privacy="direct")
+    cells = [rid(f"330106201{i % 10}0101{i:03d}") for i in range(300)]
+    cells += [odd, rid("33010620250602001"), rid("33010620250601001"), cells[0].lower(), " " + cells[1],
+              "330106100101001", "无", "", None, "1.2E+17", rid("99010620000101001")]
+    chunks = [pd.Series(cells[i::3] + cells[: i + 5], dtype=object) for i in range(3)]
+    memo_a, memo_b = _ChunkMemo(), _ChunkMemo()
+    for chunk in chunks:
+        va, ra, na = _map_unique(chunk, _column_func(col, as_of, fmt), memo_a)
+        vb, rb, nb = _map_unique(chunk, _column_func(col, as_of, fmt), memo_b, _unchanged_func(col, as_of, fmt))
+        assert list(va) == list(vb) and list(ra) == list(rb) and (na == nb).all()
+    assert _unchanged_func(Column(name="x", header="备注", type="text", privacy="none"), as_of, fmt) is None
+    whole = pd.Series(cells, dtype=object)
+    v, r, _ = _map_unique(whole, _column_func(col, as_of, fmt), None, _unchanged_func(col, as_of, fmt))
+    assert list(v[:300]) == cells[:300] and not any(r[:300])
+    assert v[300] is None and r[300] is None  # the blank word
+    assert list(r[301:303]) == ["INVALID_BIRTH_DATE", None] and v[303] == cells[0] and v[304] == cells[1]
+    assert np.all(v[305:] == [rid("33010619100101001"), None, None, None, None, None])
