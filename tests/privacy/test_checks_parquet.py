@@ -47,6 +47,24 @@ def test_batches_report_what_the_whole_table_reports(tmp_path, scanner):
     assert any(" row 2999 " in e for e in batched.metadata["examples"])
 
 
+def test_a_leak_in_every_batch_is_found_in_every_batch(tmp_path, scanner):
+    """The batches share the memo of values scanned clean; a value with a finding is never in it, so a
+    phone written in rows of three batches is three findings, and a clean token repeated in every batch
+    changes nothing."""
+    df = _table(3000, plant=False)
+    df["child_token"] = [f"P_k1_{i % 700:020x}" for i in range(3000)]  # the same children every batch
+    for r in (5, 1500, 2995):
+        df.loc[r, "note"] = "联系电话13812345678"
+    df.to_parquet(tmp_path / "t.parquet")
+    out = parquet_has_no_raw_personal_information(scanner, tmp_path / "t.parquet", "t", batch_rows=1000)
+    rows = sorted(int(e.split(" row ")[1].split()[0]) for e in out.metadata["examples"])
+    assert out.metadata["findings"] == 3 and rows == [5, 1500, 2995]
+    df.loc[[5, 1500, 2995], "child_token"] = "13812345678"  # now in a column the memo covers
+    df.to_parquet(tmp_path / "t.parquet")
+    out = parquet_has_no_raw_personal_information(scanner, tmp_path / "t.parquet", "t", batch_rows=1000)
+    assert out.metadata["findings"] == 6
+
+
 def test_a_column_name_is_one_finding(tmp_path, scanner):
     df = pd.DataFrame({"欧阳娜娜": ["a"] * 2500})
     df.to_parquet(tmp_path / "t.parquet")
