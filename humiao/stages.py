@@ -1102,8 +1102,9 @@ def _level_ranges(cfg: Config) -> dict[str, tuple[int, int]]:
     return out
 
 
-def write_lists(cfg: Config, scores: pd.DataFrame, plan) -> dict:
-    """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18)."""
+def write_lists(cfg: Config, scores: pd.DataFrame, plan, *, workers: int | None = None) -> dict:
+    """The cycle's visit lists under ``out/visit_lists/<cycle>/`` (DESIGN.md §8, §11.18); the workbooks
+    written by ``workers`` processes (default: one per core; :func:`serving.visit_lists.write_visit_lists`)."""
     from features.alerts import alert_counts, event_alerts, for_visit_lists
     from features.timechop import add_months
     from serving.feedback import CORRECTION_FLAG, OPEN_CASE_FLAG
@@ -1130,7 +1131,7 @@ def write_lists(cfg: Config, scores: pd.DataFrame, plan) -> dict:
         cfg.path("out_dir") / "visit_lists", plan.cycle,
         data_as_of=plan.scoring_as_of_date - timedelta(days=1),
         risk_levels=cfg.risk_levels.as_dict(), alerts=for_visit_lists(alerts),
-        workers=os.cpu_count() or 1,
+        workers=workers or os.cpu_count() or 1,
     )
     res["alert_counts"] = alert_counts(alerts).to_dict("records")
     return json.loads(json.dumps(res, default=str))
