@@ -121,11 +121,17 @@ def _baseline_scores(b: Baseline, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
     return b.predict_proba(X)[:, 1], b.rank_score(X)
 
 
-def _block(y, proba, rank, test: pd.DataFrame, cap, n_boot: int, seed: int, ties: str) -> dict:
+def _block(y, proba, rank, test: pd.DataFrame, cap, n_boot: int, seed: int, ties: str,
+           weights: M.BootstrapWeights | None = None) -> dict:
     return M.evaluate_scores(
         y, proba, test["community"], cap, rank_score=rank, child_ids=test["child_token"], n_boot=n_boot,
-        seed=seed, ties=ties,
+        seed=seed, ties=ties, weights=weights,
     )  # fmt: skip
+
+
+def _weights(rows: pd.DataFrame, n_boot: int, seed: int) -> M.BootstrapWeights:
+    """The bootstrap draws of ``rows`` (children resampled), made once for every block on them."""
+    return M.BootstrapWeights(rows["child_token"], len(rows), n_boot, seed)
 
 
 def _pr_at_k(y, rank, test: pd.DataFrame, cap: pd.Series, factors, pcts, seed: int) -> list[dict]:
@@ -371,7 +377,8 @@ def evaluate_target(
             }
         return out
 
-    blocks = {name: _block(y_test, p, r, test, cap, n_boot, seed, ties) for name, (p, r) in scored.items()}
+    w_test = _weights(test, n_boot, seed)  # every block on the test rows: observed, truth, oracle
+    blocks = {name: _block(y_test, p, r, test, cap, n_boot, seed, ties, w_test) for name, (p, r) in scored.items()}
     beats = beats_of(blocks)
 
     # --- every split of the selected config, with every baseline fitted on that split ---------------
@@ -398,7 +405,9 @@ def evaluate_target(
             del tr  # one split's training rows at a time, beside the latest split's
             y_r = rows[target].astype("float64").to_numpy()
             cap_r = capacity_for_date(capacity, sp.test_as_of_date)
-            bl = {name: _block(y_r, p, r, rows, cap_r, n_boot, seed, ties) for name, (p, r) in sc.items()}
+            w_r = _weights(rows, n_boot, seed)
+            bl = {name: _block(y_r, p, r, rows, cap_r, n_boot, seed, ties, w_r) for name, (p, r) in sc.items()}
+            del w_r
             if fairness_scope == "all_splits":
                 audited.append((rows[audit_cols], M.select_top_k(r_raw, rows["community"], cap_r, ties="stochastic",
                                                                  seed=seed)))
@@ -443,7 +452,7 @@ def evaluate_target(
             raise ValueError("truth lacks outcomes for some test rows")
         yt = y_true_t.astype("float64").to_numpy()
         truth_metrics = {
-            name: _block(yt, p, r, test, cap, n_boot, seed, ties) for name, (p, r) in scored.items()
+            name: _block(yt, p, r, test, cap, n_boot, seed, ties, w_test) for name, (p, r) in scored.items()
         }
         yt_audit = pd.Series(truth).reindex(audit_rows.index)
         if yt_audit.isna().any():
@@ -474,13 +483,13 @@ def evaluate_target(
         o_proba = _level_proba(o_train.to_numpy(dtype="float64"), y_train, o_rank)
         oracle = {
             "definition": _oracle_definition(target),
-            "metrics": _block(y_test, o_proba, o_rank, test, cap, n_boot, seed, ties),
+            "metrics": _block(y_test, o_proba, o_rank, test, cap, n_boot, seed, ties, w_test),
         }
         oracle["gap_to_oracle"] = {
             "observed": {m: oracle["metrics"][m]["value"] - blocks["model"][m]["value"] for m in GAP_METRICS}
         }
         if yt is not None:
-            oracle["truth_metrics"] = _block(yt, o_proba, o_rank, test, cap, n_boot, seed, ties)
+            oracle["truth_metrics"] = _block(yt, o_proba, o_rank, test, cap, n_boot, seed, ties, w_test)
             oracle["gap_to_oracle"]["truth"] = {
                 m: oracle["truth_metrics"][m]["value"] - truth_metrics["model"][m]["value"]
                 for m in GAP_METRICS

@@ -44,7 +44,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -497,6 +497,51 @@ def bootstrap_weights(rng: np.random.Generator, row_cluster: np.ndarray, n_clust
         done += b
 
 
+class BootstrapWeights:
+    """The bootstrap weight matrices of one set of rows, drawn once and handed to every
+    :func:`evaluate_scores` call on those rows (issue 8: an evaluation scores the model, four
+    baselines and the oracle on the same test rows, on observed and on true outcomes — twelve calls
+    that drew the same 200 × 1.7 M weights at 2,000,000 children).
+
+    The matrices are exactly those of :func:`bootstrap_weights` with ``np.random.default_rng(seed + 1)``
+    (what :func:`evaluate_scores` draws without them); they are kept as whole-number counts, one byte
+    per row and replicate (200 replicates of 1.7 M rows: 340 MB), after the first full pass.
+
+    Parameters
+    ----------
+    child_ids : array-like, shape (n,), or None
+        Child of each row (None: every row its own cluster), as ``child_ids`` of :func:`evaluate_scores`.
+    n_rows : int
+    n_boot : int
+        Replicates ``B``.
+    seed : int
+        The ``seed`` of the :func:`evaluate_scores` calls that use them.
+    """
+
+    def __init__(self, child_ids, n_rows: int, n_boot: int, seed: int):
+        self.n_rows, self.n_boot, self.seed = int(n_rows), int(n_boot), int(seed)
+        self.row_child, self.n_children = _child_codes(child_ids, self.n_rows)
+        if len(self.row_child) != self.n_rows:
+            raise ValueError(f"child_ids has {len(self.row_child)} rows, expected {self.n_rows}")
+        self._counts: list[np.ndarray] | None = None
+
+    def matrices(self) -> Iterator[np.ndarray]:
+        """The weight matrices, float64, shape (chunk, n_rows), ``n_boot`` rows in all."""
+        if self._counts is not None:
+            for c in self._counts:
+                yield c.astype("float64")
+            return
+        kept: list[np.ndarray] | None = []
+        for W in bootstrap_weights(np.random.default_rng(self.seed + 1), self.row_child, self.n_children,
+                                   self.n_boot):
+            if kept is not None and (W.size == 0 or W.max() <= 255):
+                kept.append(W.astype(np.uint8))
+            else:
+                kept = None  # a count above a byte (never seen): drawn again next time
+            yield W
+        self._counts = kept
+
+
 # ---------------------------------------------------------------------------------------------------
 # public metric functions
 
@@ -678,6 +723,7 @@ def evaluate_scores(
     n_bins: int = DEFAULT_ECE_BINS,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
+    weights: BootstrapWeights | None = None,
 ) -> dict[str, dict]:
     """Every metric of :data:`METRIC_NAMES` with tie orders and bootstrap 95% intervals.
 
@@ -706,18 +752,29 @@ def evaluate_scores(
         Bootstrap replicates ``B`` (0 = no intervals, ``ci95`` is None).
     seed : int
         Seed of tie orders and bootstrap draws.
+    weights : BootstrapWeights, optional
+        The bootstrap draws of these rows made once for several calls (same ``n_boot`` and ``seed``;
+        ``child_ids`` is then not read): the same intervals as drawing them here.
 
     Returns
     -------
     dict
         ``{metric name: {"value": float, "ci95": [lo, hi] | None}}``; list metrics also carry
         ``"ties": {"best": float, "worst": float, "stochastic": float}``. Undefined values are NaN.
+
+    Raises
+    ------
+    ValueError
+        Inputs of different lengths, or ``weights`` made for another row count, ``n_boot`` or ``seed``.
     """
     y = _as_labels(y_true)
     p = _as_proba(proba)
     s = _as_scores(p if rank_score is None else rank_score)
     comm = pd.Series(communities).astype("string").fillna("<NA>").to_numpy()
     n = _check_lengths(y_true=y, proba=p, rank_score=s, communities=comm)
+    if weights is not None and (weights.n_rows, weights.n_boot, weights.seed) != (n, n_boot, seed):
+        raise ValueError(f"weights were drawn for {weights.n_rows} rows, n_boot {weights.n_boot}, seed "
+                         f"{weights.seed}; this call has {n}, {n_boot}, {seed}")
     codes, _ = pd.factorize(comm)
     k_row = _capacity_per_row(comm, capacity)
     zeros = np.zeros(n, dtype=np.int64)
@@ -763,11 +820,9 @@ def evaluate_scores(
                 out[name]["ties"] = {t: float(by_tie[t][name]) for t in TIE_ORDERS}
 
         if n_boot > 0 and n > 0:
-            rng = np.random.default_rng(seed + 1)
-            row_child, n_children = _child_codes(child_ids, n)
-            reps = np.concatenate(
-                [compute_m(W, ties, k_pct) for W in bootstrap_weights(rng, row_child, n_children, n_boot)]
-            )
+            if weights is None:
+                weights = BootstrapWeights(child_ids, n, n_boot, seed)
+            reps = np.concatenate([compute_m(W, ties, k_pct) for W in weights.matrices()])
             for j, name in enumerate(METRIC_NAMES):
                 col = reps[:, j][np.isfinite(reps[:, j])]
                 if len(col):

@@ -87,3 +87,32 @@ def test_roc_auc_and_average_precision_from_threshold_sums_equal_the_curve(n, ti
 
         assert auc[0] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
         assert ap[0] == pytest.approx(average_precision_score(y, s), abs=1e-12)
+
+
+def test_bootstrap_weights_drawn_once_give_the_same_intervals(monkeypatch):
+    """BootstrapWeights (issue 8: twelve blocks on one test date drew the same weights twelve times) gives
+    every call exactly the intervals it draws itself, on its first pass (drawing) and later ones (kept
+    counts), over several chunks; weights drawn for other rows, replicates or seed are refused."""
+    import pandas as pd
+
+    monkeypatch.setattr(M, "BOOT_CHUNK_CELLS", 7 * 900)  # 7 replicates per chunk: several chunks
+    rng = np.random.default_rng(11)
+    n = 900
+    y = (rng.random(n) < 0.1).astype(float)
+    comm = rng.choice([f"c{i}" for i in range(12)], n)
+    cap = pd.Series({f"c{i}": 1 + i % 4 for i in range(12)})
+    children = rng.integers(0, 500, n).astype(str)
+    w = M.BootstrapWeights(children, n, 40, 3)
+    for i in range(3):
+        s = rng.random(n) + 0.4 * y * i
+        p = np.clip(s / 2, 0, 1)
+        alone = M.evaluate_scores(y, p, comm, cap, rank_score=s, child_ids=children, n_boot=40, seed=3)
+        shared = M.evaluate_scores(y, p, comm, cap, rank_score=s, child_ids=children, n_boot=40, seed=3, weights=w)
+        assert shared == alone
+        assert any(v["ci95"] and v["ci95"][0] < v["ci95"][1] for v in alone.values())
+    assert w._counts is not None and sum(len(c) for c in w._counts) == 40
+    for bad in (M.BootstrapWeights(children, n, 41, 3), M.BootstrapWeights(children, n, 40, 4)):
+        with pytest.raises(ValueError, match="weights were drawn"):
+            M.evaluate_scores(y, p, comm, cap, child_ids=children, n_boot=40, seed=3, weights=bad)
+    with pytest.raises(ValueError, match="rows"):
+        M.BootstrapWeights(children[:10], n, 40, 3)
