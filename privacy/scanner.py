@@ -124,6 +124,15 @@ _GROUP_SHAPES = {
 }
 _CARD_MII = frozenset("234569")
 
+#: A pseudonymous token, exactly as :class:`privacy.tokens.Pseudonymizer` writes it (``P_k1_`` + 20 hex
+#: digits): a keyed hash, not a value. A whole cell of this shape is not scanned (issue 8: the tokens were
+#: most of the distinct values of every pseudonymized table); anything else in a token column is.
+_TOKEN = re.compile(r"[PHSR]_k[0-9]{1,4}_[0-9a-f]{20}")
+
+
+def _is_token(value: str) -> bool:
+    return 25 <= len(value) <= 28 and value[1:3] == "_k" and _TOKEN.fullmatch(value) is not None
+
 
 def classify_digits(d: str) -> str | None:
     """Entity of a continuous digit string (upper-case X allowed at ID check positions), or None."""
@@ -710,7 +719,8 @@ class LeakScanner:
 
         Each unique value is scanned once; integer columns and integral float columns with 10+ digits
         are scanned as their decimal strings (a phone or ID stored as a number is still a leak);
-        datetime and boolean columns are skipped.
+        datetime and boolean columns are skipped, and so is a cell that is exactly a pseudonymous token
+        (``P_k1_`` + 20 lower-case hex digits: an HMAC, DESIGN §5), whatever its column.
 
         Parameters
         ----------
@@ -745,6 +755,7 @@ class LeakScanner:
             prose = str(name) in free
             memo = None if clean is None or prose else clean.setdefault(str(name), set())
             todo = [v if v not in memo else "" for v in strings] if memo else strings  # "": never a finding
+            todo = ["" if _is_token(v) else v for v in todo]
             hits = self._scan_values(todo, prose)
             if memo is not None and len(memo) < self.CLEAN_MEMO_MAX:
                 flagged_i = {i for i, _, _ in hits}

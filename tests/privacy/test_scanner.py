@@ -279,3 +279,25 @@ def test_uuid_groups_are_not_phone_numbers(scanner):
     assert scanner.scan_text(line) == []
     assert [e for e, _, _ in scanner.scan_text("电话0424-4629-9308。")] == ["PHONE_NUMBER"]
     assert [e for e, _, _ in scanner.scan_text("联系电话：0571-87654321")] == ["PHONE_NUMBER"]
+
+
+def test_whole_tokens_are_not_scanned_anything_else_is(scanner):
+    """A cell that is exactly a pseudonymous token is a keyed hash, not a value, and is not scanned
+    (issue 8: tokens were most of the distinct values of every pseudonymized table): not even one whose
+    hex digits end in 86 + a known phone, which the country-code rule would otherwise report. A raw
+    value in a token column, and a cell that only looks like a token, are scanned as before."""
+    from privacy.tokens import Pseudonymizer
+
+    pz = Pseudonymizer(b"k" * 32, 1)
+    tokens = [pz.token("P", f"33010620150101{i:04d}") for i in range(2000)]
+    shaped = "P_k1_0000000" + "86" + PHONE[:11]
+    assert len(shaped) == 25
+    near = [shaped.upper(), shaped + "\n", f"{tokens[0]} {PHONE}", "P_k1_" + PHONE + "abcdefghi"]
+    df = pd.DataFrame({"person_token": [*tokens, shaped, RIC, PHONE, *near]})
+    found = {(f.row, f.entity_type) for f in scanner.scan_dataframe(df, "t")}
+    n = len(tokens)
+    assert (n + 1, "CN_RIC") in found and (n + 2, "PHONE_NUMBER") in found
+    assert (n + 5, "PHONE_NUMBER") in found  # a token and a phone in one cell
+    assert all(r >= n + 1 for r, _ in found)  # no token, not even the shaped one
+    assert not any(r == n for r, _ in found)
+    assert scanner.scan_text(shaped)  # as text (a log line), the country-code rule still applies
