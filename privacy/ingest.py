@@ -952,7 +952,9 @@ def _unchanged_func(col: Column, as_of: dt.date, fmt: _Fmt = _DEFAULT_FMT) -> Ca
     blank = np.array(sorted(fmt.blank), dtype=object)
 
     def unchanged(cells: np.ndarray) -> np.ndarray:
-        return ids.canonical_ric_valid(cells, as_of) & ~np.isin(cells, blank)
+        ok = ids.canonical_ric_valid(cells, as_of)
+        ok[ok] = ~np.isin(cells[ok], blank)  # strings only: no comparison of mixed types
+        return ok
 
     return unchanged
 
