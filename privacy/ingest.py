@@ -949,11 +949,14 @@ def _unchanged_func(col: Column, as_of: dt.date, fmt: _Fmt = _DEFAULT_FMT) -> Ca
     (:func:`privacy.identifiers.canonical_ric_valid`), unless a configured blank word; None otherwise."""
     if col.type != "resident_id":
         return None
-    blank = np.array(sorted(fmt.blank), dtype=object)
+    words = sorted(fmt.blank)
+    # only a blank word that is itself a valid normalized ID can be among the kept cells (never, in practice)
+    blank = {w for w, ok in zip(words, ids.canonical_ric_valid(words), strict=True) if ok}
 
     def unchanged(cells: np.ndarray) -> np.ndarray:
         ok = ids.canonical_ric_valid(cells, as_of)
-        ok[ok] = ~np.isin(cells[ok], blank)  # strings only: no comparison of mixed types
+        if blank:
+            ok[ok] = [c not in blank for c in cells[ok]]
         return ok
 
     return unchanged
