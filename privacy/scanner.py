@@ -54,6 +54,7 @@ import pandas as pd
 
 from privacy.identifiers import LANDLINE, MOBILE, luhn_valid, normalize_phone, validate_ric
 from privacy.identities import KnownIdentities, address_variants, legacy_id, normalize_name
+from privacy.tokens import is_token
 
 # ------------------------------------------------------------------------------------------ findings
 
@@ -123,15 +124,6 @@ _GROUP_SHAPES = {
     (6, 13): "CARD", (6, 12): "CARD",
 }
 _CARD_MII = frozenset("234569")
-
-#: A pseudonymous token, exactly as :class:`privacy.tokens.Pseudonymizer` writes it (``P_k1_`` + 20 hex
-#: digits): a keyed hash, not a value. A whole cell of this shape is not scanned (issue 8: the tokens were
-#: most of the distinct values of every pseudonymized table); anything else in a token column is.
-_TOKEN = re.compile(r"[PHSR]_k[0-9]{1,4}_[0-9a-f]{20}")
-
-
-def _is_token(value: str) -> bool:
-    return 25 <= len(value) <= 28 and value[1:3] == "_k" and _TOKEN.fullmatch(value) is not None
 
 
 def classify_digits(d: str) -> str | None:
@@ -755,7 +747,7 @@ class LeakScanner:
             prose = str(name) in free
             memo = None if clean is None or prose else clean.setdefault(str(name), set())
             todo = [v if v not in memo else "" for v in strings] if memo else strings  # "": never a finding
-            todo = ["" if _is_token(v) else v for v in todo]
+            todo = ["" if is_token(v) else v for v in todo]  # keyed hashes (issue 8: most distinct values)
             hits = self._scan_values(todo, prose)
             if memo is not None and len(memo) < self.CLEAN_MEMO_MAX:
                 flagged_i = {i for i, _, _ in hits}

@@ -19,13 +19,21 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["KINDS", "TOKEN_RE", "Pseudonymizer"]
+__all__ = ["KINDS", "TOKEN_RE", "Pseudonymizer", "is_token"]
 
 KINDS = frozenset({"P", "H", "S", "R"})
 """Token kinds: P person (resident ID), H household number, S student number, R a department's record
 number (警情编号, 走访编号, 登记编号): record numbers can be looked up in the department's own system, so
 they leave the ingest only as keyed tokens that still join and de-duplicate."""
 TOKEN_RE = re.compile(r"^[PHSR]_k\d+_[0-9a-f]{20}$")
+_TOKEN_EXACT = re.compile(r"[PHSR]_k[0-9]{1,4}_[0-9a-f]{20}")
+
+
+def is_token(value: str) -> bool:
+    """True when ``value`` is exactly a token as :meth:`Pseudonymizer.token` writes it (kind, ASCII key
+    version, 20 lower-case hex digits; no surrounding characters, not even a newline): a keyed hash, which
+    the leak scanner need not read (:meth:`privacy.scanner.LeakScanner.scan_dataframe`)."""
+    return 25 <= len(value) <= 28 and value[1:3] == "_k" and _TOKEN_EXACT.fullmatch(value) is not None
 _MIN_KEY_BYTES = 32
 
 
