@@ -820,9 +820,12 @@ def evaluate_scores(
                 out[name]["ties"] = {t: float(by_tie[t][name]) for t in TIE_ORDERS}
 
         if n_boot > 0 and n > 0:
-            if weights is None:
-                weights = BootstrapWeights(child_ids, n, n_boot, seed)
-            reps = np.concatenate([compute_m(W, ties, k_pct) for W in weights.matrices()])
+            if weights is None:  # drawn for this call only: nothing kept
+                row_child, n_children = _child_codes(child_ids, n)
+                draws = bootstrap_weights(np.random.default_rng(seed + 1), row_child, n_children, n_boot)
+            else:
+                draws = weights.matrices()
+            reps = np.concatenate([compute_m(W, ties, k_pct) for W in draws])
             for j, name in enumerate(METRIC_NAMES):
                 col = reps[:, j][np.isfinite(reps[:, j])]
                 if len(col):
