@@ -215,9 +215,10 @@ def canonical_ric_valid(values, as_of: date | None = None) -> np.ndarray:
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     last = np.asarray(_DAYS_IN_MONTH)[np.where(month_ok, month, 0)] - ((month == 2) & ~leap)
-    ok &= month_ok & (day >= 1) & (day <= last) & (year >= EARLIEST_BIRTH.year)
+    born = year * 10000 + month * 100 + day  # YYYYMMDD as a number: compared with the bounds' own
+    ok &= month_ok & (day >= 1) & (day <= last) & (born >= int(EARLIEST_BIRTH.strftime("%Y%m%d")))
     if as_of is not None:
-        ok &= year * 10000 + month * 100 + day <= as_of.year * 10000 + as_of.month * 100 + as_of.day
+        ok &= born <= int(as_of.strftime("%Y%m%d"))
     out[idx] = ok
     return out
 
