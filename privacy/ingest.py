@@ -61,7 +61,7 @@ from privacy.contracts import (
     validate_output,
 )
 from privacy.dates import BLANK_MARKERS, parse_date, parse_month
-from privacy.readers import EncodingError, RawFrame, RawReadError, iter_source, read_table
+from privacy.readers import CodedColumn, EncodingError, RawFrame, RawReadError, iter_source, read_table
 from privacy.tokens import Pseudonymizer
 from privacy.vault import Vault
 
@@ -859,12 +859,34 @@ class _ChunkMemo:
         self._extra[name] = out
         return out
 
+    def carry_many(self, name: str, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """As :meth:`carry`, for a computation done in bulk: ``compute(positions)`` returns the results
+        for the distinct cells at those positions of ``uniques`` (only those not in the previous chunk)."""
+        out = np.empty(len(self.uniques), dtype=object)
+        prev = self._prev_extra.get(name)
+        todo = np.arange(len(self.uniques))
+        if prev is not None:
+            found = self.hit >= 0
+            out[found] = prev[self.hit[found]]
+            todo = np.flatnonzero(~found)
+        if len(todo):
+            out[todo] = compute(todo)
+        self._extra[name] = out
+        return out
+
     def advance(
         self, codes: np.ndarray, uniques: pd.Index, cells: np.ndarray, vals: np.ndarray, reasons: np.ndarray
     ) -> None:
         """The current chunk becomes the previous one for the next lookup."""
         self.codes, self.uniques, self.cells, self.vals, self.reasons = codes, uniques, cells, vals, reasons
         self._prev_extra, self._extra = self._extra, {}
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, uniques)`` of a column: ``intp`` codes with −1 for a null cell, distinct cells as an
+    ``object`` array (``pd.factorize``)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def _map_unique(
@@ -877,7 +899,22 @@ def _map_unique(
     previous chunk (see :class:`_ChunkMemo`). ``unchanged`` (optional) marks, in bulk, the distinct
     cells ``func`` would return as they are with no reason (``(cell, None)``); ``func`` is not called
     for them. Returns (values, reasons, is_null), arrays of len(series)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = _factorize(series)
+    vals, reasons = _map_coded(codes, uniques, func, memo, unchanged)
+    return vals[codes], reasons[codes], codes == -1
+
+
+def _map_coded(
+    codes: np.ndarray,
+    uniques: np.ndarray,
+    func: Callable[[object], tuple[object, str | None]],
+    memo: _ChunkMemo | None = None,
+    unchanged: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_map_unique` on a column already factorized (``codes`` with −1 for null, ``uniques`` an
+    ``object`` array of distinct cells). Returns ``(values, reasons)`` per distinct cell, ``object``
+    arrays of ``len(uniques) + 1`` whose last entry (``None``, ``None``) is the null cell's, so that
+    ``values[codes]`` gives the column's values."""
     n = len(uniques)
     vals = np.empty(n + 1, dtype=object)
     reasons = np.empty(n + 1, dtype=object)
@@ -893,7 +930,7 @@ def _map_unique(
             reasons[:n][found] = memo.reasons[hit[found]]
         todo = np.flatnonzero(hit < 0)
         memo.hit = hit
-    cells = np.asarray(uniques, dtype=object)
+    cells = uniques
     if unchanged is not None and len(todo):
         todo = np.asarray(todo, dtype=np.intp)
         same = unchanged(cells[todo])
@@ -904,7 +941,40 @@ def _map_unique(
         vals[i], reasons[i] = func(cells[i])
     if memo is not None:
         memo.advance(codes, pd.Index(uniques), cells, vals[:n], reasons[:n])
-    return vals[codes], reasons[codes], codes == -1
+    return vals, reasons
+
+
+#: pandas' ``combine_hash_arrays`` constants (``pandas.core.util.hashing``, CPython's tuple hash).
+_HASH_START, _HASH_MULT, _HASH_END = np.uint64(0x345678), np.uint64(1000003), np.uint64(97531)
+
+
+def _row_hashes(columns: Sequence[CodedColumn | pd.Series]) -> np.ndarray:
+    """One uint64 per row of a table given column by column: the same numbers as
+    ``pd.util.hash_pandas_object(df.astype(str), index=False)``. A :class:`~privacy.readers.CodedColumn`
+    (the fast CSV path's, all ``str``) is hashed once per distinct cell and taken by code; a Series is
+    hashed cell by cell. The columns are combined as pandas does (``combine_hash_arrays``). Cells compare
+    as their ``str`` (an xlsx ``1`` and a CSV ``"1"`` are the same cell; ``pd.factorize`` would also merge
+    ``True`` with ``1``, so typed columns are not hashed by code); null cells as null."""
+    n_items = len(columns)
+    out = None
+    mult = _HASH_MULT
+    with np.errstate(over="ignore"):
+        for i, col in enumerate(columns):
+            if isinstance(col, CodedColumn):
+                u = pd.Series(col.uniques, dtype=object).astype(str)
+                h = pd.util.hash_pandas_object(u, index=False).to_numpy()[col.codes]
+            else:
+                h = pd.util.hash_pandas_object(col.astype(str), index=False).to_numpy()
+            if out is None:
+                out = np.zeros_like(h) + _HASH_START
+            out ^= h
+            out *= mult
+            inverse = n_items - i
+            mult += np.uint64(82520 + inverse + inverse)
+        if out is None:
+            return np.zeros(0, dtype=np.uint64)
+        out += _HASH_END
+    return out
 
 
 def _column_func(
@@ -1371,8 +1441,9 @@ class IngestSession:
         src_row = raw.source_row
 
         # exact duplicates: within this source and against earlier sources of the same table
+        coded = raw.coded or {}
         if n:
-            h = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
+            h = _row_hashes([coded.get(c, df[c]) for c in df.columns])
             seen = self._row_hashes.setdefault(table.name, _HashSet())
             dup = pd.Series(h).duplicated(keep="first").to_numpy().copy()
             if seen:
@@ -1383,18 +1454,25 @@ class IngestSession:
         frep.rows_duplicate += int(dup.sum())
         reason = np.full(n, None, dtype=object)
         reason_col = np.full(n, None, dtype=object)
+        has_reason = np.zeros(n, dtype=bool)
         if raw.malformed is not None and raw.malformed.any():
             m = raw.malformed & ~dup
             reason[m] = MALFORMED_ROW
             reason_col[m] = "*"
+            has_reason |= m
 
+        # Each column is validated per distinct cell: ``uv``/``ur`` hold the value and reason of each
+        # distinct cell (and a last null entry), ``codes`` says which cell each row holds.
         values: dict[str, np.ndarray] = {}
+        by_code: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if label not in self._chunk_memos or not part:  # only the source being read keeps its memos
             self._chunk_memos = {label: {}}
         memos = self._chunk_memos[label] if raw.format == "csv" else {}
         for col in table.columns:
             # notes are nearly all distinct: looking them up would cost memory and save nothing
             memo = memos.setdefault(col.name, _ChunkMemo()) if raw.format == "csv" and col.privacy != FREE_TEXT else None
+            cc = coded.get(col.name)
+            codes, uniques = (cc.codes, cc.uniques) if cc is not None else _factorize(df[col.name])
             if col.privacy == FREE_TEXT:
                 limit = col.max_length or fmt.max_text
 
@@ -1404,40 +1482,42 @@ class IngestSession:
                     t = u if isinstance(u, str) and u.strip() else _cell_str(u)
                     return (None, TEXT_TOO_LONG) if len(t) > limit else (t, None)
 
-                v, r, _ = _map_unique(df[col.name], _free, memo)
+                uv, ur = _map_coded(codes, uniques, _free, memo)
             else:
-                v, r, _ = _map_unique(df[col.name], _column_func(col, self.as_of, fmt), memo,
-                                      _unchanged_func(col, self.as_of, fmt))
-            null = pd.isna(pd.Series(v, dtype=object)).to_numpy()
+                uv, ur = _map_coded(codes, uniques, _column_func(col, self.as_of, fmt), memo,
+                                    _unchanged_func(col, self.as_of, fmt))
+            unull = pd.isna(pd.Series(uv, dtype=object)).to_numpy()
             if col.type == "phone":
                 for w in (PHONE_INVALID, PHONE_SERVICE_NUMBER):
-                    k = int(((r == w) & ~dup).sum())
+                    k = int(((ur[codes] == w) & ~dup).sum()) if (ur == w).any() else 0
                     if k:
                         frep.warnings[f"{w}:{col.name}"] = frep.warnings.get(f"{w}:{col.name}", 0) + k
-                r = np.full(n, None, dtype=object)
+                ur = np.full(len(ur), None, dtype=object)
             if col.type == "resident_id" and n:  # the cell's length as written, once per distinct cell
                 def _len(u):
                     return len(_WS.sub("", _nfkc(u))) if isinstance(u, str) else 0
 
                 if memo is not None:
-                    codes, ulen = memo.codes, memo.carry("raw_len", _len, dtype=np.int64)
+                    ulen = memo.carry("raw_len", _len, dtype=np.int64)
                 else:
-                    codes, uniq = pd.factorize(df[col.name], use_na_sentinel=True)
-                    ulen = np.array([_len(u) for u in uniq], dtype=np.int64)
+                    ulen = np.array([_len(u) for u in uniques], dtype=np.int64)
                 raw_len = np.append(ulen, 0)[codes]
-                k = int(((raw_len == 15) & ~null & ~dup).sum())
+                k = int(((raw_len == 15) & ~unull[codes] & ~dup).sum())
                 if k:
                     frep.legacy_ids_upgraded += k
                     key = f"{ID_LEGACY_15}:{col.name}"
                     frep.warnings[key] = frep.warnings.get(key, 0) + k
             if col.required:
-                r = np.where(null & pd.isna(pd.Series(r, dtype=object)).to_numpy(), REQUIRED_MISSING, r)
-            values[col.name] = v
-            has = ~pd.isna(pd.Series(r, dtype=object)).to_numpy()
-            first = has & pd.isna(pd.Series(reason, dtype=object)).to_numpy() & ~dup
-            reason[first] = r[first]
-            reason_col[first] = col.name
-        ok = pd.isna(pd.Series(reason, dtype=object)).to_numpy() & ~dup
+                ur = np.where(unull & pd.isna(pd.Series(ur, dtype=object)).to_numpy(), REQUIRED_MISSING, ur)
+            values[col.name] = uv[codes]
+            by_code[col.name] = (codes, uv)
+            uhas = ~pd.isna(pd.Series(ur, dtype=object)).to_numpy()
+            if uhas.any():
+                first = uhas[codes] & ~has_reason & ~dup
+                reason[first] = ur[codes[first]]
+                reason_col[first] = col.name
+                has_reason |= first
+        ok = ~has_reason & ~dup
         for col in table.columns:
             if col.unique:  # among the rows that are not exact duplicates (a duplicated row is no clash)
                 s = pd.Series(values[col.name], dtype=object)
@@ -1454,21 +1534,28 @@ class IngestSession:
         frep.rows_quarantined += int(quarantined.sum())
 
         # ---- identities: scanner index from every row (quarantined too), vault from passed rows
+        def distinct(name: str, rows: np.ndarray) -> np.ndarray:
+            """The distinct values of column ``name`` in ``rows`` (a mask), from its distinct cells."""
+            codes, uv = by_code[name]
+            used = np.zeros(len(uv), dtype=bool)
+            used[codes[rows]] = True
+            return pd.unique(uv[used])
+
         for name in PLACE_COLUMNS:
             if name in values:
-                self.places.update(v for v in pd.unique(values[name][ok]) if isinstance(v, str))
+                self.places.update(v for v in distinct(name, ok) if isinstance(v, str))
+
         for col in table.columns:
             if col.privacy != DIRECT:
                 continue
-            v = values[col.name]
             if col.type == "person_name":
-                self._add_known("names", pd.unique(v[~dup]))
+                self._add_known("names", distinct(col.name, ~dup))
             elif col.type == "phone":
-                self._add_known("phones", pd.unique(v[~dup]))
+                self._add_known("phones", distinct(col.name, ~dup))
             elif col.type == "address":
-                self._add_known("addresses", pd.unique(v[~dup]))
+                self._add_known("addresses", distinct(col.name, ~dup))
             else:
-                self._add_known("id_numbers", pd.unique(v[~dup]))
+                self._add_known("id_numbers", distinct(col.name, ~dup))
                 memo = memos.get(col.name)
                 if memo is not None:  # the raw forms of the previous chunk's cells are already known
                     raw_forms = {_raw_text_identifier(u) for u in memo.cells[memo.new]}
@@ -1476,10 +1563,10 @@ class IngestSession:
                     raw_forms = {_raw_text_identifier(u) for u in pd.unique(df[col.name].to_numpy(dtype=object))}
                 self._add_known("id_numbers", raw_forms)
             if col.type == "resident_id":
-                self.person_ids.update(x for x in pd.unique(v[ok]) if isinstance(x, str))
+                self.person_ids.update(x for x in distinct(col.name, ok) if isinstance(x, str))
 
-        out = self._build_output(table, label, values, ok, src_row)
-        self._collect_vault(table, values, ok, out)
+        out = self._build_output(table, label, values, ok, src_row, by_code, memos)
+        self._collect_vault(table, values, ok, out, by_code)
         self._collect_conflicts(table, values, ok, out, rel, raw.sheet, src_row)
         free = [c.name for c in table.columns if c.privacy == FREE_TEXT]
         note_jobs = self._anonymize(table, values, ok, out, free) if free and frep.rows_passed else []
@@ -1583,37 +1670,74 @@ class IngestSession:
                             self._name_rows = len(self.name_frames[0])
 
     def _build_output(
-        self, table: Table, rel: str, values: dict[str, np.ndarray], ok: np.ndarray, src_row: np.ndarray
+        self,
+        table: Table,
+        rel: str,
+        values: dict[str, np.ndarray],
+        ok: np.ndarray,
+        src_row: np.ndarray,
+        by_code: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        memos: Mapping[str, _ChunkMemo] | None = None,
     ) -> pd.DataFrame:
+        """The output rows (``ok``) of one chunk: tokens for direct identifiers, typed columns.
+
+        A column in ``by_code`` (``codes`` per row, −1 for null, and the value of each distinct cell with
+        a last null entry, as :func:`_map_coded` gives them) is converted and tokenized once per
+        distinct cell and then taken by code; the others cell by cell. With the column's
+        :class:`_ChunkMemo` (``memos``, the same chunk's), tokens are only computed for the distinct
+        cells that were not in the previous chunk (a monthly export repeats the same people chunk
+        after chunk)."""
         idx = np.flatnonzero(ok)
+        by_code = by_code or {}
+        memos = memos or {}
+
+        def tokens(name: str, kind: str) -> pd.Series:
+            cv, memo = by_code.get(name), memos.get(name)
+            if cv is None or memo is None or memo.uniques is None or len(memo.uniques) + 1 != len(cv[1]):
+                return column(name, lambda x: self.pz.tokens(kind, x))
+            codes, uv = cv
+            per_cell = memo.carry_many(
+                f"token:{kind}", lambda pos: self.pz.tokens(kind, pd.Series(uv[pos], dtype=object)).to_numpy(dtype=object)
+            )
+            return pd.Series(np.append(per_cell, None), dtype="str").take(codes[idx]).reset_index(drop=True)
+
+        def column(name: str, convert: Callable[[pd.Series], pd.Series]) -> pd.Series:
+            cv = by_code.get(name)
+            if cv is None:
+                return convert(pd.Series(values[name][idx], dtype=object))
+            codes, uv = cv
+            return convert(pd.Series(uv, dtype=object)).take(codes[idx]).reset_index(drop=True)
+
         out: dict[str, pd.Series] = {
-            "source_file": pd.Series([rel] * len(idx), dtype="str"),
+            "source_file": pd.Series([rel], dtype="str").take(np.zeros(len(idx), dtype=np.intp)).reset_index(drop=True),
             "source_row": pd.Series(src_row[idx], dtype="Int64"),
         }
         for col in table.columns:
-            v = values[col.name][idx]
             if col.privacy == DIRECT:
                 if col.pseudonym is not None:
-                    out[col.pseudonym] = self.pz.tokens(col.token_kind, pd.Series(v, dtype=object))
+                    out[col.pseudonym] = tokens(col.name, col.token_kind)
                 continue
             if col.keyed:
-                out[col.name] = self.pz.tokens("R", pd.Series(v, dtype=object))
+                out[col.name] = tokens(col.name, "R")
                 continue
             if col.type in ("date", "datetime", "month") or col.generalize == "month":
-                s = pd.Series(pd.to_datetime(pd.Series(v, dtype=object)), dtype="datetime64[us]")
-                if col.generalize == "month" or col.type == "month":
-                    s = s.dt.to_period("M").dt.to_timestamp().astype("datetime64[us]")
-                elif col.type == "date":
-                    s = s.dt.floor("D")
-                out[col.name] = s
+                def _dates(x, col=col):
+                    s = pd.Series(pd.to_datetime(x), dtype="datetime64[us]")
+                    if col.generalize == "month" or col.type == "month":
+                        s = s.dt.to_period("M").dt.to_timestamp().astype("datetime64[us]")
+                    elif col.type == "date":
+                        s = s.dt.floor("D")
+                    return s
+
+                out[col.name] = column(col.name, _dates)
             elif col.type == "int":
-                out[col.name] = pd.Series(v, dtype="Int64")
+                out[col.name] = column(col.name, lambda x: pd.Series(x, dtype="Int64"))
             elif col.type in ("float", "amount"):
-                out[col.name] = pd.Series(v, dtype="float64")
+                out[col.name] = column(col.name, lambda x: pd.Series(x, dtype="float64"))
             elif col.type == "bool":
-                out[col.name] = pd.Series(v, dtype="boolean")
+                out[col.name] = column(col.name, lambda x: pd.Series(x, dtype="boolean"))
             else:
-                out[col.name] = pd.Series(v, dtype="str")
+                out[col.name] = column(col.name, lambda x: pd.Series(x, dtype="str"))
         frame = pd.DataFrame(out)
         kd = table.knowledge_date
         if kd is not None:
@@ -1633,7 +1757,12 @@ class IngestSession:
         return frame[[c for c in table.output_columns if c in frame.columns]]
 
     def _collect_vault(
-        self, table: Table, values: dict[str, np.ndarray], ok: np.ndarray, out: pd.DataFrame
+        self,
+        table: Table,
+        values: dict[str, np.ndarray],
+        ok: np.ndarray,
+        out: pd.DataFrame,
+        by_code: Mapping[str, tuple] | None = None,
     ) -> None:
         idx = np.flatnonzero(ok)
         for tok_col in table.token_columns:
@@ -1651,8 +1780,23 @@ class IngestSession:
             for place in ("community", "township"):
                 if place in values:
                     rec[place] = values[place][idx]
-            # first non-null value per field and token, in row order (as _write_vault takes them)
-            frame = pd.DataFrame(rec).groupby("token", sort=False).first().reset_index()
+            # first non-null value per field and token, in row order (as _write_vault takes them). The rows
+            # are grouped by ID number as an integer code (a token is a keyed hash of it: the same groups,
+            # in the same order) on an object frame; only the one row per person is typed as pandas
+            # infers it — building the chunk's whole frame with inferred string columns cost more than
+            # the grouping (issue 8)
+            cv = (by_code or {}).get(tok_col.name)
+            if cv is not None:
+                vkey, _ = pd.factorize(pd.Series(cv[1], dtype=object), use_na_sentinel=True)
+                key = vkey[cv[0][idx]]
+            else:
+                key, _ = pd.factorize(pd.Series(rec["id_number"], dtype=object), use_na_sentinel=True)
+            has = (key >= 0) & pd.notna(pd.Series(rec["token"], dtype=object)).to_numpy()
+            if not has.all():
+                rec = {k: a[has] for k, a in rec.items()}
+                key = key[has]
+            first = pd.DataFrame(rec, dtype=object).groupby(key, sort=False).first()
+            frame = pd.DataFrame({k: first[k].to_numpy(dtype=object) for k in rec})
             self.vault_frames.append(frame)
             self._vault_rows += len(frame)
             if self._vault_rows > max(COMPACT_ROWS, 2 * len(self.vault_frames[0])):

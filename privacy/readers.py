@@ -35,6 +35,7 @@ import pandas as pd
 from privacy.contracts import HeaderError, HeaderMap, Table, match_count, normalize_header, resolve_headers
 
 __all__ = [
+    "CodedColumn",
     "EncodingError",
     "RawFrame",
     "RawReadError",
@@ -88,6 +89,9 @@ class RawFrame:
         Header texts not in the contract (dropped; listed in the ingest report).
     malformed
         Boolean array: the CSV record had more fields than the header (quarantined MALFORMED_ROW).
+    coded
+        Column name → :class:`CodedColumn` of the same cells as ``data``, for the columns the fast CSV
+        path read (None otherwise): the ingest validates and tokenizes per distinct cell from it.
     """
 
     path: Path
@@ -106,9 +110,73 @@ class RawFrame:
     encoding_label: str | None = None
     extra: pd.DataFrame | None = None  # values of columns not in the contract (scanned, then dropped)
     hidden_columns: list[str] = field(default_factory=list)
+    coded: dict[str, CodedColumn] | None = None
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+class CodedColumn:
+    """One column of a CSV chunk as dictionary codes: cell ``i`` is ``uniques[codes[i]]``.
+
+    The fast CSV path (:func:`_parse_csv_body`) dictionary-encodes each column in Arrow's C++ hash table
+    instead of building one Python list per column and factorizing it again and again downstream (the
+    blank-row check here, the ingest's validation, duplicate-row hashing and tokenization all work per
+    distinct cell). A column of 1,017,000 social-insurance rows, 4 columns: 0.14 s to encode vs 0.49 s
+    for ``pd.factorize`` on the Python strings (issue 8, measured on this machine).
+
+    Behaves as a read-only sequence of ``str`` (``len``, indexing, iteration), so code that reads cells
+    one by one does not need to know.
+
+    Attributes
+    ----------
+    codes
+        ``intp`` array, one per cell, each in ``[0, len(uniques))`` (CSV cells are never null).
+    uniques
+        ``object`` array of the distinct cells (``str``), in order of first appearance.
+    """
+
+    __slots__ = ("codes", "uniques")
+
+    def __init__(self, codes: np.ndarray, uniques: np.ndarray):
+        self.codes = codes
+        self.uniques = uniques
+
+    @classmethod
+    def from_arrow(cls, array) -> CodedColumn:
+        """Encode a pyarrow (chunked) string array; ``ValueError`` if it holds nulls."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        if array.null_count:
+            raise ValueError("a CSV column with null cells cannot be coded")
+        enc = pc.dictionary_encode(array)
+        return cls(enc.indices.to_numpy().astype(np.intp), enc.dictionary.to_numpy(zero_copy_only=False))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i: int) -> str:
+        return self.uniques[self.codes[i]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values())
+
+    def values(self) -> np.ndarray:
+        """The cells as an ``object`` array (the distinct ``str`` objects shared, not copied)."""
+        return self.uniques[self.codes]
+
+    def take(self, rows: np.ndarray) -> CodedColumn:
+        """The cells at positions ``rows``; ``uniques`` keeps only the cells still used, in the same order."""
+        codes = self.codes[rows]
+        used = np.zeros(len(self.uniques), dtype=bool)
+        used[codes] = True
+        if used.all():
+            return CodedColumn(codes, self.uniques)
+        remap = np.cumsum(used) - 1
+        return CodedColumn(remap[codes].astype(np.intp), self.uniques[used])
 
 
 # --------------------------------------------------------------------------------------- encodings
@@ -184,7 +252,8 @@ def read_csv_text(
     Returns
     -------
     (header, columns, source_line, malformed)
-        ``columns`` is a list of per-column lists of str (len = len(header)); ``source_line`` int64 of
+        ``columns`` is a list of per-column sequences of str (len = len(header)): a
+        :class:`CodedColumn` each on the fast path, lists on the exact one; ``source_line`` int64 of
         each record's first line (header = line 1); ``malformed`` bool per record (more fields than the
         header).
     """
@@ -213,7 +282,8 @@ def _parse_csv_body(
 ) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
     """Records of ``body`` (no header), ``first_line`` being the physical line number of its first line.
 
-    Returns (columns, source_line, malformed) as :func:`read_csv_text`."""
+    Returns (columns, source_line, malformed) as :func:`read_csv_text`; a column is a
+    :class:`CodedColumn` on the fast path, a list of ``str`` otherwise."""
     n_lines = body.count("\n") + (0 if body.endswith("\n") or not body else 1)
     try:
         import pyarrow as pa
@@ -232,7 +302,7 @@ def _parse_csv_body(
             ),
         )
         if tbl.num_rows == n_lines:
-            cols = [tbl.column(i).to_pylist() for i in range(ncol)]
+            cols = [CodedColumn.from_arrow(tbl.column(i)) for i in range(ncol)]
             del tbl
             lines = np.arange(first_line, first_line + n_lines, dtype=np.int64)
             return cols, lines, np.zeros(n_lines, dtype=bool)
@@ -571,8 +641,10 @@ def _drop_blank_and_summary(
         return cols, lines, malformed, 0, 0
     blank = np.ones(n, dtype=bool)
     for col in cols:
-        s = pd.Series(col, dtype=object)
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        if isinstance(col, CodedColumn):
+            codes, uniques = col.codes, col.uniques
+        else:
+            codes, uniques = pd.factorize(pd.Series(col, dtype=object), use_na_sentinel=True)
         ub = np.array([_is_blank_cell(u) for u in uniques] + [True], dtype=bool)
         blank &= ub[codes]
     keep = ~blank
@@ -589,8 +661,13 @@ def _drop_blank_and_summary(
     if keep.all():
         return cols, lines, malformed, 0, 0
     sel = np.flatnonzero(keep)
-    new_cols = [[c[i] for i in sel] for c in cols]
+    new_cols = [c.take(sel) if isinstance(c, CodedColumn) else [c[i] for i in sel] for c in cols]
     return new_cols, lines[sel], malformed[sel], int(blank.sum()), summary
+
+
+def _series(col) -> pd.Series:
+    """A read column (list or :class:`CodedColumn`) as an ``object`` Series."""
+    return pd.Series(col.values() if isinstance(col, CodedColumn) else col, dtype=object)
 
 
 def _build(
@@ -607,7 +684,9 @@ def _build(
 ) -> RawFrame:
     hm: HeaderMap = resolve_headers(header, table, path.name)
     cols, lines, malformed, n_blank, n_summary = _drop_blank_and_summary(cols, lines, malformed, trailing)
-    data = {name: pd.Series(cols[pos], dtype=object) for pos, name in hm.positions.items() if pos < len(cols)}
+    data = {name: _series(cols[pos]) for pos, name in hm.positions.items() if pos < len(cols)}
+    coded = {name: cols[pos] for pos, name in hm.positions.items() if pos < len(cols)
+             and isinstance(cols[pos], CodedColumn)}
     df = pd.DataFrame(data, index=pd.RangeIndex(len(lines)))
     for c in table.columns:  # optional columns absent from the file: all null
         if c.name not in df.columns:
@@ -620,7 +699,7 @@ def _build(
         if pos in hm.positions:
             continue
         label = normalize_header(header[pos]) if pos < len(header) else ""
-        values = pd.Series(cols[pos], dtype=object)
+        values = _series(cols[pos])
         if not label:
             if all(_is_blank_cell(v) for v in values):
                 continue
@@ -645,6 +724,7 @@ def _build(
         summary_rows_skipped=n_summary,
         extra=pd.DataFrame(extra, index=pd.RangeIndex(len(lines))) if extra else None,
         hidden_columns=hidden,
+        coded=coded or None,
         **meta,
     )
 

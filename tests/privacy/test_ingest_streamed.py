@@ -261,6 +261,65 @@ def test_map_unique_with_memo_is_map_unique():
         lens = memo.carry("len", len, dtype=np.int64)
         assert lens.tolist() == [len(u) for u in memo.uniques]
         assert memo.codes.tolist() == pd.factorize(chunk)[0].tolist()
+        asked = []  # carry_many computes only the cells the previous chunk did not have, in bulk
+
+        def compute(pos, asked=asked):
+            asked.append(pos)
+            return np.array([f"T{memo.uniques[i]}" for i in pos], dtype=object)
+
+        tok = memo.carry_many("tok", compute)
+        assert tok.tolist() == [f"T{u}" for u in memo.uniques]
+        assert sum(len(p) for p in asked) == len(memo.new) <= len(memo.uniques)
+
+
+def test_row_hashes_are_pandas_row_hashes():
+    """Duplicate rows are found by hashing each column once per distinct cell; the numbers are those of
+    ``pd.util.hash_pandas_object(df.astype(str))`` on the whole frame, for coded CSV columns and typed
+    (xlsx) columns alike, where ``1``, ``"1"`` and ``True`` are different cells only as their text is."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    pool = np.array(["330105201103209259", "1", "", " ", "王小明", "None", "nan"], dtype=object)
+    a = rng.choice(pool, 500)
+    typed = pd.Series(rng.choice(np.array([1, "1", True, 1.0, None, 2.5, "x"], dtype=object), 500), dtype=object)
+    b = pd.Series(rng.choice(pool, 500), dtype=object)
+    b[rng.random(500) < 0.2] = None
+    df = pd.DataFrame({"a": pd.Series(a, dtype=object), "t": typed, "b": b})
+    want = pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy()
+    coded = readers.CodedColumn.from_arrow(pa.array(a.tolist(), type=pa.string()))
+    assert len(coded.uniques) == len(set(a)) and list(coded) == a.tolist()
+    got = ingest_mod._row_hashes([coded, df["t"], df["b"]])
+    assert got.tolist() == want.tolist()
+    assert len(set(want.tolist())) > 100  # not a constant
+    assert ingest_mod._row_hashes([]).tolist() == []
+
+
+def test_csv_columns_are_coded_as_the_csv_module_reads_them():
+    """The fast CSV path gives each column as codes into its distinct cells: the same cells as the csv
+    module's; after blank rows and a trailing 合计 row are dropped, the distinct cells still used stay."""
+    import csv
+    import io
+
+    rng = np.random.default_rng(9)
+    names = ["张三", "李四", " ", "", "王五 ", "赵六"]
+    lines = ["姓名,金额,备注"]
+    for i in range(400):
+        lines.append(",,") if i % 97 == 5 else lines.append(f"{rng.choice(names)},{int(rng.integers(0, 9))},n{i % 13}")
+    lines.append("合计,1234,")
+    text = "\n".join(lines) + "\n"
+    header, cols, rows, bad = read_csv_text(text, "t.csv")
+    assert header == ["姓名", "金额", "备注"]
+    assert all(isinstance(c, readers.CodedColumn) for c in cols)
+    ref = list(csv.reader(io.StringIO(text)))[1:]
+    for i, c in enumerate(cols):
+        assert list(c) == [r[i] for r in ref]
+        assert c.values().tolist() == [r[i] for r in ref]
+    kept, kept_rows, _, n_blank, n_summary = readers._drop_blank_and_summary(cols, rows, bad)
+    assert (n_blank, n_summary) == (5, 1)  # rows 5, 102, 199, 296, 393
+    assert kept_rows.tolist() == [k + 2 for k, r in enumerate(ref) if any(x.strip() for x in r)][:-1]
+    assert list(kept[0]) == [r[0] for r in ref if any(x.strip() for x in r)][:-1]
+    assert "合计" not in kept[0].uniques.tolist() and "1234" not in kept[1].uniques.tolist()
+    assert sorted(kept[1].uniques.tolist()) == sorted(set(kept[1]))
 
 
 def test_raw_rows_of_unique_keys_wait_on_disk_and_still_reach_quarantine(tmp_path, monkeypatch):
