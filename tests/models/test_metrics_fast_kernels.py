@@ -4,6 +4,8 @@ order: exactly for the list metrics (sums of whole numbers), to rounding for ROC
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -53,13 +55,14 @@ def test_a_replicate_short_of_weight_at_the_top_falls_back_to_every_row():
     on every row, and the result is still the one of every row."""
     n = 200
     y = (np.arange(n) % 7 == 0).astype(float)
-    y[27] = 1.0
+    m = math.ceil(2 + M.CANDIDATE_SD * math.sqrt(2) + M.CANDIDATE_PAD)  # candidates of a list of K = 2
+    y[m], y[m + 1] = 0.0, 1.0
     s = -np.arange(n, dtype=float)  # row i is i-th on the list
     codes = np.zeros(n, dtype=np.int64)
     k_row = np.full(n, 2.0)
     plan = M._plan(s, codes, np.zeros(n), k_row, y)
     top = M._top_plan(plan, y)
-    assert len(top.rows) == M.CANDIDATE_FACTOR * 2 + M.CANDIDATE_PAD and len(top.group_first) == 1
+    assert len(top.rows) == m == 31 and len(top.group_first) == 1
     W = np.ones((3, n))
     W[1, : len(top.rows)] = 0.0  # replicate 1: no candidate drawn
     W[2, 5] = 4.0
@@ -67,7 +70,7 @@ def test_a_replicate_short_of_weight_at_the_top_falls_back_to_every_row():
     ref_hits, ref_sel = M._list_hits_m(plan, y, W)
     np.testing.assert_array_equal(hits, ref_hits)
     np.testing.assert_array_equal(sel, ref_sel)
-    assert sel.tolist() == [2.0, 2.0, 2.0] and hits[1] == 1.0  # rows 26 and 27 selected
+    assert sel.tolist() == [2.0, 2.0, 2.0] and hits[1] == 1.0  # rows 31 and 32 selected
 
 
 @pytest.mark.parametrize(("n", "ties", "prev"), [(3000, None, 0.05), (3000, 5, 0.1), (400, 1, 0.3),
@@ -116,3 +119,56 @@ def test_bootstrap_weights_drawn_once_give_the_same_intervals(monkeypatch):
             M.evaluate_scores(y, p, comm, cap, child_ids=children, n_boot=40, seed=3, weights=bad)
     with pytest.raises(ValueError, match="rows"):
         M.BootstrapWeights(children[:10], n, 40, 3)
+
+
+@pytest.mark.parametrize(("n", "n_groups", "tie_levels"), [
+    (5000, 40, None), (5000, 40, 3), (4000, 1, 5), (3000, 70_000, None), (0, 1, None), (200, 7, 1),
+])  # fmt: skip
+def test_list_order_is_the_three_key_sort(n, n_groups, tie_levels):
+    """Lists are sorted city-wide once and regrouped by community (a radix sort of the codes up to 65,536
+    communities); the order is that of the three-key stable sort by community, score, tie key, for
+    random, best and worst tie keys and heavy ties, and the rank restarts at 1 in each community."""
+    rng = np.random.default_rng(n + n_groups)
+    y = (rng.random(n) < 0.1).astype(float)
+    s = rng.random(n)
+    if tie_levels:
+        s = np.floor(s * tie_levels) / tie_levels
+    codes = rng.integers(0, n_groups, n)
+    for key in (rng.random(n), -y, y):
+        want = np.lexsort((key, -s, codes))
+        order, rank = M.list_order(s, codes, key)
+        assert order.tolist() == want.tolist()
+        city = np.lexsort((key, -s))
+        assert M._plan(s, codes, key, None, city_order=city).order.tolist() == want.tolist()
+        assert M._plan(s, np.zeros(n, dtype=np.int64), key, None, city_order=city).order.tolist() == city.tolist()
+        if n:
+            first = np.r_[True, codes[order][1:] != codes[order][:-1]]
+            assert (rank[order][first] == 1).all() and rank.max() <= np.bincount(codes).max()
+
+
+def test_weighted_brier_ece_and_positives_are_those_of_the_repeated_rows():
+    """Brier, ECE, total weight and positives per bootstrap replicate, from one product with the weights
+    and one per-bin sum, are those of each replicate's rows repeated as often as drawn (ECE: the weighted
+    gap between mean probability and outcome rate per bin, empty bins left out); a replicate of zero
+    weight gives NaN."""
+    from sklearn.metrics import brier_score_loss
+
+    rng = np.random.default_rng(11)
+    n, n_bins = 3000, 10
+    p = np.round(rng.random(n) ** 2, 3)
+    p[:40] = 1.0  # the top bin's edge
+    y = (rng.random(n) < p).astype(float)
+    W = _weights(12, n, 30, clusters=n // 2)
+    W = np.vstack([W, np.zeros(n)])
+    bins = M._ece_bins(p, n_bins)
+    tot, pos, brier, ece = M._weighted_sums_m(W, M._brier_ece_terms(p, y, bins, n_bins))
+    for b in range(len(W) - 1):
+        rep = np.repeat(np.arange(n), W[b].astype(int))
+        pr, yr, br = p[rep], y[rep], bins[rep]
+        assert tot[b] == len(rep) and pos[b] == yr.sum()
+        assert brier[b] == pytest.approx(brier_score_loss(yr, pr), rel=1e-12)
+        want = sum(abs(pr[br == k].mean() - yr[br == k].mean()) * (br == k).mean() for k in np.unique(br))
+        assert ece[b] == pytest.approx(want, rel=1e-10)
+        assert ece[b] == pytest.approx(M.expected_calibration_error(yr, pr), rel=1e-10)
+    assert tot[-1] == 0 and np.isnan(brier[-1]) and np.isnan(ece[-1])
+    assert len(set(np.round(ece[:-1], 12))) > 20  # the replicates really differ
