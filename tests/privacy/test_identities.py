@@ -80,3 +80,22 @@ def test_add_ids_in_bulk_keeps_every_outcome():
                 want_ids.add(embedded_ric(o))
     assert k.id_numbers == want_ids and k.other_ids == want_other
     assert len(want_ids) > 1000 and len(want_other) > 500
+    # a note's record adds one or two IDs at a time, below the bulk threshold: the same index
+    few = KnownIdentities()
+    for i in range(0, len(values), 2):
+        few.add("id_numbers", values[i:i + 2])
+    assert few.id_numbers == want_ids and few.other_ids == want_other
+
+
+def test_few_ids_skip_the_bulk_check(monkeypatch):
+    """The bulk check's numpy set-up costs more than it saves on a note's one or two IDs."""
+    import privacy.identities as identities_mod
+
+    calls = []
+    bulk = identities_mod.canonical_ric_valid
+    monkeypatch.setattr(identities_mod, "canonical_ric_valid", lambda cells: calls.append(len(cells)) or bulk(cells))
+    one = "11010519491231002X"
+    KnownIdentities().add("id_numbers", [one, " " + one])
+    assert calls == []
+    k = KnownIdentities().add("id_numbers", [one] + [f"{one} {i}" for i in range(identities_mod.BULK_MIN_IDS)])
+    assert calls == [identities_mod.BULK_MIN_IDS + 1] and one in k.id_numbers
