@@ -1567,7 +1567,7 @@ class IngestSession:
 
         out = self._build_output(table, label, values, ok, src_row, by_code, memos)
         self._collect_vault(table, values, ok, out, by_code)
-        self._collect_conflicts(table, values, ok, out, rel, raw.sheet, src_row)
+        self._collect_conflicts(table, values, ok, out, rel, raw.sheet, src_row, by_code)
         free = [c.name for c in table.columns if c.privacy == FREE_TEXT]
         note_jobs = self._anonymize(table, values, ok, out, free) if free and frep.rows_passed else []
 
@@ -1616,32 +1616,55 @@ class IngestSession:
         rel: str,
         sheet: str | None,
         src_row: np.ndarray,
+        by_code: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         """Person attributes that disagree with the ID number (birth date, sex) or across records
-        (name): the rows stay linked by the ID's token; the conflict is recorded (never the values)."""
+        (name): the rows stay linked by the ID's token; the conflict is recorded (never the values).
+        Dates, sexes and (ID, name) pairs are worked out per distinct value (``by_code``, as
+        :meth:`_build_output` takes it) and compared per row."""
         idx = np.flatnonzero(ok)
         if not len(idx):
             return
         rows = src_row[idx]
+        by_code = by_code or {}
+
+        def coded(name: str) -> tuple[np.ndarray, np.ndarray]:
+            """``(codes, distinct)`` of the rows' values of ``name``: ``values[name][idx]`` is
+            ``distinct[codes]``, −1 being None — per distinct *value* (two cells that normalize alike
+            share a code), from the chunk's distinct cells when it has them."""
+            cv = by_code.get(name)
+            if cv is None:
+                c, u = pd.factorize(pd.Series(values[name][idx], dtype=object), use_na_sentinel=True)
+                return c, np.asarray(u, dtype=object)
+            vcode, distinct = pd.factorize(pd.Series(cv[1], dtype=object), use_na_sentinel=True)
+            return vcode[cv[0][idx]], np.asarray(distinct, dtype=object)
+
+        def at(per_value: np.ndarray, codes: np.ndarray) -> np.ndarray:
+            """``per_value[codes]`` with None where a code is −1."""
+            return np.append(per_value.astype(object), None)[codes]
+
         for tok_col in table.token_columns:
             if tok_col.type != "resident_id":
                 continue
-            ids_norm = pd.Series(values[tok_col.name][idx], dtype=object)
+            id_codes, id_distinct = coded(tok_col.name)
+            ids_u = pd.Series(id_distinct, dtype=object)
             toks = out[tok_col.pseudonym].to_numpy(dtype=object)
-            have = ids_norm.notna().to_numpy()
+            have = id_codes >= 0
             for c in table.columns:
                 if c.person_attribute is None or (c.identity_of not in (None, tok_col.pseudonym)):
                     continue
-                v = pd.Series(values[c.name][idx], dtype=object)
+                v_codes, v_distinct = coded(c.name)
                 if c.person_attribute == "birth_date":
-                    from_id = ids_norm.str.slice(6, 14)
-                    got = pd.to_datetime(v, errors="coerce").dt.strftime("%Y%m%d")
-                    bad = have & got.notna().to_numpy() & (got.to_numpy(dtype=object) != from_id.to_numpy(dtype=object))
+                    from_id = at(ids_u.str.slice(6, 14).to_numpy(dtype=object), id_codes)
+                    got_u = pd.to_datetime(pd.Series(v_distinct, dtype=object), errors="coerce").dt.strftime("%Y%m%d")
+                    got = at(got_u.to_numpy(dtype=object, na_value=None), v_codes)
+                    bad = have & pd.notna(got) & (got != from_id)
                     code = "CONFLICT_BIRTH_DATE"
                 elif c.person_attribute == "sex":
-                    digit = pd.to_numeric(ids_norm.str.slice(16, 17), errors="coerce")
-                    expect = np.where(digit % 2 == 1, "男", "女")
-                    bad = have & v.notna().to_numpy() & (v.to_numpy(dtype=object) != expect)
+                    digit = pd.to_numeric(ids_u.str.slice(16, 17), errors="coerce").to_numpy(dtype="float64")
+                    expect = at(np.where(digit % 2 == 1, "男", "女"), id_codes)
+                    v = at(v_distinct, v_codes)
+                    bad = have & (v_codes >= 0) & (v != expect)
                     code = "CONFLICT_SEX"
                 else:
                     continue
@@ -1649,19 +1672,23 @@ class IngestSession:
                     self.conflict_rows.append((code, toks[i], rel, sheet, int(rows[i]), table.department))
             for c in table.columns:
                 if c.type == "person_name" and c.identity_of == tok_col.pseudonym:
-                    v = values[c.name][idx]
-                    m = have & pd.notna(pd.Series(v, dtype=object)).to_numpy()
+                    n_codes, n_distinct = coded(c.name)
+                    m = have & (n_codes >= 0)
                     if m.any():
+                        # one row per (ID, name) of this file, the first in row order (what _conflicts lists)
+                        key = id_codes[m].astype(np.int64) * (len(n_distinct) + 1) + n_codes[m]
+                        _, first = np.unique(key, return_index=True)
+                        pick = np.flatnonzero(m)[np.sort(first)]
                         nf = pd.DataFrame(
                             {
-                                "token": toks[m],
-                                "name": v[m],
+                                "token": toks[pick],
+                                "name": n_distinct[n_codes[pick]],
                                 "file": rel,
                                 "sheet": sheet,
-                                "row": rows[m],
+                                "row": rows[pick],
                                 "department": table.department,
                             }
-                        ).drop_duplicates(_NAME_KEY)  # what _conflicts lists: one row per name and file
+                        )
                         self.name_frames.append(nf)
                         self._name_rows += len(nf)
                         if self._name_rows > max(COMPACT_ROWS, 2 * len(self.name_frames[0])):
