@@ -191,6 +191,7 @@ def head_raw(raw, n: int):
         source_row=raw.source_row[:n],
         malformed=None if raw.malformed is None else raw.malformed[:n],
         extra=None if raw.extra is None else raw.extra.iloc[:n].reset_index(drop=True),
+        coded=None if raw.coded is None else {k: c.take(np.arange(min(n, len(c)))) for k, c in raw.coded.items()},
     )
 
 

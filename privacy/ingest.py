@@ -1441,7 +1441,8 @@ class IngestSession:
         src_row = raw.source_row
 
         # exact duplicates: within this source and against earlier sources of the same table
-        coded = raw.coded or {}
+        # the reader's codes of each column, unless the frame was cut after reading (then per cell again)
+        coded = {k: c for k, c in (raw.coded or {}).items() if len(c) == n}
         if n:
             h = _row_hashes([coded.get(c, df[c]) for c in df.columns])
             seen = self._row_hashes.setdefault(table.name, _HashSet())

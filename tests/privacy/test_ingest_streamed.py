@@ -5,6 +5,7 @@ must change nothing: the same records and row numbers, the same report, quaranti
 from __future__ import annotations
 
 import codecs
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -408,3 +409,38 @@ def test_resident_ids_checked_in_bulk_map_as_one_by_one():
     assert v[300] is None and r[300] is None  # the blank word
     assert list(r[301:303]) == ["INVALID_BIRTH_DATE", None] and v[303] == cells[0] and v[304] == cells[1]
     assert np.all(v[305:] == [rid("33010619100101001"), None, None, None, None, None])
+
+
+def test_a_frame_cut_after_reading_is_validated_cell_by_cell(tmp_path):
+    """The reader's codes describe the frame as read; a frame cut afterwards (a benchmark's first n rows)
+    is not matched against them: its output is that of a file holding only those rows."""
+    import dataclasses
+    import datetime as dt
+
+    from privacy.contracts import load_contracts
+    from privacy.identifiers import ric_check_char
+    from privacy.ingest import IngestSession
+    from privacy.readers import read_table
+    from privacy.tokens import Pseudonymizer
+
+    table = load_contracts(Path(__file__).resolve().parents[2] / "contracts")["social_insurance"]
+    ids = [b + ric_check_char(b) for b in (f"3301052010{m:02d}15{k:03d}" for m in range(1, 13) for k in (11, 22))]
+    lines = [f"{ids[i % len(ids)]},杭州市,2025{1 + i % 12:02d},单位{i % 5}" for i in range(40)]
+    head = "公民身份号码,参保地,缴费月份,单位名称\n"
+    whole, first = tmp_path / "whole.csv", tmp_path / "first.csv"
+    whole.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
+    first.write_text(head + "\n".join(lines[:15]) + "\n", encoding="utf-8")
+    raw = read_table(whole, table)
+    assert raw.coded and len(raw.coded["id_number"]) == 40
+    cut = dataclasses.replace(raw, data=raw.data.iloc[:15].reset_index(drop=True), source_row=raw.source_row[:15],
+                              malformed=raw.malformed[:15])
+
+    def output(r):
+        s = IngestSession(pseudonymizer=Pseudonymizer(b"k" * 32, 1), vault_key=b"v" * 32, out_dir=tmp_path / "o",
+                          quarantine_dir=tmp_path / "q", as_of=dt.date(2026, 6, 30))
+        rep = s.add_raw(r, "x.csv")
+        return rep.rows_passed, s.pending[0].frame
+
+    (n_cut, a), (n_first, b) = output(cut), output(read_table(first, table))
+    assert n_cut == n_first == 15
+    pd.testing.assert_frame_equal(a, b)
