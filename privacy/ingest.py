@@ -847,22 +847,12 @@ class _ChunkMemo:
     def carry(self, name: str, func: Callable[[object], object], dtype=object) -> np.ndarray:
         """``func(u)`` for each current distinct cell ``u``: copied from the previous chunk where the cell
         was there (and ``name`` was computed), called otherwise. Returns an array aligned with ``uniques``."""
-        out = np.empty(len(self.uniques), dtype=dtype)
-        prev = self._prev_extra.get(name)
-        todo = np.arange(len(self.uniques))
-        if prev is not None:
-            found = self.hit >= 0
-            out[found] = prev[self.hit[found]]
-            todo = np.flatnonzero(~found)
-        for i in todo:
-            out[i] = func(self.cells[i])
-        self._extra[name] = out
-        return out
+        return self.carry_many(name, lambda pos: [func(self.cells[i]) for i in pos], dtype)
 
-    def carry_many(self, name: str, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def carry_many(self, name: str, compute: Callable[[np.ndarray], object], dtype=object) -> np.ndarray:
         """As :meth:`carry`, for a computation done in bulk: ``compute(positions)`` returns the results
         for the distinct cells at those positions of ``uniques`` (only those not in the previous chunk)."""
-        out = np.empty(len(self.uniques), dtype=object)
+        out = np.empty(len(self.uniques), dtype=dtype)
         prev = self._prev_extra.get(name)
         todo = np.arange(len(self.uniques))
         if prev is not None:
