@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pandas.arrays import ArrowStringArray
 
 from privacy import identifiers as ids
 from privacy.contracts import (
@@ -1224,6 +1225,8 @@ def _to_arrow(df: pd.DataFrame, table: Table) -> pa.Table:
             )
         elif pa.types.is_timestamp(typ):
             arr = pa.array(s.to_numpy(dtype="datetime64[us]"), type=typ, from_pandas=True)
+        elif pa.types.is_string(typ) and isinstance(s.array, ArrowStringArray):
+            arr = pa.array(s.array, type=typ)  # the Arrow buffers themselves, no Python str per cell
         elif pa.types.is_string(typ):
             arr = pa.array(s.astype(object).where(s.notna(), None).tolist(), type=typ)
         else:
